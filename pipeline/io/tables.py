@@ -1,0 +1,233 @@
+"""Parquet artifacts: explicit schemas, JSON key-value metadata, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.io.atomic import atomic_path
+from pipeline.io.errors import PruneError
+
+# RUN/dynamics/init=I/epoch=E/part-0.parquet; init and epoch come from the path
+# (hive partitioning), so they are not repeated inside the files.
+DYNAMICS_SCHEMA = pa.schema(
+    [
+        ("sample", pa.int64()),
+        ("target", pa.int64()),
+        ("pred", pa.int64()),
+        ("loss", pa.float32()),
+        ("correct", pa.bool_()),
+        ("p_true", pa.float32()),
+        ("margin", pa.float32()),
+        ("prob_margin", pa.float32()),
+        ("el2n", pa.float32()),
+        ("entropy", pa.float32()),
+    ]
+)
+
+# RUN/eval.parquet: per init, epoch, split and class
+EVAL_SCHEMA = pa.schema(
+    [
+        ("init", pa.int64()),
+        ("epoch", pa.int64()),
+        ("split", pa.string()),
+        ("class", pa.int64()),
+        ("n", pa.int64()),
+        ("recall", pa.float64()),
+        ("precision", pa.float64()),
+        ("f1", pa.float64()),
+        ("loss", pa.float64()),
+    ]
+)
+
+SCORES_SCHEMA = pa.schema([("sample", pa.int64()), ("target", pa.int64()), ("score", pa.float64())])
+
+MANIFEST_SCHEMA = pa.schema([("sample", pa.int64()), ("target", pa.int64())])
+MANIFEST_WEIGHTED_SCHEMA = MANIFEST_SCHEMA.append(pa.field("weight", pa.float64()))
+
+# RUN/train/<name>/history.parquet: one row per epoch and split
+HISTORY_SCHEMA = pa.schema(
+    [
+        ("epoch", pa.int64()),
+        ("split", pa.string()),
+        ("accuracy", pa.float64()),
+        ("balanced_accuracy", pa.float64()),
+        ("worst_class_accuracy", pa.float64()),
+        ("loss", pa.float64()),
+        ("lr", pa.float64()),
+        ("train_loss", pa.float64()),
+    ]
+)
+
+
+def write_table(path: str | os.PathLike, columns: dict[str, Any], schema: pa.Schema, metadata: dict[str, Any] | None = None) -> None:
+    """Write ``columns`` with exactly ``schema``; metadata values are stored as JSON."""
+    table = pa.table({f.name: pa.array(np.asarray(columns[f.name]) if not isinstance(columns[f.name], list) else columns[f.name], type=f.type) for f in schema}, schema=schema)
+    if metadata:
+        table = table.replace_schema_metadata({k: json.dumps(v, default=_plain) for k, v in metadata.items()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_table_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    raw = _read_schema(path).metadata or {}
+    out = {}
+    for k, v in raw.items():
+        key = k.decode()
+        if key == "ARROW:schema":
+            continue
+        try:
+            out[key] = json.loads(v)
+        except json.JSONDecodeError:
+            out[key] = v.decode(errors="replace")
+    return out
+
+
+def _read_schema(path: str | os.PathLike) -> pa.Schema:
+    path = Path(path)
+    if not path.exists():
+        raise PruneError(f"{path} does not exist")
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise PruneError(f"{path} is not a readable Parquet file ({_first_line(err)})") from None
+
+
+def _read(path: str | os.PathLike, schema: pa.Schema, what: str) -> pa.Table:
+    path = Path(path)
+    _read_schema(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise PruneError(f"{path} is not a readable Parquet file ({_first_line(err)})") from None
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if missing:
+        raise PruneError(f"{path} is not a {what}: missing column(s) {', '.join(missing)}")
+    return table
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Scores:
+    """A score table: one score per sample, and where it came from."""
+
+    sample: np.ndarray
+    target: np.ndarray
+    score: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def method(self) -> str:
+        return self.meta.get("method", "?")
+
+    @property
+    def higher_is_harder(self) -> bool:
+        return bool(self.meta.get("higher_is_harder", True))
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.meta.get("fingerprint")
+
+
+def write_scores(path: str | os.PathLike, sample: np.ndarray, target: np.ndarray, score: np.ndarray, *, method: str,
+                 parameters: dict[str, Any], higher_is_harder: bool, fingerprint: str, source_run: str,
+                 extra: dict[str, Any] | None = None) -> None:
+    score = np.asarray(score, dtype=np.float64)
+    if not np.all(np.isfinite(score)):
+        bad = int(np.sum(~np.isfinite(score)))
+        raise PruneError(f"{method} produced {bad} non-finite score(s); the recorded logits may hold NaN (diverged training)")
+    meta = {
+        "artifact": "scores",
+        "method": method,
+        "parameters": parameters,
+        "higher_is_harder": bool(higher_is_harder),
+        "fingerprint": fingerprint,
+        "source_run": source_run,
+        **(extra or {}),
+    }
+    write_table(path, {"sample": sample, "target": target, "score": score}, SCORES_SCHEMA, meta)
+
+
+def read_scores(path: str | os.PathLike) -> Scores:
+    table = _read(path, SCORES_SCHEMA, "score table")
+    meta = read_table_metadata(path)
+    sample = table.column("sample").to_numpy().astype(np.int64)
+    order = np.argsort(sample, kind="stable")
+    sample = sample[order]
+    if len(sample) and (np.any(np.diff(sample) == 0) or sample[0] < 0):
+        raise PruneError(f"{path}: sample ids must be unique and non-negative")
+    return Scores(
+        sample=sample,
+        target=table.column("target").to_numpy().astype(np.int64)[order],
+        score=table.column("score").to_numpy().astype(np.float64)[order],
+        meta=meta,
+        path=Path(path),
+    )
+
+
+@dataclass
+class Manifest:
+    """A sorted unique list of kept sample ids, with its provenance."""
+
+    sample: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray | None
+    meta: dict[str, Any]
+    path: Path | None = None
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.meta.get("fingerprint")
+
+
+def write_manifest(path: str | os.PathLike, sample: np.ndarray, target: np.ndarray, meta: dict[str, Any],
+                   weight: np.ndarray | None = None) -> None:
+    sample = np.asarray(sample, dtype=np.int64)
+    if len(sample) > 1 and not np.all(np.diff(sample) > 0):
+        raise ValueError("manifest ids must be sorted and unique")  # a bug, not a user error
+    cols = {"sample": sample, "target": np.asarray(target, dtype=np.int64)}
+    schema = MANIFEST_SCHEMA
+    if weight is not None:
+        cols["weight"] = np.asarray(weight, dtype=np.float64)
+        schema = MANIFEST_WEIGHTED_SCHEMA
+    write_table(path, cols, schema, {"artifact": "manifest", **meta})
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    table = _read(path, MANIFEST_SCHEMA, "manifest")
+    meta = read_table_metadata(path)
+    sample = table.column("sample").to_numpy().astype(np.int64)
+    if len(sample) == 0:
+        raise PruneError(f"{path}: the manifest keeps no samples")
+    if np.any(np.diff(sample) <= 0) or sample[0] < 0:
+        raise PruneError(f"{path}: manifest sample ids must be sorted, unique and non-negative")
+    weight = table.column("weight").to_numpy().astype(np.float64) if "weight" in table.column_names else None
+    return Manifest(sample=sample, target=table.column("target").to_numpy().astype(np.int64), weight=weight, meta=meta, path=Path(path))
+
+
+def _plain(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__

@@ -1,0 +1,1 @@
+"""One module per score method; each exposes a pure array function and ``METHOD``."""

@@ -1,0 +1,207 @@
+"""The one training loop, shared by ``prune record`` and ``prune train``.
+
+Recording is a hook on this loop, not a second loop: a hook sees every
+training batch's sample ids, logits and per-sample losses (already on the
+device, detached) and every epoch's evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+class Hook(Protocol):
+    def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None: ...
+
+    def on_epoch_end(self, epoch: int, model: torch.nn.Module, evals: dict[str, "EvalResult"]) -> None: ...
+
+
+@dataclass
+class EvalResult:
+    """Per-class metrics of one split at one epoch."""
+
+    n: np.ndarray
+    recall: np.ndarray
+    precision: np.ndarray
+    f1: np.ndarray
+    class_loss: np.ndarray
+    accuracy: float
+    loss: float
+
+    @property
+    def balanced_accuracy(self) -> float:
+        present = self.n > 0
+        return float(self.recall[present].mean()) if present.any() else float("nan")
+
+    @property
+    def worst_class_accuracy(self) -> float:
+        present = self.n > 0
+        return float(self.recall[present].min()) if present.any() else float("nan")
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    lr: float
+    train_loss: float
+    samples: int
+    steps: int
+    evals: dict[str, EvalResult] = field(default_factory=dict)
+
+
+def class_metrics(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> EvalResult:
+    """Recall, precision, F1 and mean cross-entropy per class, from all logits of a split."""
+    logits = logits.float()
+    loss = F.cross_entropy(logits, y, reduction="none").double()
+    pred = logits.argmax(1)
+    hit = (pred == y).double()
+    C = num_classes
+    n = torch.bincount(y, minlength=C).double()
+    tp = torch.bincount(y, weights=hit, minlength=C)
+    predicted = torch.bincount(pred, minlength=C).double()
+    loss_sum = torch.bincount(y, weights=loss, minlength=C)
+    recall = torch.where(n > 0, tp / n.clamp(min=1), torch.zeros_like(n))
+    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(n))
+    denom = precision + recall
+    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-300), torch.zeros_like(n))
+    class_loss = torch.where(n > 0, loss_sum / n.clamp(min=1), torch.full_like(n, float("nan")))
+    return EvalResult(
+        n=n.long().numpy(), recall=recall.numpy(), precision=precision.numpy(), f1=f1.numpy(),
+        class_loss=class_loss.numpy(), accuracy=float(hit.mean()) if len(y) else float("nan"),
+        loss=float(loss.mean()) if len(y) else float("nan"),
+    )
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, split, idx: np.ndarray | None, device: torch.device, batch_size: int) -> torch.Tensor:
+    """Eval-mode logits (float32, on the device) of ``split`` samples ``idx`` (all when None), in that order."""
+    was_training = model.training
+    model.eval()
+    if idx is None:
+        idx = np.arange(len(split))
+    out = []
+    for start in range(0, len(idx), batch_size):
+        x = split.take(idx[start:start + batch_size]).to(device, non_blocking=True)
+        out.append(model(x).float())
+    model.train(was_training)
+    if not out:
+        return torch.zeros((0, 0), device=device)
+    return torch.cat(out)
+
+
+def lr_factor(cfg, epoch: int, epochs: int) -> float:
+    """Multiplier of the base learning rate during ``epoch`` (0-based) of ``epochs``."""
+    if cfg.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    if cfg.schedule == "multistep":
+        passed = sum(epoch >= int(round(m * epochs)) for m in cfg.milestones)
+        return cfg.gamma ** passed
+    if cfg.schedule == "constant":
+        return 1.0
+    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+
+
+def batches(ids: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffle ``ids`` and cut them into ceil(n / batch_size) near-equal batches.
+
+    Near-equal rather than a short last batch: a batch of one sample breaks
+    batch norm, and dropping it would leave a sample unrecorded that epoch.
+    """
+    perm = ids[rng.permutation(len(ids))]
+    k = max(1, math.ceil(len(ids) / batch_size))
+    return np.array_split(perm, k)
+
+
+def fit(
+    model: torch.nn.Module,
+    bundle,
+    train_ids: np.ndarray,
+    cfg,
+    *,
+    epochs: int,
+    device: torch.device,
+    seed: int,
+    hooks: Sequence[Hook] = (),
+    eval_splits: Sequence[str] = ("val", "test"),
+    progress: Callable[[EpochLog], None] | None = None,
+) -> list[EpochLog]:
+    """Train ``model`` on ``bundle.train`` samples ``train_ids`` for ``epochs`` epochs.
+
+    SGD with momentum; the learning rate follows ``cfg.schedule`` per epoch.
+    After every epoch, every split in ``eval_splits`` is evaluated and the
+    hooks are called. Randomness (order, augmentation) comes from ``seed``.
+    """
+    model.to(device)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay, nesterov=cfg.nesterov and cfg.momentum > 0)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    train = bundle.train
+    y_all = torch.from_numpy(train.y)
+    eval_y = {s: torch.from_numpy(getattr(bundle, s).y).to(device) for s in eval_splits}
+    C = len(bundle.classes)
+    logs: list[EpochLog] = []
+    train_ids = np.asarray(train_ids, dtype=np.int64)
+    for epoch in range(epochs):
+        lr = cfg.lr * lr_factor(cfg, epoch, epochs)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        steps = 0
+        for idx in batches(train_ids, cfg.batch_size, rng):
+            x = train.take(idx).to(device, non_blocking=True)
+            if bundle.augment is not None:
+                x = bundle.augment(x, gen)
+            y = y_all[idx].to(device, non_blocking=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, reduction="none")
+            opt.zero_grad(set_to_none=True)
+            loss.mean().backward()
+            if hooks:
+                idx_t = torch.from_numpy(idx).to(device, non_blocking=True)
+                out, per_sample = logits.detach(), loss.detach()
+                for h in hooks:
+                    h.on_batch(epoch, idx_t, out, per_sample)
+            opt.step()
+            loss_sum += loss.detach().sum()
+            steps += 1
+        log = EpochLog(epoch=epoch, lr=lr, train_loss=float(loss_sum) / max(1, len(train_ids)), samples=len(train_ids), steps=steps)
+        for s in eval_splits:
+            logits = predict(model, getattr(bundle, s), None, device, max(256, cfg.batch_size * 2))
+            log.evals[s] = class_metrics(logits.cpu(), eval_y[s].cpu(), C)
+        if not math.isfinite(log.train_loss):
+            from pipeline.io import PruneError
+
+            raise PruneError(f"training diverged at epoch {epoch} (loss is {log.train_loss}); try a lower --lr")
+        for h in hooks:
+            h.on_epoch_end(epoch, model, log.evals)
+        logs.append(log)
+        if progress is not None:
+            progress(log)
+    return logs
+
+
+def resolve_device(name: str) -> torch.device:
+    from pipeline.io import PruneError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise PruneError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PruneError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    return dev
+
+
+def seconds_since(t0: float) -> float:
+    return round(time.perf_counter() - t0, 3)

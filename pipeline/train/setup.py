@@ -1,0 +1,66 @@
+"""What record and train share before the loop: data, model config, seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+from pipeline.io import PruneError
+
+
+def load_data(name: str, data_dir: str | None, download: bool):
+    from pipeline.data import DATASETS, DataError, load_dataset
+
+    if name not in DATASETS:
+        raise PruneError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")
+    try:
+        return load_dataset(name, data_dir=data_dir, download=download)
+    except DataError as err:
+        raise PruneError(str(err)) from None
+
+
+def train_config(data: str, model: str | None, **overrides: Any):
+    """The data set's auto config (DRoP's ``--auto_config``), with explicit flags on top."""
+    from pipeline.models import MODELS, auto_config
+
+    if model is not None and model not in MODELS and not model.startswith("tv:"):
+        raise PruneError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}, or tv:<torchvision name>")
+    cfg = auto_config(data, model)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    for k, v in changes.items():
+        if k in ("epochs", "batch_size") and v < 1:
+            raise PruneError(f"--{k.replace('_', '-')} must be at least 1, got {v}")
+        if k == "lr" and not v > 0:
+            raise PruneError(f"--lr must be positive, got {v}")
+    return dataclasses.replace(cfg, **changes)
+
+
+def build(model_name: str, bundle, seed: int):
+    import torch
+
+    from pipeline.models import build_model
+
+    torch.manual_seed(seed)
+    try:
+        return build_model(model_name, tuple(bundle.input_shape), len(bundle.classes))
+    except ValueError as err:
+        raise PruneError(str(err)) from None
+
+
+def versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("prune", "torch", "torchvision", "numpy", "polars", "pyarrow", "zarr", "mnist1d"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def command_line() -> str:
+    import shlex
+
+    return " ".join(["prune", *map(shlex.quote, sys.argv[1:])])
