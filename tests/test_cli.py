@@ -188,3 +188,16 @@ def test_help_explains_every_option(cmd):
         m = re.match(r"\W*(--[a-z-]+)\s", line)
         if m and m.group(1) not in ("--help",):
             assert len(line.split(m.group(1), 1)[1].strip()) > 10, f"{cmd} {m.group(1)} has no help: {line}"
+
+
+def test_design_card_lines_verbatim_on_mnist1d(tmp_path, monkeypatch):
+    """The four lines of the design card, exactly as written, in an empty folder (the slowest test: ~1 min)."""
+    monkeypatch.chdir(tmp_path)
+    prune("record")
+    prune("score", "--method", "tdds")
+    prune("select", "--method", "ccs", "--rate", "0.3")
+    res = prune("train", "--manifest", "keep.parquet")
+    metrics = json.loads((tmp_path / "runs" / "default" / "train" / "keep" / "metrics.json").read_text())
+    assert metrics["n_train"] == 16000 - round(0.3 * 16000) and metrics["data"] == "mnist1d"
+    # a pruned MNIST-1D model that did not learn would sit near 10%
+    assert metrics["accuracy"] > 0.9, res.output
