@@ -48,6 +48,13 @@ def create_trajectories(path: str | os.PathLike, *, inits: int, epochs: int, tar
     return group
 
 
+def create_embeddings(group, *, inits: int, snapshots: int, n: int, dim: int, dtype: str = "float16"):
+    """The ``embeddings`` array (init, snapshot, sample, dim): penultimate features at the snapshot epochs."""
+    s = int(max(1, min(n, CHUNK_BYTES // max(1, dim * np.dtype(dtype).itemsize))))
+    return group.create_array("embeddings", shape=(inits, snapshots, n, dim), dtype=dtype, chunks=(1, 1, s, dim),
+                              dimension_names=EMBEDDING_DIMS, fill_value=np.nan)
+
+
 @dataclass
 class Run:
     path: Path
@@ -164,6 +171,37 @@ class Run:
         out = np.zeros(self.num_classes)
         out[r["class"].to_numpy()] = r["recall"].to_numpy()
         return out
+
+    @property
+    def snapshot_epochs(self) -> list[int]:
+        """Completed-epoch counts at which embeddings were recorded (``prune record --embeddings``)."""
+        return [int(e) for e in self.info.get("snapshot_epochs", [])]
+
+    def embeddings(self, snapshot: int | None = None) -> np.ndarray:
+        """Embeddings (init, sample, dim) as float32 at ``snapshot`` (a recorded epoch count; default the last)."""
+        if not self.snapshot_epochs or not self.has("embeddings"):
+            raise PruneError(f"run {self.path} has no embeddings: record with `prune record --embeddings E1,E2,...`")
+        if snapshot is None:
+            k = len(self.snapshot_epochs) - 1
+        elif snapshot in self.snapshot_epochs:
+            k = self.snapshot_epochs.index(snapshot)
+        else:
+            raise PruneError(f"--snapshot {snapshot} was not recorded; this run has embeddings after epochs "
+                             f"{', '.join(map(str, self.snapshot_epochs))}")
+        arr = self.array("embeddings")
+        if arr.shape[:3] != (self.inits, len(self.snapshot_epochs), self.n):
+            raise PruneError(f"run {self.path} is damaged: embeddings have shape {tuple(arr.shape)}")
+        out = np.asarray(arr[:, k], dtype=np.float32)
+        if not np.all(np.isfinite(out)):
+            raise PruneError(f"run {self.path}: embeddings hold NaN or inf (diverged training?)")
+        return out
+
+    @cached_property
+    def clean_targets(self) -> np.ndarray | None:
+        """Labels before ``--label-noise`` flipped some (None when no noise was injected)."""
+        if not self.has("clean_targets"):
+            return None
+        return np.asarray(self.array("clean_targets")[:], dtype=np.int64)
 
     def checkpoint_path(self, init: int, epoch: int | str) -> Path:
         return self.path / "checkpoints" / f"init={init}" / f"epoch={epoch}.pt"

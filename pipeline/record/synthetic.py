@@ -20,8 +20,13 @@ from pipeline.record.hook import dynamics_columns
 
 def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval_logits: np.ndarray | None = None,
               data: str = "synthetic", classes: list[str] | None = None, val_recall: np.ndarray | None = None,
-              dtype: str = "float32") -> Path:
-    """``logits``: (init, epoch, sample, class). ``val_recall``: per-class recall to put in eval.parquet (final epoch)."""
+              dtype: str = "float32", embeddings: np.ndarray | None = None, snapshot_epochs: list[int] | None = None,
+              clean_targets: np.ndarray | None = None) -> Path:
+    """``logits``: (init, epoch, sample, class). ``val_recall``: per-class recall to put in eval.parquet (final epoch).
+
+    ``embeddings``: (init, snapshot, sample, dim) at ``snapshot_epochs`` (default: after the last epoch).
+    ``clean_targets``: the labels before injected noise (``targets`` are then the noisy ones).
+    """
     path = Path(path)
     logits = np.asarray(logits)
     I, E, N, C = logits.shape
@@ -32,6 +37,17 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
                                 eval_pass=eval_logits is not None,
                                 attrs={"fingerprint": fp, "classes": classes, "epochs_recorded": list(range(E)),
                                        "record_pass": "train", "eval_pass": eval_logits is not None, "snapshot_epochs": []})
+    snapshots: list[int] = []
+    if embeddings is not None:
+        from pipeline.io.run import create_embeddings
+
+        embeddings = np.asarray(embeddings)
+        snapshots = list(snapshot_epochs) if snapshot_epochs is not None else [E]
+        create_embeddings(group, inits=I, snapshots=len(snapshots), n=N, dim=embeddings.shape[-1])[:] = embeddings
+        group.attrs["snapshot_epochs"] = snapshots
+    if clean_targets is not None:
+        ct = group.create_array("clean_targets", shape=(N,), dtype="int64", chunks=(N,), dimension_names=("sample",))
+        ct[:] = np.asarray(clean_targets, dtype=np.int64)
     y = torch.from_numpy(targets)
     for i in range(I):
         for e in range(E):
@@ -54,6 +70,7 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
     write_json(path / "run.json", {
         "schema_version": RUN_SCHEMA_VERSION, "data": data, "n_train": N, "classes": classes, "epochs": E, "inits": I,
         "fingerprint": fp, "record_pass": "train", "eval_pass": eval_logits is not None, "logits_dtype": dtype,
-        "model": "none", "config": {}, "seed": 0, "checkpoints": [], "synthetic": True,
+        "model": "none", "config": {}, "seed": 0, "checkpoints": [], "synthetic": True, "snapshot_epochs": snapshots,
+        "label_noise": 0.0 if clean_targets is None else float(np.mean(clean_targets != targets)),
     })
     return path

@@ -1,0 +1,45 @@
+"""Shared pieces of the stage command lines: error handling and common options."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import typer
+
+from pipeline.io.errors import PruneError
+
+DEFAULT_RUN = Path("runs/default")
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def stage_app(name: str, help: str) -> typer.Typer:
+    """A stage's sub-app: its options live on the callback, so `prune NAME --opt` works."""
+    return typer.Typer(name=name, help=help, invoke_without_command=True, add_completion=False, subcommand_metavar="",
+                       pretty_exceptions_enable=False, context_settings=CONTEXT)
+
+
+def say(msg: str) -> None:
+    typer.echo(msg)
+
+
+def user_errors(fn):
+    """Bad input ends in one line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PruneError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; nothing was left half-written", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+RunOpt = typer.Option(DEFAULT_RUN, "--run", help="Run folder: where `prune record` writes and the later stages read.")
+SeedOpt = typer.Option(0, "--seed", help="Seed of all randomness in this stage (order, init, sampling).")
+DeviceOpt = typer.Option("auto", "--device", help="Where to train: auto (a GPU if there is one), cpu, cuda or cuda:N.")

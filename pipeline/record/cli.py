@@ -1,0 +1,40 @@
+"""`prune record`: the command line of this stage (heavy imports stay inside the command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipeline.cliutil import DeviceOpt, RunOpt, say, stage_app, user_errors
+
+app = stage_app("record", "Train the query model on the full data set and record per-sample training dynamics.")
+
+
+@app.callback()
+@user_errors
+def record_cmd(
+    run: Path = RunOpt,
+    data: str = typer.Option("mnist1d", "--data", help="Data set: mnist1d (embedded, no download), digits, cifar10, cifar100, mnist, fashionmnist, imagefolder."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder holding the data set's files in their standard layout (mnist1d caches its generated arrays here; default ~/.cache/prune)."),
+    download: bool = typer.Option(False, "--download", help="Fetch a torchvision data set into --data-dir if it is missing (never done otherwise)."),
+    model: Optional[str] = typer.Option(None, "--model", help="mlp, cnn1d, lenet5, resnet18, vgg16 or tv:<torchvision model>; default: the data set's auto config."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the data set's auto config)."),
+    inits: int = typer.Option(1, "--inits", help="Independent trainings (initialisations) to record; scores average over them."),
+    seed: int = typer.Option(0, "--seed", help="Seed of init i is seed + i (weights, data order, augmentation)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch size (default: auto config)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of SGD (default: auto config)."),
+    device: str = DeviceOpt,
+    eval_pass: bool = typer.Option(False, "--eval-pass", help="Also record eval-mode, un-augmented logits of every training sample at the end of each epoch (eval_logits; EL2N prefers them)."),
+    checkpoints: str = typer.Option("final", "--checkpoints", help="Save model weights after these numbers of epochs, e.g. 0,3,final (0 = the initial weights)."),
+    logits_dtype: str = typer.Option("float16", "--logits-dtype", help="Stored precision of recorded logits: float16 (half the disk) or float32."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
+):
+    """Train on the full data and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
+    from pipeline.record.run import record
+
+    path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
+                  seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,
+                  logits_dtype=logits_dtype, force=force, log=say)
+    say(f"recorded run: {path}")
