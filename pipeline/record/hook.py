@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,30 +15,31 @@ def dynamics_columns(z: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
     """Per-sample scalars of one epoch from logits ``z`` (N, C) and labels ``y`` (N,).
 
     margin is the logit margin z_y − max_{c≠y} z_c (AUM); prob_margin the same
-    on probabilities; el2n is ‖softmax(z) − onehot(y)‖₂.
+    on probabilities; el2n is ‖softmax(z) − onehot(y)‖₂. The two largest
+    logits give every "max over the other classes" without copying ``z``.
     """
     z = z.float()
-    logp = torch.log_softmax(z, dim=1)
-    p = logp.exp()
     rows = torch.arange(len(y), device=z.device)
+    lse = torch.logsumexp(z, dim=1)
+    logp = z - lse[:, None]
+    p = logp.exp()
+    top = z.topk(min(2, z.shape[1]), dim=1)
+    pred = top.indices[:, 0]
     z_true = z[rows, y]
-    p_true = p[rows, y]
-    others = z.clone()
-    others[rows, y] = float("-inf")
-    p_others = p.clone()
-    p_others[rows, y] = float("-inf")
-    pred = z.argmax(1)
-    onehot_gap = p.clone()
-    onehot_gap[rows, y] -= 1.0
+    z_other = top.values[:, -1].where(pred == y, top.values[:, 0]) if z.shape[1] > 1 else torch.full_like(z_true, float("-inf"))
+    p_true = (z_true - lse).exp()
+    p_other = (z_other - lse).exp()
+    others = p.scatter(1, y[:, None], 0.0)
     cols = {
         "target": y,
         "pred": pred,
-        "loss": -logp[rows, y],
+        "loss": lse - z_true,
         "correct": pred == y,
         "p_true": p_true,
-        "margin": z_true - others.max(1).values,
-        "prob_margin": p_true - p_others.max(1).values,
-        "el2n": onehot_gap.norm(dim=1),
+        "margin": z_true - z_other,
+        "prob_margin": p_true - p_other,
+        # ‖p − e_y‖² = Σ_{c≠y} p_c² + (Σ_{c≠y} p_c)²: no cancellation even when p_y ≈ 1
+        "el2n": (others.square().sum(1) + others.sum(1).square()).sqrt(),
         "entropy": -(p * logp).nan_to_num(0.0).sum(1),
     }
     return {k: v.cpu().numpy() for k, v in cols.items()}
@@ -63,7 +65,10 @@ class RecordHook:
     """Collects one init's training-pass logits per epoch and writes them as the epoch ends.
 
     ``on_batch`` only scatters the batch's logits into a device buffer in
-    sample order (no host sync); everything else happens once per epoch.
+    sample order (no host sync). At the end of an epoch the buffer is copied
+    to the host once, and a background thread computes the dynamics and writes
+    the Zarr slice and the Parquet file while the next epoch trains. The last
+    epoch waits for its write, so a finished ``fit`` means everything is on disk.
     """
 
     def __init__(self, *, run_dir: Path, group, init: int, bundle, device: torch.device, dtype: str,
@@ -78,11 +83,14 @@ class RecordHook:
         self.eval_pass = eval_pass
         self.checkpoints = checkpoints
         self.eval_batch = eval_batch
+        self.last_epoch = group["logits"].shape[1] - 1
         n, C = len(bundle.train), len(bundle.classes)
         self.buf = torch.full((n, C), float("nan"), device=device)
-        self.y = torch.from_numpy(bundle.train.y).to(device)
+        self.y_cpu = torch.from_numpy(bundle.train.y)
         self.sample = np.arange(n, dtype=np.int64)
         self.eval_rows: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune-record")
+        self._pending: Future | None = None
 
     def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
         self.buf[idx] = logits.float()
@@ -90,21 +98,40 @@ class RecordHook:
     def on_epoch_end(self, epoch: int, model: torch.nn.Module, evals: dict) -> None:
         from pipeline.train.loop import predict
 
-        # round through the stored dtype so dynamics/ and trajectories.zarr agree exactly
-        z = self.buf.to(self.torch_dtype)
-        self.group["logits"][self.init, epoch] = z.cpu().numpy()
-        cols = dynamics_columns(z.float(), self.y)
-        cols["sample"] = self.sample
-        path = self.run_dir / "dynamics" / f"init={self.init}" / f"epoch={epoch}" / "part-0.parquet"
-        write_table(path, cols, DYNAMICS_SCHEMA)
+        # round through the stored dtype so dynamics/ and trajectories.zarr agree exactly;
+        # copy=True: the buffer is refilled while the writer still reads this epoch
+        z = self.buf.to("cpu", self.torch_dtype, copy=True)
+        ze = None
         if self.eval_pass:
-            ze = predict(model, self.bundle.train, None, self.device, self.eval_batch)
-            self.group["eval_logits"][self.init, epoch] = ze.to(self.torch_dtype).cpu().numpy()
+            ze = predict(model, self.bundle.train, None, self.device, self.eval_batch).to("cpu", self.torch_dtype)
+        self.wait()
+        self._pending = self._writer.submit(self._write, epoch, z, ze)
         for k, v in eval_rows(self.init, epoch, evals).items():
             self.eval_rows[k].extend(v)
         if epoch + 1 in self.checkpoints:
             save_checkpoint(self.run_dir, self.init, epoch + 1, model)
         self.buf.fill_(float("nan"))
+        if epoch == self.last_epoch:
+            self.close()
+
+    def _write(self, epoch: int, z: torch.Tensor, ze: torch.Tensor | None) -> None:
+        self.group["logits"][self.init, epoch] = z.numpy()
+        if ze is not None:
+            self.group["eval_logits"][self.init, epoch] = ze.numpy()
+        cols = dynamics_columns(z.float(), self.y_cpu)
+        cols["sample"] = self.sample
+        path = self.run_dir / "dynamics" / f"init={self.init}" / f"epoch={epoch}" / "part-0.parquet"
+        write_table(path, cols, DYNAMICS_SCHEMA)
+
+    def wait(self) -> None:
+        """Block until the previous epoch is on disk; re-raise its error if it failed."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self.wait()
+        self._writer.shutdown(wait=True)
 
 
 def save_checkpoint(run_dir: Path, init: int, completed_epochs: int, model: torch.nn.Module) -> None:
