@@ -144,7 +144,12 @@ def test_random_scores_follow_the_seed(margin_run):
     np.testing.assert_array_equal(a, np.random.default_rng(3).random(2))
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+# methods that need checkpoints or embeddings, or three epochs or more (dynunc), are
+# covered the same way on a recorded run in test_scores_catalog.py
+TWO_EPOCH_LOGITS = sorted(set(METHODS) - {"grand", "moderate", "prototype", "dynunc"})
+
+
+@pytest.mark.parametrize("name", TWO_EPOCH_LOGITS)
 def test_every_method_writes_a_complete_table(margin_run, name):
     run, _ = margin_run
     path, values, params = score(run=run, method=name, params={"window": 2} if name == "tdds" else {})

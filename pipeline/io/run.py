@@ -203,6 +203,16 @@ class Run:
             return None
         return np.asarray(self.array("clean_targets")[:], dtype=np.int64)
 
+    @property
+    def flipped(self) -> np.ndarray | None:
+        """Which samples ``--label-noise`` flipped (targets differ from clean_targets); None without noise."""
+        clean = self.clean_targets
+        if clean is None:
+            return None
+        if len(clean) != self.n:
+            raise PruneError(f"run {self.path} is damaged: {len(clean)} clean_targets but run.json says {self.n} samples")
+        return clean != self.targets
+
     def checkpoint_path(self, init: int, epoch: int | str) -> Path:
         return self.path / "checkpoints" / f"init={init}" / f"epoch={epoch}.pt"
 

@@ -27,7 +27,9 @@ def record_cmd(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of SGD (default: auto config)."),
     device: str = DeviceOpt,
     eval_pass: bool = typer.Option(False, "--eval-pass", help="Also record eval-mode, un-augmented logits of every training sample at the end of each epoch (eval_logits; EL2N prefers them)."),
-    checkpoints: str = typer.Option("final", "--checkpoints", help="Save model weights after these numbers of epochs, e.g. 0,3,final (0 = the initial weights)."),
+    checkpoints: str = typer.Option("0,10%,final", "--checkpoints", help="Save model weights after these numbers of epochs: k, P% (= ceil(P/100·epochs)) or final; 0 = the initial weights. The default keeps GraNd's early checkpoint."),
+    embeddings: str = typer.Option("", "--embeddings", help="Record penultimate-layer features of every training sample after these epochs (same syntax as --checkpoints, e.g. 0,final); moderate and prototype scores need them."),
+    label_noise: float = typer.Option(0.0, "--label-noise", help="Flip the labels of this seeded random fraction of the training set before training (each to a random other class); scores then report their AUROC at finding them."),
     logits_dtype: str = typer.Option("float16", "--logits-dtype", help="Stored precision of recorded logits: float16 (half the disk) or float32."),
     force: bool = typer.Option(False, "--force", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
 ):
@@ -36,5 +38,5 @@ def record_cmd(
 
     path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
                   seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,
-                  logits_dtype=logits_dtype, force=force, log=say)
+                  logits_dtype=logits_dtype, force=force, log=say, embeddings=embeddings, label_noise=label_noise)
     say(f"recorded run: {path}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import shutil
 import time
@@ -16,22 +18,65 @@ from pipeline.io import PruneError, fingerprint, write_json
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
+LABEL_NOISE_STREAM = 0x6E6F697365  # keeps the flip draw apart from the seed's other uses (weights, order)
 
-def parse_checkpoints(spec: str, epochs: int) -> list[int]:
-    """``"0,3,final"`` → completed-epoch counts [0, 3, epochs]."""
+
+def parse_epochs(spec: str, epochs: int, flag: str = "--checkpoints") -> list[int]:
+    """``"0,10%,final"`` → sorted completed-epoch counts, here [0, ceil(0.1·E), E].
+
+    An integer k means "after k epochs" (0 = the initial weights), ``P%``
+    means after ceil(P/100·E) epochs, ``final`` after all E.
+    """
     out = set()
     for part in filter(None, (p.strip() for p in spec.split(","))):
         if part == "final":
             out.add(epochs)
             continue
         try:
-            k = int(part)
+            k = math.ceil(float(part[:-1]) / 100 * epochs) if part.endswith("%") else int(part)
         except ValueError:
-            raise PruneError(f"--checkpoints: {part!r} is not an epoch number or 'final'") from None
+            raise PruneError(f"{flag}: {part!r} is not an epoch number, a percentage like 10%, or 'final'") from None
         if not 0 <= k <= epochs:
-            raise PruneError(f"--checkpoints: epoch {k} is outside 0..{epochs}")
+            raise PruneError(f"{flag}: epoch {part} is outside 0..{epochs}")
         out.add(k)
     return sorted(out)
+
+
+def parse_checkpoints(spec: str, epochs: int) -> list[int]:
+    """``"0,3,final"`` → completed-epoch counts [0, 3, epochs]."""
+    return parse_epochs(spec, epochs, "--checkpoints")
+
+
+def flip_labels(targets: np.ndarray, num_classes: int, fraction: float, seed: int) -> np.ndarray:
+    """``targets`` with round(fraction·N) samples moved to another class (``prune record --label-noise``).
+
+    The samples are drawn uniformly without replacement, and each gets a class
+    drawn uniformly among the C − 1 others, all from ``seed``: the same call
+    always flips the same samples the same way.
+    """
+    y = np.asarray(targets, dtype=np.int64).copy()
+    k = int(math.floor(fraction * len(y) + 0.5))  # halves round up, as rates do
+    if k == 0:
+        return y
+    rng = np.random.default_rng([LABEL_NOISE_STREAM, int(seed)])
+    ids = np.sort(rng.choice(len(y), size=k, replace=False))
+    y[ids] = (y[ids] + rng.integers(1, num_classes, size=k)) % num_classes
+    return y
+
+
+def labels_as_trained(info: dict, targets: np.ndarray) -> np.ndarray:
+    """The labels a recorded run trained on, from its run.json ``info`` and the data set's own ``targets``.
+
+    ``targets`` unchanged, or with the run's ``--label-noise`` flips applied.
+    ``prune train`` (and GraNd) call this after loading the data, so that
+    they see what ``prune record`` trained on and the fingerprint matches.
+    """
+    fraction = float(info.get("label_noise") or 0.0)
+    if fraction == 0.0:
+        return np.asarray(targets, dtype=np.int64)
+    if "label_noise_seed" not in info:
+        raise PruneError("run.json records label noise without its seed (label_noise_seed); record the run again")
+    return flip_labels(targets, len(info["classes"]), fraction, int(info["label_noise_seed"]))
 
 
 def record(
@@ -52,9 +97,12 @@ def record(
     logits_dtype: str,
     force: bool,
     log: Callable[[str], None] = print,
+    embeddings: str = "",
+    label_noise: float = 0.0,
 ) -> Path:
     import torch
 
+    from pipeline.record.embeddings import EmbeddingHook
     from pipeline.record.hook import RecordHook, save_checkpoint
     from pipeline.train.loop import fit, resolve_device
     from pipeline.train.setup import build, command_line, load_data, train_config, versions
@@ -63,6 +111,8 @@ def record(
         raise PruneError(f"--inits must be at least 1, got {inits}")
     if logits_dtype not in ("float16", "float32"):
         raise PruneError(f"--logits-dtype must be float16 or float32, got {logits_dtype!r}")
+    if not 0.0 <= label_noise < 1.0:
+        raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
     run = Path(run)
     if (run / "run.json").exists() and not force:
         raise PruneError(f"{run} already holds a recorded run; pass --force to replace it, or choose another --run")
@@ -72,7 +122,17 @@ def record(
     bundle = load_data(data, data_dir, download)
     cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr)
     ckpts = parse_checkpoints(checkpoints, cfg.epochs)
+    snapshots = parse_epochs(embeddings, cfg.epochs, "--embeddings")
     n, C = len(bundle.train), len(bundle.classes)
+    clean = bundle.train.y
+    if label_noise > 0:
+        if C < 2:
+            raise PruneError("--label-noise needs at least two classes")
+        # the model trains on the flipped labels; the fingerprint is of the labels as trained,
+        # so a manifest of this run only matches data loaded through labels_as_trained().
+        # A new Split (same inputs) rather than an edit: the loader's bundle stays clean.
+        bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=flip_labels(clean, C, label_noise, seed)))
+        log(f"label noise: flipped {int(np.sum(bundle.train.y != clean))} of {n} training labels (seed {seed})")
     fp = fingerprint(data, "train", bundle.train.y)
 
     # Everything is written into a hidden sibling folder and renamed into place
@@ -87,10 +147,14 @@ def record(
             "epochs_recorded": list(range(cfg.epochs)),
             "record_pass": "train",
             "eval_pass": eval_pass,
-            "snapshot_epochs": [],
+            "snapshot_epochs": snapshots,
+            "label_noise": label_noise,
         }
         group = create_trajectories(partial / "trajectories.zarr", inits=inits, epochs=cfg.epochs, targets=bundle.train.y,
                                     num_classes=C, dtype=logits_dtype, eval_pass=eval_pass, attrs=attrs)
+        if label_noise > 0:
+            ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
+            ct[:] = clean
         eval_cols: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
         train_ids = np.arange(n, dtype=np.int64)
         final_test = []
@@ -101,6 +165,13 @@ def record(
                 save_checkpoint(partial, i, 0, net)
             hook = RecordHook(run_dir=partial, group=group, init=i, bundle=bundle, device=dev, dtype=logits_dtype,
                               eval_pass=eval_pass, checkpoints=set(ckpts) - {0}, eval_batch=max(256, 2 * cfg.batch_size))
+            hooks = [hook]
+            if snapshots:
+                emb = EmbeddingHook(group=group, init=i, bundle=bundle, device=dev, snapshots=snapshots,
+                                    batch_size=max(256, 2 * cfg.batch_size))
+                if 0 in snapshots:
+                    emb.capture(0, net)
+                hooks.append(emb)
             t_init = time.perf_counter()
 
             def progress(e, i=i, t_init=t_init):
@@ -109,7 +180,7 @@ def record(
                     f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
                     f"{time.perf_counter() - t_init:6.1f}s")
 
-            logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=[hook], progress=progress)
+            logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=hooks, progress=progress)
             final_test.append(logs[-1].evals["test"].accuracy)
             for k, v in hook.eval_rows.items():
                 eval_cols[k].extend(v)
@@ -133,6 +204,10 @@ def record(
             "eval_pass": eval_pass,
             "logits_dtype": logits_dtype,
             "checkpoints": ckpts,
+            "snapshot_epochs": snapshots,
+            "label_noise": label_noise,
+            "label_noise_seed": seed,
+            "label_noise_flipped": int(np.sum(bundle.train.y != clean)),
             "fingerprint": fp,
             "device": str(dev),
             "torch_threads": torch.get_num_threads(),

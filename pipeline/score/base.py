@@ -11,6 +11,21 @@ from pipeline.io import PruneError
 
 
 @dataclass(frozen=True)
+class LogitsPlan:
+    """How a per-sample score reads recorded logits, so several scores can share one pass over them.
+
+    ``fn`` is pure and per-sample: given a float32 block (init, epoch, samples,
+    class) of ``source`` over the recorded epochs ``epochs`` and those samples'
+    labels, it returns their scores. The driver (``pipeline.score.stream``)
+    streams the array by sample chunks and hands every plan its slice.
+    """
+
+    source: str  # "logits" (training pass) or "eval_logits" (eval pass)
+    epochs: range  # recorded epoch indices read, contiguous
+    fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
 class ScoreMethod:
     name: str
     compute: Callable[[Any, dict[str, Any]], np.ndarray]  # (Run, params) -> scores in sample order
@@ -18,7 +33,10 @@ class ScoreMethod:
     formula: str
     paper: str
     defaults: dict[str, Any] = field(default_factory=dict)  # every parameter it accepts, with its default
-    needs: tuple[str, ...] = ()  # recorded inputs beyond the train-pass logits
+    needs: tuple[str, ...] = ()  # what the run must hold, in words (shown by `prune score --list`)
+    # (Run, params) -> LogitsPlan, or None where this run is scored another way; lets `--all` share one read
+    plan: Callable[[Any, dict[str, Any]], LogitsPlan | None] | None = None
+    hard_end: str | None = None  # how --list shows the hard end when it is not simply high/low
 
     def resolve(self, given: dict[str, Any], run) -> dict[str, Any]:
         """The full parameter set: defaults, then what the user gave; unknown ones are an error."""
@@ -30,3 +48,20 @@ class ScoreMethod:
         params = dict(self.defaults)
         params.update({k: v for k, v in given.items() if v is not None})
         return params
+
+    @property
+    def hard(self) -> str:
+        if self.hard_end is not None:
+            return self.hard_end
+        return {True: "high", False: "low", None: "neither"}[self.higher_is_harder]
+
+
+def streamed(plan: Callable[[Any, dict[str, Any]], LogitsPlan]) -> Callable[[Any, dict[str, Any]], np.ndarray]:
+    """A ``compute`` that runs ``plan`` alone through the streaming driver."""
+
+    def compute(run, params) -> np.ndarray:
+        from pipeline.score.stream import run_plans
+
+        return run_plans(run, [plan(run, params)])[0][0]
+
+    return compute

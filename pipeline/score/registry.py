@@ -11,7 +11,8 @@ import importlib
 from pipeline.io import PruneError
 from pipeline.score.base import ScoreMethod
 
-_MODULES = ("forgetting", "aum", "el2n", "tdds", "random")
+_MODULES = ("forgetting", "aum", "el2n", "tdds", "random", "grand", "dynunc", "entropy", "margin", "confidence", "loss",
+            "variability", "correctness", "moderate", "prototype")
 
 
 def _load() -> dict[str, ScoreMethod]:

@@ -43,3 +43,40 @@ def epoch_index(run, epoch: int | None, default: int, flag: str = "--epoch") -> 
     if not 0 <= e < run.epochs:
         raise PruneError(f"{flag} {epoch} is outside the recorded epochs 0..{run.epochs - 1}")
     return e
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis in float64 (finite for any finite logits)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def true_class(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """values[..., n, y_n]: the label's entry of every sample, for any leading axes."""
+    idx = np.broadcast_to(np.asarray(targets, dtype=np.int64)[:, None], values.shape[:-1] + (1,))
+    return np.take_along_axis(values, idx, axis=-1)[..., 0]
+
+
+def preferred_source(run) -> str:
+    """The eval pass where recorded (eval mode, no augmentation, as scoring papers evaluate), else the training pass."""
+    return "eval_logits" if run.has("eval_logits") else "logits"
+
+
+def first_epochs(run, epochs: int | None) -> int:
+    """``--epochs T``: the first T recorded epochs (default all), checked against what was recorded."""
+    T = run.epochs if epochs is None else int(epochs)
+    if not 1 <= T <= run.epochs:
+        raise PruneError(f"--epochs {T} is outside 1..{run.epochs} (the epochs recorded)")
+    return T
+
+
+def single_epoch_plan(run, params, per_sample):
+    """A plan scoring one recorded epoch (``--epoch``, default the last) of the preferred pass, mean over inits.
+
+    ``per_sample(logits (init, sample, class), targets) -> (init, sample)``.
+    """
+    from pipeline.score.base import LogitsPlan
+
+    e = epoch_index(run, params["epoch"], -1)
+    return LogitsPlan(preferred_source(run), range(e, e + 1), lambda block, y: per_sample(block[:, 0], y).mean(axis=0))

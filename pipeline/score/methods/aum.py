@@ -35,4 +35,5 @@ METHOD = ScoreMethod(
     formula="mean over epochs of z_y − max_{c≠y} z_c (--space prob: sum over epochs of p_y − max_{c≠y} p_c)",
     paper="Pleiss et al., Identifying Mislabeled Data using the Area Under the Margin Ranking, NeurIPS 2020",
     defaults={"space": "logit"},
+    needs=("dynamics/ (every run)",),
 )

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from pipeline.score.methods._arrays import dynamics_array, epoch_index, softmax
-from pipeline.score.base import ScoreMethod
+from pipeline.score.base import LogitsPlan, ScoreMethod
 
 
 def el2n(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -23,20 +23,31 @@ def default_epoch(epochs: int) -> int:
     return max(0, math.ceil(0.1 * epochs) - 1)
 
 
-def compute(run, params) -> np.ndarray:
+def plan(run, params) -> LogitsPlan | None:
     e = epoch_index(run, params["epoch"], default_epoch(run.epochs))
-    if run.has("eval_logits"):
-        # the eval pass is what Paul et al. score: eval mode, no augmentation
-        z = np.asarray(run.logits_array("eval_logits")[:, e], dtype=np.float32)
-        return el2n(z, run.targets)
+    if not run.has("eval_logits"):
+        return None  # scored from dynamics/ instead
+    # the eval pass is what Paul et al. score: eval mode, no augmentation
+    return LogitsPlan("eval_logits", range(e, e + 1), lambda block, y: el2n(block[:, 0], y))
+
+
+def compute(run, params) -> np.ndarray:
+    p = plan(run, params)
+    if p is not None:
+        from pipeline.score.stream import run_plans
+
+        return run_plans(run, [p])[0][0]
+    e = epoch_index(run, params["epoch"], default_epoch(run.epochs))
     return dynamics_array(run, "el2n", range(e, e + 1))[:, 0].astype(np.float64).mean(axis=0)
 
 
 METHOD = ScoreMethod(
     name="el2n",
     compute=compute,
+    plan=plan,
     higher_is_harder=True,
     formula="‖softmax(z) − onehot(y)‖₂ at --epoch (default 10% into training), eval-pass logits where recorded",
     paper="Paul et al., Deep Learning on a Data Diet: Finding Important Examples Early in Training, NeurIPS 2021",
     defaults={"epoch": None},
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else dynamics/",),
 )

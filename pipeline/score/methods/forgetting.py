@@ -42,4 +42,5 @@ METHOD = ScoreMethod(
     formula="number of correct→incorrect transitions between consecutive epochs; never learned → E (or 0)",
     paper="Toneva et al., An Empirical Study of Example Forgetting during Deep Neural Network Learning, ICLR 2019",
     defaults={"never_learned": "epochs"},
+    needs=("dynamics/ (every run)",),
 )

@@ -23,4 +23,5 @@ METHOD = ScoreMethod(
     formula="uniform(0, 1) from --seed",
     paper="baseline",
     defaults={"seed": 0},
+    needs=("nothing",),
 )

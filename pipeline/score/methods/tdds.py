@@ -7,7 +7,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pipeline.io import PruneError
 from pipeline.score.methods._arrays import softmax
-from pipeline.score.base import ScoreMethod
+from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
 
 
 def tdds(logits: np.ndarray, window: int = 10, decay: float = 0.9) -> np.ndarray:
@@ -36,7 +36,7 @@ def tdds(logits: np.ndarray, window: int = 10, decay: float = 0.9) -> np.ndarray
     return np.einsum("ikn,k->in", v, w).mean(axis=0)
 
 
-def compute(run, params) -> np.ndarray:
+def plan(run, params) -> LogitsPlan:
     T = run.epochs if params["epochs"] is None else int(params["epochs"])
     J, beta = int(params["window"]), float(params["decay"])
     if not 1 <= T <= run.epochs:
@@ -45,17 +45,16 @@ def compute(run, params) -> np.ndarray:
         raise PruneError(f"--window {J} must be between 2 and the epochs used ({T}); record more epochs or use a smaller --window")
     if not 0.0 < beta < 1.0:
         raise PruneError(f"--decay must be in (0, 1), got {beta}")
-    out = np.empty(run.n)
-    for start, stop, block in run.iter_logits("logits", epochs=slice(0, T)):
-        out[start:stop] = tdds(block, J, beta)
-    return out
+    return LogitsPlan("logits", range(0, T), lambda block, y: tdds(block, J, beta))
 
 
 METHOD = ScoreMethod(
     name="tdds",
-    compute=compute,
+    compute=streamed(plan),
+    plan=plan,
     higher_is_harder=True,
     formula="Σ_k β(1−β)^(T−J−k) ‖d − mean(d)‖₂ over windows of J epochs of d_t = Σ_c |p_{t+1,c} log(p_{t+1,c}/p_{t,c})|",
     paper="Zhang et al., Spanning Training Progress: Temporal Dual-Depth Scoring (TDDS) for Enhanced Dataset Pruning, CVPR 2024",
     defaults={"window": 10, "decay": 0.9, "epochs": None},
+    needs=("training-pass logits (every run)",),
 )

@@ -1,0 +1,48 @@
+"""Dynamic uncertainty (He et al., "Large-scale Dataset Pruning with Dynamic Uncertainty", 2023)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from pipeline.io import PruneError
+from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
+from pipeline.score.methods._arrays import first_epochs, log_softmax, preferred_source, true_class
+
+
+def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 10) -> np.ndarray:
+    """Mean over windows of the unbiased std of p_y, from logits (init, epoch, sample, class); mean over inits.
+
+    With T epochs and windows of J, as the authors' code (BAAI-DCAI/Dataset-Pruning)::
+
+        U = 1/(T−J) · Σ_{k=0}^{T−J−1} std_{ddof=1}( p_{k,y}, …, p_{k+J−1,y} )
+
+    Their loop closes a window at every epoch from J−1 to T−2, so the last
+    recorded epoch never ends one: T−J windows, not T−J+1. (Their code also
+    multiplies by 10, which changes no ranking and is left out.)
+    """
+    T, J = logits.shape[1], window
+    p_y = np.exp(true_class(log_softmax(logits), targets))  # (init, T, n)
+    wins = sliding_window_view(p_y, J, axis=1)[:, : T - J]  # (init, T−J, n, J)
+    return wins.std(axis=-1, ddof=1).mean(axis=1).mean(axis=0)
+
+
+def plan(run, params) -> LogitsPlan:
+    T = first_epochs(run, params["epochs"])
+    J = int(params["window"])
+    if not 2 <= J <= T - 1:
+        raise PruneError(f"--window {J} must be between 2 and {T - 1} (one less than the epochs used, {T}); "
+                         "record more epochs or use a smaller --window")
+    return LogitsPlan(preferred_source(run), range(0, T), lambda block, y: dynamic_uncertainty(block, y, J))
+
+
+METHOD = ScoreMethod(
+    name="dynunc",
+    compute=streamed(plan),
+    plan=plan,
+    higher_is_harder=True,
+    formula="mean over windows k = 0..T−J−1 of std_{ddof=1}(p_y over epochs k..k+J−1), J = --window",
+    paper="He et al., Large-scale Dataset Pruning with Dynamic Uncertainty, arXiv:2306.05175, 2023",
+    defaults={"window": 10, "epochs": None},
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",),
+)

@@ -1,0 +1,34 @@
+"""Prediction entropy at one epoch (the uncertainty baseline of DeepCore, Guo et al. 2022)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.score.base import ScoreMethod, streamed
+from pipeline.score.methods._arrays import log_softmax, single_epoch_plan
+
+
+def entropy(logits: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+    """H(p) = −Σ_c p_c log p_c of p = softmax(z), per (init, sample).
+
+    Exact: DeepCore's code adds 1e-6 inside the log, which moves no value by
+    more than about C·1e-6.
+    """
+    logp = log_softmax(logits)
+    return -(np.exp(logp) * logp).sum(axis=-1)
+
+
+def plan(run, params):
+    return single_epoch_plan(run, params, entropy)
+
+
+METHOD = ScoreMethod(
+    name="entropy",
+    compute=streamed(plan),
+    plan=plan,
+    higher_is_harder=True,
+    formula="−Σ_c p_c log p_c of p = softmax(z) at --epoch (default last), eval-pass logits where recorded",
+    paper="Coleman et al., Selection via Proxy, ICLR 2020 (as DeepCore's Uncertainty/Entropy, Guo et al. 2022)",
+    defaults={"epoch": None},
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",),
+)

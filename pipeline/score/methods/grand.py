@@ -1,0 +1,137 @@
+"""GraNd (Paul et al., NeurIPS 2021): the per-sample gradient norm at an early checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.io import PruneError, fingerprint
+from pipeline.score.base import ScoreMethod
+
+GRAD_BYTES = 256 << 20  # float32 bytes of one batch of per-sample gradients
+
+
+def default_checkpoint(recorded: list[int], epochs: int) -> int:
+    """The recorded checkpoint nearest 10% of training (Paul et al. score early); ties go to the earlier."""
+    return min(recorded, key=lambda k: (abs(k - 0.1 * epochs), k))
+
+
+def gradient_norms(model, x, y):
+    """‖∇_θ CE(f(x_n), y_n)‖₂ over every parameter θ, for each sample n of one batch.
+
+    Per-sample gradients with ``torch.func`` (``vmap`` of ``grad`` of the
+    one-sample loss), as the authors' JAX code (``vmap``/``jacrev`` of the
+    per-sample cross-entropy). The model is used as it is (eval mode:
+    batch-norm statistics are the running ones, so a sample's gradient does
+    not depend on its batch).
+    """
+    import torch
+    import torch.nn.functional as F
+    from torch.func import functional_call, grad, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss(p, b, xi, yi):
+        return F.cross_entropy(functional_call(model, (p, b), (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+    g = vmap(grad(loss), in_dims=(None, None, 0, 0))(params, buffers, x, y)
+    return torch.sqrt(sum(t.flatten(1).pow(2).sum(1) for t in g.values()))
+
+
+def last_layer_norms(model, x, y):
+    """‖∇_{W,b} CE‖₂ of the final linear layer only, exactly, without autograd.
+
+    With h = features(x) and p = softmax(W h + b), the gradients are
+    ∂/∂b = p − onehot(y) and ∂/∂W = (p − onehot(y)) hᵀ, so the norm is
+    ‖p − onehot(y)‖₂ · sqrt(1 + ‖h‖₂²) — DeepCore's GraNd, which concatenates
+    exactly these two blocks.
+    """
+    import torch
+
+    with torch.no_grad():
+        h = model.features(x).flatten(1)
+        g = torch.softmax(model.classifier(h).double(), dim=1)
+        h = h.double()
+        g[torch.arange(len(y), device=g.device), y] -= 1.0
+        return g.norm(dim=1) * torch.sqrt(1.0 + h.pow(2).sum(1))
+
+
+def grand_scores(model, split, targets: np.ndarray, device, *, last_layer: bool = False) -> np.ndarray:
+    """GraNd of every sample of ``split`` (un-augmented, in sample order) under ``model`` in eval mode."""
+    import torch
+
+    model.to(device).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    batch = 4096 if last_layer else int(max(1, min(4096, GRAD_BYTES // (4 * n_params))))
+    y_all = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    out = np.empty(len(targets), dtype=np.float64)
+    for start in range(0, len(targets), batch):
+        idx = np.arange(start, min(len(targets), start + batch))
+        x, y = split.take(idx).to(device), y_all[idx].to(device)
+        norms = last_layer_norms(model, x, y) if last_layer else gradient_norms(model, x, y)
+        out[idx] = norms.double().cpu().numpy()
+    return out
+
+
+def load_training_data(run):
+    """The run's training split, with the labels the model was trained on (``--label-noise`` flips included)."""
+    from pipeline.record.run import labels_as_trained
+    from pipeline.train.setup import load_data
+
+    if run.info.get("synthetic") or run.info.get("model") in (None, "none"):
+        raise PruneError(f"run {run.path} has no model to differentiate (it was not recorded by `prune record`)")
+    bundle = load_data(run.dataset, run.info.get("data_dir"), False)
+    y = labels_as_trained(run.info, bundle.train.y)
+    if len(y) != run.n or fingerprint(run.dataset, "train", y) != run.fingerprint:
+        raise PruneError(f"the {run.dataset} training set found on disk is not the one run {run.path} recorded "
+                         "(its fingerprint differs); point --data-dir of `prune record` at the same files")
+    return bundle, y
+
+
+def load_checkpoint(run, init: int, epoch: int, bundle):
+    import pickle
+
+    import torch
+
+    from pipeline.models import build_model
+
+    path = run.checkpoint_path(init, epoch)
+    if not path.exists():
+        raise PruneError(f"run {run.path} is truncated: {path} is missing")
+    model = build_model(run.info["model"], tuple(run.info["input_shape"]), run.num_classes)
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
+        raise PruneError(f"{path} does not load into a {run.info['model']} ({err.__class__.__name__}); the checkpoint is damaged") from None
+    return model
+
+
+def compute(run, params) -> np.ndarray:
+    from pipeline.train.loop import resolve_device
+
+    recorded = sorted(int(k) for k in run.info.get("checkpoints", []))
+    if not recorded:
+        raise PruneError(f"grand needs model checkpoints and run {run.path} has none: "
+                         "record with `prune record --checkpoints 0,10%,final`")
+    k = default_checkpoint(recorded, run.epochs) if params["epoch"] is None else int(params["epoch"])
+    if k not in recorded:
+        raise PruneError(f"--epoch {k}: grand needs a checkpoint after {k} epochs; this run has them after "
+                         f"{', '.join(map(str, recorded))} (record with `prune record --checkpoints ...,{k}`)")
+    params["epoch"] = k  # the table's metadata records the checkpoint actually used
+    device = resolve_device(params["device"])
+    bundle, y = load_training_data(run)
+    norms = [grand_scores(load_checkpoint(run, i, k, bundle), bundle.train, y, device, last_layer=bool(params["last_layer"]))
+             for i in range(run.inits)]
+    return np.mean(norms, axis=0)
+
+
+METHOD = ScoreMethod(
+    name="grand",
+    compute=compute,
+    higher_is_harder=True,
+    formula="‖∇_θ CE(f(x), y)‖₂ over all parameters at the checkpoint after --epoch epochs (default: nearest 10% of training), "
+            "eval mode, mean over inits; --last-layer: ‖p − onehot(y)‖₂·sqrt(1 + ‖h‖₂²) (DeepCore)",
+    paper="Paul et al., Deep Learning on a Data Diet: Finding Important Examples Early in Training, NeurIPS 2021",
+    defaults={"epoch": None, "last_layer": False, "device": "auto"},
+    needs=("checkpoints (prune record --checkpoints, default 0,10%,final)", "the data set's files, as recorded"),
+)

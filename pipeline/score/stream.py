@@ -1,0 +1,36 @@
+"""One streamed read of the recorded logits, shared by every score that needs them."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from pipeline.score.base import LogitsPlan
+
+
+def run_plans(run, plans: list[LogitsPlan]) -> list[tuple[np.ndarray, float]]:
+    """Scores of every plan, reading each logits array once, in sample chunks.
+
+    Plans on the same array share one read over the union of their epochs;
+    each gets its own epoch slice of every chunk. Returns (scores, seconds
+    spent in the plan's own function) per plan, in order.
+    """
+    out = [np.empty(run.n, dtype=np.float64) for _ in plans]
+    spent = [0.0] * len(plans)
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(plans):
+        by_source[p.source].append(i)
+    targets = run.targets
+    for source, members in by_source.items():
+        lo = min(plans[i].epochs.start for i in members)
+        hi = max(plans[i].epochs.stop for i in members)
+        for start, stop, block in run.iter_logits(source, epochs=slice(lo, hi)):
+            y = targets[start:stop]
+            for i in members:
+                e = plans[i].epochs
+                t0 = time.perf_counter()
+                out[i][start:stop] = plans[i].fn(block[:, e.start - lo:e.stop - lo], y)
+                spent[i] += time.perf_counter() - t0
+    return list(zip(out, spent))
