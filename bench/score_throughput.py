@@ -54,6 +54,8 @@ def child(run: Path, what: str) -> dict:
 
 
 def source_of(method) -> str:
+    if getattr(method, "plan", None) is not None:  # streamed over the Zarr logits
+        return "logits"
     src = inspect.getsource(inspect.getmodule(method.compute))
     return "logits" if "iter_logits" in src else "dynamics" if "dynamics_array" in src or "dynamics()" in src else "other"
 
