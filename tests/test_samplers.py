@@ -14,6 +14,7 @@ from pipeline.select.samplers import (
     hardness_order,
     n_keep_for,
     select_ccs,
+    select_moderate,
     select_random,
     select_topk,
 )
@@ -489,7 +490,15 @@ def _samplers():
             budget, y, lambda p, b: p[select_ccs(s[p], b, higher_is_harder=True, beta=0.0, rng=g)]
         )
 
-    return [topk_hard, topk_easy, random_, ccs, ccs_low_hard_4, proportional_topk, balanced_random, balanced_ccs]
+    def moderate(s, y, k, g):
+        return select_moderate(s, k, higher_is_harder=True)
+
+    def proportional_moderate_low(s, y, k, g):
+        budget = quota_proportional(np.bincount(y, minlength=3), k)
+        return select_with_quota(budget, y, lambda p, b: p[select_moderate(s[p], b, higher_is_harder=False)])
+
+    return [topk_hard, topk_easy, random_, ccs, ccs_low_hard_4, proportional_topk, balanced_random, balanced_ccs,
+            moderate, proportional_moderate_low]
 
 
 @pytest.mark.parametrize("sampler", _samplers(), ids=lambda f: f.__name__)
@@ -507,3 +516,46 @@ def test_sampler_contract(sampler, n, rate):
     assert k == 0 or (got[0] >= 0 and got[-1] < n)
     again = sampler(scores, labels, k, rng(42))
     assert again.tolist() == got.tolist()
+
+
+# --------------------------------------------------------------------------
+# Moderate: the band of the ranking around the median (Xia et al.)
+# --------------------------------------------------------------------------
+
+MODERATE = np.array([5.0, 1.0, 4.0, 2.0, 3.0, 0.0])  # hardness order (high hard): 0 2 4 3 1 5
+
+
+@pytest.mark.parametrize(
+    "n_keep, higher, expected",
+    [
+        (3, True, [1, 3, 4]),   # drop 3: two from the hard end (0, 2), one from the easy end (5)
+        (2, True, [3, 4]),      # drop 4: 0, 2 and 1, 5
+        (4, True, [1, 2, 3, 4]),
+        (3, False, [2, 3, 4]),  # low is hard: order 5 1 3 4 2 0; drop 5, 1 and 0
+        (6, True, [0, 1, 2, 3, 4, 5]),
+        (0, True, []),
+        (1, True, [3]),         # drop 5: ceil(5/2) = 3 hard ones (0, 2, 4), two easy ones (1, 5)
+    ],
+)
+def test_select_moderate_exact(n_keep, higher, expected):
+    got = select_moderate(MODERATE, n_keep, higher_is_harder=higher)
+    assert got.dtype == np.int64
+    assert got.tolist() == expected
+
+
+def test_select_moderate_ties_follow_one_order():
+    # All equal: the order is by position; keep 2 of 5 -> ranks 2 and 3.
+    assert select_moderate(np.zeros(5), 2, higher_is_harder=True).tolist() == [2, 3]
+    # A tie straddling both cuts is never counted at both ends.
+    s = np.array([1.0, 1.0, 1.0, 1.0, 9.0, 0.0])
+    assert select_moderate(s, 3, higher_is_harder=True).tolist() == [1, 2, 3]
+
+
+def test_select_moderate_is_the_middle_of_the_ranking():
+    gen = rng(8)
+    for _ in range(50):
+        s = gen.integers(0, 5, size=31).astype(float)
+        for k in (0, 1, 10, 30, 31):
+            order = hardness_order(s, True)
+            d = 31 - k
+            assert select_moderate(s, k, higher_is_harder=True).tolist() == sorted(order[(d + 1) // 2:(d + 1) // 2 + k].tolist())

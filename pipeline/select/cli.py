@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -15,24 +15,57 @@ app = stage_app("select", "Choose which samples to keep: a score table + a sampl
 @app.callback()
 @user_errors
 def select_cmd(
-    method: str = typer.Option("topk", "--method", help="Sampler: topk (keep the hard end), random, ccs (coverage-centric stratified sampling)."),
+    method: str = typer.Option("topk", "--method", help=(
+        "Sampler: topk (keep the hard end), random, ccs (coverage-centric stratified sampling), "
+        "moderate (the band of scores around the median), d2 (message passing on a k-NN graph of embeddings), "
+        "kcenter (greedy k-center on embeddings). d2 and kcenter need `prune record --embeddings`.")),
     rate: float = typer.Option(..., "--rate", help="Fraction of the training set to REMOVE, in (0, 1); keeps N − round(rate·N)."),
     run: Path = RunOpt,
     scores: Optional[str] = typer.Option(None, "--scores", help="Score table: a path, or a method name in RUN/scores (default: the run's newest table)."),
     out: Path = typer.Option(Path("keep.parquet"), "--out", help="Manifest to write: sorted kept sample ids with their provenance."),
-    keep: str = typer.Option("hard", "--keep", help="topk: keep the 'hard' end of the scores or the 'easy' end."),
-    quota: str = typer.Option("none", "--quota", help="Class quota: none (global), proportional (class shares of the full set), balanced (equal counts where possible)."),
-    beta: Optional[float] = typer.Option(None, "--beta", help="ccs: fraction of the hardest samples dropped first (default by rate: 0 up to 0.5, 0.1 at 0.7–0.8, 0.3 from 0.9)."),
-    strata: int = typer.Option(50, "--strata", help="ccs: number of equal-width score bins."),
+    keep: str = typer.Option("hard", "--keep", help="topk, d2, normalize: keep the 'hard' end of the scores or the 'easy' end."),
+    quota: str = typer.Option("none", "--quota", help=(
+        "Class quota; the sampler then runs inside each class with its budget: none (global), "
+        "proportional (class shares of the full set), balanced (equal counts where possible), "
+        "drop (DRoP: more samples for classes with lower validation recall), "
+        "strategyq (class shares of the manifest given by --like), "
+        "normalize (class shares of the global top after min-max normalising scores within each class).")),
+    beta: Optional[float] = typer.Option(None, "--beta", help="ccs, d2: fraction of the hardest samples dropped first (ccs default by rate: 0 up to 0.5, 0.1 at 0.7–0.8, 0.3 from 0.9; d2 default 0)."),
+    strata: Optional[int] = typer.Option(None, "--strata", help="ccs: number of equal-width score bins (default 50); d2: run inside that many CCS bins (default 1: no bins)."),
+    k: Optional[int] = typer.Option(None, "--k", help="d2: neighbours per sample in the k-NN graph of embeddings (default 5)."),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help="d2: a pick lowers a neighbour at distance d by exp(−gamma·d) times its own value; larger gamma, more local (default 0.1)."),
+    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="d2, kcenter: which recorded embeddings to use, by epoch count (default: the last recorded, 'final')."),
+    recalls: Optional[Path] = typer.Option(None, "--recalls", help="drop: per-class recalls from a `prune train` metrics.json (val.recall; per_class if absent) instead of the run's own validation recall."),
+    like: Optional[Path] = typer.Option(None, "--like", help="strategyq: the manifest whose class shares to copy, e.g. keep.parquet of another method."),
     seed: int = SeedOpt,
 ):
     """Write a manifest of kept sample ids (exactly N − round(rate·N), sorted, ties broken by sample id)."""
     from pipeline.select.run import select
 
     meta = select(run=run, method=method, rate=rate, scores=scores, out=out, keep=keep, quota=quota, beta=beta,
-                  strata=strata, seed=seed, log=say)
-    params = ", ".join(f"{k}={v}" for k, v in meta["parameters"].items())
+                  strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like, log=say)
+    params = ", ".join(f"{k}={v}" for k, v in meta["parameters"].items() if not isinstance(v, dict))
     say(f"{method}{f'({params})' if params else ''}, quota {quota}: kept {meta['n_kept']} of {meta['n_total']} (rate {rate})")
-    kept, total = meta["class_counts_kept"], meta["class_counts_total"]
-    say("per class kept/total: " + "  ".join(f"{c}:{kept[c]}/{total[c]}" for c in total))
+    for line in class_table(meta):
+        say(line)
     say(f"wrote {out}")
+
+
+def class_table(meta: dict[str, Any]) -> list[str]:
+    """Kept and full counts per class, with what the quota was computed from."""
+    kept, total = meta["class_counts_kept"], meta["class_counts_total"]
+    detail = meta.get("quota_detail") or {}
+    extra_name, extra = "", {}
+    if "recalls" in detail:
+        extra_name, extra = "val recall", {c: f"{v:.4f}" for c, v in detail["recalls"].items()}
+    elif "like" in detail:
+        extra_name, extra = "like", {c: str(v) for c, v in detail["like"]["class_counts_kept"].items()}
+    width = max([5] + [len(c) for c in total])
+    head = f"{'class':<{width}}  {'total':>8}  {'kept':>8}  {'kept %':>6}" + (f"  {extra_name:>10}" if extra_name else "")
+    lines = [head]
+    for c in total:
+        share = 100.0 * kept[c] / total[c] if total[c] else 0.0
+        lines.append(f"{c:<{width}}  {total[c]:>8}  {kept[c]:>8}  {share:>6.1f}" + (f"  {extra[c]:>10}" if extra_name else ""))
+    n_total, n_kept = meta["n_total"], meta["n_kept"]
+    lines.append(f"{'all':<{width}}  {n_total:>8}  {n_kept:>8}  {100.0 * n_kept / n_total:>6.1f}")
+    return lines

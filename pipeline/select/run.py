@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.io import PruneError, file_sha256, open_run, read_scores, write_manifest
+from pipeline.io import PruneError, file_sha256, open_run, read_json, read_manifest, read_scores, write_manifest
+from pipeline.select.catalog import QUOTAS, SAMPLERS
 
-SAMPLERS = ("topk", "random", "ccs")
-QUOTAS = ("none", "proportional", "balanced")
+#: Defaults of the options only some samplers read (None on the command line
+#: means "not given", so an option given to a method that ignores it is an error).
+D2_K = 5
+D2_GAMMA = 0.1  # γ_r of the authors' CIFAR command (`--gamma 0.1`)
+CCS_STRATA = 50
 
 
 def find_scores(run, scores: str | None, needed: bool) -> Path | None:
@@ -28,16 +32,85 @@ def find_scores(run, scores: str | None, needed: bool) -> Path | None:
             hint = f" (this run has: {', '.join(have)})" if have else ""
             raise PruneError(f"--scores {scores}: no table {p}{hint}; run `prune score --method {scores} --run {run.path}` first")
         return p
+    if not needed:
+        return None
     tables = sorted(folder.glob("*.parquet"), key=lambda q: q.stat().st_mtime_ns) if folder.is_dir() else []
     if tables:
         return tables[-1]
-    if needed:
-        raise PruneError(f"no score table in {folder}: run `prune score --method tdds --run {run.path}` first, or pass --scores")
-    return None
+    raise PruneError(f"no score table in {folder}: run `prune score --method tdds --run {run.path}` first, or pass --scores")
+
+
+def parse_snapshot(snapshot: str | int | None) -> int | None:
+    """``--snapshot``: a recorded epoch count, or ``final``/``last`` (the default: the last snapshot)."""
+    if snapshot is None or isinstance(snapshot, int):
+        return snapshot
+    text = str(snapshot).strip().lower()
+    if text in ("final", "last", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise PruneError(f"--snapshot must be an epoch count or 'final', got {snapshot!r}") from None
+
+
+def read_recalls(path: str | Path, classes: list[str], data: str) -> tuple[np.ndarray, str]:
+    """Per-class recalls from a ``prune train`` metrics.json (``--recalls``).
+
+    ``val.recall`` {class name: recall} (validation split, what DRoP uses) is
+    read when present; otherwise ``per_class`` {class name: {recall}} (in a
+    ``prune train`` metrics.json that is the *test* split).
+    """
+    path = Path(path)
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise PruneError(f"--recalls {path}: expected a metrics.json object with val.recall or per_class")
+    if doc.get("data") not in (None, data):
+        raise PruneError(f"--recalls {path} comes from data set {doc['data']!r}, the run is {data!r}")
+    val = doc.get("val")
+    if isinstance(val, dict) and isinstance(val.get("recall"), dict):
+        table, source = val["recall"], f"{path} (val.recall)"
+    elif isinstance(doc.get("per_class"), dict):
+        try:
+            table = {c: v["recall"] for c, v in doc["per_class"].items()}
+        except (TypeError, KeyError):
+            raise PruneError(f"--recalls {path}: per_class entries must each hold a 'recall'") from None
+        source = f"{path} (per_class)"
+    else:
+        raise PruneError(f"--recalls {path} holds neither val.recall nor per_class (write it with `prune train`)")
+    missing = [c for c in classes if c not in table]
+    extra = [c for c in table if c not in classes]
+    if missing or extra:
+        what = f"no recall for class(es) {', '.join(missing)}" if missing else f"unknown class(es) {', '.join(extra)}"
+        raise PruneError(f"--recalls {path}: {what} (the run's classes: {', '.join(classes)})")
+    try:
+        out = np.array([float(table[c]) for c in classes])
+    except (TypeError, ValueError):
+        raise PruneError(f"--recalls {path}: recalls must be numbers") from None
+    if not np.all(np.isfinite(out)) or (out < 0).any() or (out > 1).any():
+        raise PruneError(f"--recalls {path}: recalls must be in [0, 1]")
+    return out, source
+
+
+def run_recalls(r) -> tuple[np.ndarray, str]:
+    """Validation recall per class at the run's last epoch, mean over inits (from RUN/eval.parquet)."""
+    import polars as pl
+
+    ev = r.eval_table()
+    have = ev.filter((pl.col("split") == "val") & (pl.col("epoch") == r.epochs - 1))["class"].unique().to_list()
+    missing = sorted(set(range(r.num_classes)) - set(have))
+    if missing:
+        raise PruneError(f"run {r.path}: eval.parquet has no validation recall at the last epoch for class(es) "
+                         f"{', '.join(r.classes[c] for c in missing)}; pass --recalls metrics.json")
+    rec = np.asarray(r.final_val_recalls(), dtype=np.float64)
+    if not np.all(np.isfinite(rec)):
+        raise PruneError(f"run {r.path}: eval.parquet holds NaN recalls; pass --recalls metrics.json")
+    return rec, f"{r.path / 'eval.parquet'} (val, epoch {r.epochs - 1}, mean over {r.inits} init(s))"
 
 
 def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path, keep: str, quota: str,
-           beta: float | None, strata: int, seed: int, log=print) -> dict[str, Any]:
+           beta: float | None, strata: int | None, seed: int, k: int | None = None, gamma: float | None = None,
+           snapshot: str | int | None = None, recalls: str | Path | None = None, like: str | Path | None = None,
+           log=print) -> dict[str, Any]:
     from pipeline.select import quotas as Q
     from pipeline.select import samplers as S
 
@@ -45,16 +118,56 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         raise PruneError(f"unknown selection method {method!r}; valid methods: {', '.join(SAMPLERS)}")
     if quota not in QUOTAS:
         raise PruneError(f"unknown quota {quota!r}; valid quotas: {', '.join(QUOTAS)}")
+    sampler_info, quota_info = SAMPLERS[method], QUOTAS[quota]
     if not 0.0 < rate < 1.0:
         raise PruneError(f"--rate is the fraction removed and must be in (0, 1), got {rate}")
     if keep not in ("hard", "easy"):
         raise PruneError(f"--keep must be 'hard' or 'easy', got {keep!r}")
+    # The options added with the catalog are refused where they would be
+    # silently ignored (--beta, --strata and --keep keep their old leniency).
+    given = {"k": k, "gamma": gamma, "snapshot": snapshot, "recalls": recalls, "like": like}
+    accepted = set(sampler_info.options) | set(quota_info.options)
+    extra = [name for name, v in given.items() if v is not None and name not in accepted]
+    if extra:
+        flags = ", ".join("--" + e for e in extra)
+        raise PruneError(f"{flags} does not apply to --method {method} --quota {quota}")
+    if strata is None:
+        strata = {"ccs": CCS_STRATA}.get(method, 1)
     if strata < 1:
         raise PruneError(f"--strata must be at least 1, got {strata}")
+    k = D2_K if k is None else k
+    gamma = D2_GAMMA if gamma is None else gamma
+    if k < 1:
+        raise PruneError(f"--k must be at least 1, got {k}")
+    if not (np.isfinite(gamma) and gamma >= 0):
+        raise PruneError(f"--gamma must be a number >= 0, got {gamma}")
+    snap = parse_snapshot(snapshot)
+    if method in ("ccs", "d2"):
+        if beta is None:
+            beta = S.ccs_default_beta(rate) if method == "ccs" else 0.0
+        if not 0.0 <= beta < 1.0:
+            raise PruneError(f"--beta must be in [0, 1), got {beta}")
+    if quota == "strategyq" and like is None:
+        raise PruneError("--quota strategyq copies class shares from another manifest: pass --like keep.parquet")
+
     r = open_run(run)
     n = r.n
     targets = r.targets
-    table_path = find_scores(r, scores, needed=method != "random")
+    C = r.num_classes
+    # Every input is read and checked before anything is said, computed or written.
+    notes: list[str] = []
+    if quota == "drop":
+        rec, source = read_recalls(recalls, r.classes, r.dataset) if recalls is not None else run_recalls(r)
+        notes.append(f"recalls: {source}")
+    if quota == "strategyq":
+        ref = read_manifest(like)
+        if ref.fingerprint != r.fingerprint:
+            raise PruneError(f"--like {like} selects from other data (fingerprint {str(ref.fingerprint)[:12]}…, "
+                             f"run {r.fingerprint[:12]}…)")
+        if ref.sample[-1] >= n:
+            raise PruneError(f"--like {like} keeps sample {int(ref.sample[-1])}, but the run has {n} samples")
+    needs_scores = sampler_info.needs_scores or quota_info.needs_scores
+    table_path = find_scores(r, scores, needed=needs_scores)
     values = None
     hard_high = True
     score_meta: dict[str, Any] = {}
@@ -72,38 +185,97 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         values, hard_high = table.score, table.higher_is_harder
         score_meta = {"path": str(table_path), "sha256": file_sha256(table_path), "method": table.method,
                       "parameters": table.meta.get("parameters", {}), "higher_is_harder": hard_high}
-        log(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
-    if method == "ccs" and beta is None:
-        beta = S.ccs_default_beta(rate)
-    if beta is not None and not 0.0 <= beta < 1.0:
-        raise PruneError(f"--beta must be in [0, 1), got {beta}")
+        notes.append(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
+
+    emb = None
+    emb_meta: dict[str, Any] = {}
+    if sampler_info.needs_embeddings:
+        stack = r.embeddings(snap)  # (init, sample, dim); names `prune record --embeddings` when missing
+        used = snap if snap is not None else r.snapshot_epochs[-1]
+        # Embeddings of independently trained inits live in unrelated spaces,
+        # so they are concatenated (squared distances add up over inits), not
+        # averaged (which would mix unrelated coordinates).
+        emb = np.ascontiguousarray(np.transpose(stack, (1, 0, 2)).reshape(n, -1))
+        emb_meta = {"snapshot": used, "inits": int(stack.shape[0]), "dim": int(stack.shape[2])}
+        notes.append(f"embeddings: after epoch {used}, {stack.shape[0]} init(s) × {stack.shape[2]} dims")
 
     rng = np.random.default_rng(seed)
     n_keep = S.n_keep_for(n, rate)
+    if method in ("ccs", "d2") and quota == "none" and S._round_half_up(beta, n) > n - n_keep:
+        raise PruneError(f"--beta {beta} drops {S._round_half_up(beta, n)} of {n} samples, leaving fewer than the "
+                         f"{n_keep} to keep; it must be at most {(n - n_keep) / n!r} for this rate")
+    for line in notes:
+        log(line)
+
+    def cutoff(size: int, budget: int) -> float:
+        # Inside a class the hard cutoff may not eat into the class's budget:
+        # a class that keeps more than 1 - beta of its samples (a small or a
+        # DRoP-favoured class) drops only what its budget leaves. Globally a
+        # too-large --beta stays an error.
+        if quota == "none" or S._round_half_up(beta, size) <= size - budget:
+            return beta
+        return (size - budget) / size
 
     def sampler(pos: np.ndarray, budget: int) -> np.ndarray:
-        if method == "random":
-            return pos[S.select_random(len(pos), budget, rng)]
-        if method == "topk":
-            return pos[S.select_topk(values[pos], budget, higher_is_harder=hard_high, keep=keep)]
-        try:
-            return pos[S.select_ccs(values[pos], budget, higher_is_harder=hard_high, beta=beta, strata=strata, rng=rng)]
-        except ValueError as err:
-            raise PruneError(f"ccs: {err}") from None
+        from pipeline.select import embedding as G
 
-    C = r.num_classes
+        try:
+            if method == "random":
+                return pos[S.select_random(len(pos), budget, rng)]
+            if method == "topk":
+                return pos[S.select_topk(values[pos], budget, higher_is_harder=hard_high, keep=keep)]
+            if method == "ccs":
+                return pos[S.select_ccs(values[pos], budget, higher_is_harder=hard_high, beta=cutoff(len(pos), budget),
+                                        strata=strata, rng=rng)]
+            if method == "moderate":
+                return pos[S.select_moderate(values[pos], budget, higher_is_harder=hard_high)]
+            if method == "kcenter":
+                return pos[G.select_kcenter(emb[pos], budget)]
+            return pos[G.select_d2(values[pos], emb[pos], budget, higher_is_harder=hard_high, keep=keep, k=k,
+                                   gamma=gamma, beta=cutoff(len(pos), budget), strata=strata)]
+        except ValueError as err:
+            raise PruneError(f"{method}: {err}") from None
+
     class_counts = np.bincount(targets, minlength=C)
+    detail: dict[str, Any] = {}
     if quota == "none":
         kept = sampler(np.arange(n, dtype=np.int64), n_keep)
     else:
-        budgets = Q.quota_proportional(class_counts, n_keep) if quota == "proportional" else Q.quota_balanced(class_counts, n_keep)
+        if quota == "proportional":
+            budgets = Q.quota_proportional(class_counts, n_keep)
+        elif quota == "balanced":
+            budgets = Q.quota_balanced(class_counts, n_keep)
+        elif quota == "drop":
+            budgets = Q.quota_drop(class_counts, rec, n_keep)
+            detail = {"recalls": {r.classes[c]: float(rec[c]) for c in range(C)}, "recalls_from": source,
+                      "floor": Q.DROP_FLOOR, "rule": "paper (Algorithm 1): densities ∝ 1 − recall"}
+        elif quota == "strategyq":
+            like_counts = np.bincount(targets[ref.sample], minlength=C)
+            try:
+                budgets = Q.quota_like(class_counts, like_counts, n_keep)
+            except ValueError as err:
+                raise PruneError(f"--like {like}: {err}") from None
+            detail = {"like": {"path": str(like), "sha256": file_sha256(like), "n_kept": int(len(ref.sample)),
+                               "class_counts_kept": {r.classes[c]: int(like_counts[c]) for c in range(C)}}}
+        else:  # normalize
+            budgets = Q.quota_normalize(values, targets, n_keep, higher_is_harder=hard_high, keep=keep, num_classes=C)
         kept = Q.select_with_quota(budgets, targets, sampler)
     kept = np.asarray(kept, dtype=np.int64)
     assert len(kept) == n_keep and np.all(np.diff(kept) > 0), "a sampler broke the exact-count contract"
     kept_counts = np.bincount(targets[kept], minlength=C)
-    parameters: dict[str, Any] = {"keep": keep} if method == "topk" else {}
-    if method == "ccs":
+
+    parameters: dict[str, Any] = {}
+    if method == "topk":
+        parameters = {"keep": keep}
+    elif method == "ccs":
         parameters = {"beta": beta, "strata": strata}
+    elif method == "d2":
+        parameters = {"keep": keep, "k": k, "gamma": gamma, "gamma_forward": 1.0, "beta": beta, "strata": strata,
+                      "embeddings": emb_meta}
+    elif method == "kcenter":
+        parameters = {"embeddings": emb_meta}
+    if quota == "normalize":
+        detail = {"keep": keep}
     meta = {
         "method": method,
         "parameters": parameters,
@@ -113,6 +285,7 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         "class_counts_total": {r.classes[c]: int(class_counts[c]) for c in range(C)},
         "class_counts_kept": {r.classes[c]: int(kept_counts[c]) for c in range(C)},
         "quota": quota,
+        "quota_detail": detail or None,
         "seed": seed,
         "scores": score_meta or None,
         "fingerprint": r.fingerprint,

@@ -9,6 +9,8 @@ positions, and takes its randomness only from a passed
 
 All of them are vectorised: they are meant to run on tens of millions of
 samples in about a second, so there is no per-sample Python code anywhere.
+The samplers that need embeddings (k-center, D2) live in
+:mod:`pipeline.select.embedding`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "select_random",
     "ccs_default_beta",
     "select_ccs",
+    "select_moderate",
     "CCS_BETA_TABLE",
 ]
 
@@ -467,4 +470,61 @@ def select_ccs(
         members = grouped[bounds[b]:bounds[b + 1]]
         picked = members[select_random(members.shape[0], int(alloc[b]), rng)]
         mask[picked if rest is None else rest[picked]] = True
+    return _mask_to_positions(mask)
+
+
+# --------------------------------------------------------------------------
+# Moderate
+# --------------------------------------------------------------------------
+
+def select_moderate(scores: np.ndarray, n_keep: int, *, higher_is_harder: bool) -> np.ndarray:
+    """Keep the band of scores around the median (moderate coreset).
+
+    Xia et al., "Moderate Coreset: A Universal Method of Data Selection for
+    Real-world Data-efficient Deep Learning", ICLR 2023. Their code sorts the
+    scores (the distance of each embedding to its class's median embedding)
+    and keeps the middle of the sorted order: the quantiles from
+    ``0.5 - f/2`` to ``0.5 + f/2`` for a kept fraction ``f``. That is a band
+    in *rank*, the same number of samples dropped at each end, not the
+    ``n_keep`` values nearest the median value (which differ when the scores
+    are skewed); this follows the code.
+
+    Exactly ``d = n - n_keep`` samples are dropped: ``ceil(d / 2)`` from the
+    hard end and ``floor(d / 2)`` from the easy end, on the order of
+    :func:`hardness_order` (ties by position). The authors round both
+    quantile positions with Python's ``round`` (half to even), so their band
+    can be one sample off the requested size; here the odd sample always
+    comes off the hard end.
+
+    Any score table works: ``--method moderate`` on EL2N keeps the middle of
+    the EL2N ranking. Runs in O(n): the band is the difference of two
+    nested top-k prefixes of the same order.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        Shape ``(n,)``; NaN is rejected.
+    n_keep : int
+        ``0 <= n_keep <= n``.
+    higher_is_harder : bool
+        Which end is hard (it loses the odd sample).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted unique ``int64`` positions, length ``n_keep``.
+    """
+    scores = _as_scores(scores)
+    n = scores.shape[0]
+    n_keep = _check_n_keep(n_keep, n)
+    drop_hard = (n - n_keep + 1) // 2
+    # Prefixes of one total order are nested, so the band [drop_hard,
+    # drop_hard + n_keep) of that order is the larger prefix minus the smaller.
+    outer = select_topk(scores, drop_hard + n_keep, higher_is_harder=higher_is_harder, keep="hard")
+    if drop_hard == 0:
+        return outer
+    inner = select_topk(scores, drop_hard, higher_is_harder=higher_is_harder, keep="hard")
+    mask = np.zeros(n, dtype=bool)
+    mask[outer] = True
+    mask[inner] = False
     return _mask_to_positions(mask)

@@ -1,0 +1,377 @@
+"""Samplers on embeddings: greedy k-center (DRoP's CoreSet) and D2 pruning.
+
+Like :mod:`pipeline.select.samplers`, every sampler takes arrays indexed by
+position (positions in increasing sample-id order), returns a sorted unique
+``int64`` array of exactly ``n_keep`` positions, and breaks ties by the lower
+position. Both are deterministic (no randomness at all).
+
+Both are greedy and therefore sequential in the number of picks: k-center
+costs O(n · d) per pick (one matrix-vector product), O(n · n_keep · d) in
+all; D2 builds an exact k-NN graph (O(n² · d) in chunks of BLAS matrix
+products) and then walks a heap (O(n_keep · k · log n)). Run inside classes
+(``--quota``) both shrink by about the number of classes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import operator
+
+import numpy as np
+
+from pipeline.select.samplers import (
+    _as_scores,
+    _ccs_allocate,
+    _ccs_bins,
+    _check_fraction,
+    _check_n_keep,
+    _mask_to_positions,
+    _round_half_up,
+    select_topk,
+)
+
+__all__ = ["knn_graph", "select_kcenter", "d2_forward", "d2_reverse", "select_d2", "D2_EPSILON"]
+
+#: Bytes of one block of the pairwise-distance matrix (rows × n float32).
+_BLOCK_BYTES = 64 << 20
+
+#: Floor of a neighbour's importance in D2's forward pass, as in the authors'
+#: code (``max(score_j, 1e-7)``), so a zero-importance neighbour still counts.
+D2_EPSILON = 1e-7
+
+
+def _as_embeddings(emb: np.ndarray, n: int | None = None) -> np.ndarray:
+    emb = np.asarray(emb)
+    if emb.ndim != 2:
+        raise ValueError(f"embeddings must be two-dimensional (sample, dim), got shape {emb.shape}")
+    if n is not None and emb.shape[0] != n:
+        raise ValueError(f"embeddings hold {emb.shape[0]} rows for {n} scores")
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    if not np.all(np.isfinite(emb)):
+        raise ValueError("embeddings contain NaN or infinite values")
+    return emb
+
+
+# --------------------------------------------------------------------------
+# k-center
+# --------------------------------------------------------------------------
+
+def select_kcenter(emb: np.ndarray, n_keep: int) -> np.ndarray:
+    """Greedy k-center (farthest-point) selection on embeddings.
+
+    Core-set selection of Sener and Savarese (ICLR 2018) as DRoP's CoreSet
+    diversifier runs it for data pruning (Vysogorets et al., ICLR 2025, code
+    release): the first center is the sample nearest the mean embedding;
+    then, ``n_keep - 1`` times, the sample farthest (Euclidean) from its
+    nearest chosen center becomes a center. Ties go to the lower position.
+
+    The authors pick ``n_keep`` farthest points after the start point and
+    then overwrite the last one with the start point; that is the same set
+    as starting from it. Once every remaining sample coincides with a center
+    (all distances 0) their ``argmax`` returns an already chosen one, a
+    duplicate; here chosen samples are excluded, so the lowest unchosen
+    position comes next.
+
+    Parameters
+    ----------
+    emb : numpy.ndarray
+        Shape ``(n, d)``, finite.
+    n_keep : int
+        ``0 <= n_keep <= n``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted unique ``int64`` positions, length ``n_keep``.
+    """
+    emb = _as_embeddings(emb)
+    n = emb.shape[0]
+    n_keep = _check_n_keep(n_keep, n)
+    if n_keep == 0:
+        return np.empty(0, dtype=np.int64)
+    if n_keep == n:
+        return np.arange(n, dtype=np.int64)
+
+    sq = np.einsum("ij,ij->i", emb, emb, dtype=np.float64)
+    mean = emb.mean(axis=0, dtype=np.float64)
+    # The start is computed exactly (float64 differences, in blocks), since it
+    # decides everything after it; the per-pick updates below only rank.
+    to_mean = np.empty(n)
+    rows = max(1, _BLOCK_BYTES // (8 * emb.shape[1] or 1))
+    for a in range(0, n, rows):
+        diff = emb[a:a + rows] - mean
+        to_mean[a:a + rows] = np.einsum("ij,ij->i", diff, diff)
+    center = int(np.argmin(to_mean))  # first minimum: ties to the lower position
+
+    nearest = np.full(n, np.inf)
+    chosen = np.zeros(n, dtype=bool)
+    with _one_blas_thread():
+        for _ in range(n_keep - 1):  # a loop over picks; each pick is one matrix-vector product
+            chosen[center] = True
+            dist = sq - 2.0 * (emb @ emb[center]).astype(np.float64) + sq[center]
+            np.minimum(nearest, dist, out=nearest)
+            nearest[center] = -np.inf  # never picked again, whatever rounding left there
+            center = int(np.argmax(nearest))
+    chosen[center] = True
+    return _mask_to_positions(chosen)
+
+
+def _one_blas_thread():
+    # A matrix-vector product is bound by memory, not arithmetic, so BLAS
+    # threads gain nothing; waking them for each of thousands of small
+    # products costs more than the product when the cores are busy.
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+# --------------------------------------------------------------------------
+# D2 pruning
+# --------------------------------------------------------------------------
+
+def knn_graph(emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undirected k-nearest-neighbour graph (Euclidean), as compressed rows.
+
+    Each sample is joined to its ``min(k, n - 1)`` nearest other samples, and
+    every edge is made mutual, as in D2's code (``kneighbors_graph`` with the
+    connectivity filled in both directions): ``j`` is a neighbour of ``i``
+    if either is among the other's ``k`` nearest. Exact brute force in
+    blocks of matrix products (torch); distances of the chosen pairs are
+    recomputed directly in float64. Ties at the k-th distance are cut by
+    ``torch.topk`` (deterministic, not necessarily by position).
+
+    Returns
+    -------
+    indptr, indices, distances : numpy.ndarray
+        Neighbours of ``i`` are ``indices[indptr[i]:indptr[i+1]]`` (ascending)
+        at ``distances[...]``.
+    """
+    emb = _as_embeddings(emb)
+    n = emb.shape[0]
+    k = operator.index(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    k = min(k, n - 1)
+    if k <= 0:
+        return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+
+    import torch  # its top-k is several times faster than numpy's argpartition here
+
+    x = torch.from_numpy(emb)
+    sq = (x * x).sum(dim=1)
+    rows = max(1, _BLOCK_BYTES // (4 * n))
+    near = np.empty((n, k), dtype=np.int64)
+    for a in range(0, n, rows):  # a loop over blocks of rows
+        b = min(n, a + rows)
+        # |x_i - x_j|² = |x_i|² + |x_j|² - 2 x_i·x_j, in float32: it only ranks
+        # the candidates; the distances kept are recomputed exactly below.
+        d2 = torch.addmm(sq[a:b, None] + sq[None, :], x[a:b], x.T, alpha=-2.0)
+        d2[torch.arange(b - a), torch.arange(a, b)] = float("inf")  # not one's own neighbour
+        near[a:b] = torch.topk(d2, k, dim=1, largest=False).indices.numpy()
+    src = np.repeat(np.arange(n, dtype=np.int64), k)
+    dst = near.ravel()
+    # One row per undirected edge (the pair in ascending order), then both directions.
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    key = np.unique(lo * n + hi)
+    lo, hi = key // n, key % n
+    diff = emb[lo].astype(np.float64) - emb[hi].astype(np.float64)
+    dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    u = np.concatenate([lo, hi])
+    v = np.concatenate([hi, lo])
+    d = np.concatenate([dist, dist])
+    order = np.lexsort((v, u))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(u, minlength=n)))).astype(np.int64)
+    return indptr, v[order], d[order]
+
+
+def d2_forward(importance: np.ndarray, indptr: np.ndarray, indices: np.ndarray, distances: np.ndarray,
+               *, gamma_forward: float = 1.0) -> np.ndarray:
+    """D2 forward message passing: ``x_i = s_i + Σ_{j~i} exp(-γ_f d_ij) · max(s_j, ε)``.
+
+    Maharana, Yadav and Bansal, "D2 Pruning: Message Passing for Balancing
+    Diversity and Difficulty in Data Pruning", ICLR 2024; one round over the
+    undirected k-NN graph with the ``sum`` graph mode of their code
+    (``--graph-mode sum``). The authors' code fixes ``γ_f = 1`` and uses the
+    plain Euclidean distance ``d_ij``; ``ε`` is :data:`D2_EPSILON`.
+    """
+    s = np.asarray(importance, dtype=np.float64)
+    rows = np.repeat(np.arange(s.shape[0]), np.diff(indptr))
+    messages = np.exp(-gamma_forward * distances) * np.maximum(s[indices], D2_EPSILON)
+    return s + np.bincount(rows, weights=messages, minlength=s.shape[0])
+
+
+def d2_reverse(density: np.ndarray, indptr: np.ndarray, indices: np.ndarray, distances: np.ndarray,
+               n_keep: int, *, gamma: float) -> np.ndarray:
+    """D2 reverse message passing: greedy picks that lower their neighbours.
+
+    Repeatedly take the unpicked sample of highest (current) value ``x_i``
+    (ties: lower position), then lower each unpicked neighbour ``j`` by
+    ``exp(-γ_r d_ij) · x_i`` (the authors' ``--graph-sampling-mode
+    weighted``). A heap with lazy deletion replaces the authors' full
+    ``argmax`` per pick; the picks are the same. Returns sorted positions.
+    """
+    n = density.shape[0]
+    n_keep = _check_n_keep(n_keep, n)
+    if n_keep == n:
+        return np.arange(n, dtype=np.int64)
+    # Plain Python lists: the walk touches a handful of entries per pick, where
+    # numpy's per-call overhead would dominate.
+    x = density.astype(np.float64).tolist()
+    ptr = indptr.tolist()
+    nbr = indices.tolist()
+    weight = np.exp(-gamma * distances).tolist()
+    heap = [(-v, i) for i, v in enumerate(x)]
+    heapq.heapify(heap)
+    picked = [False] * n
+    out = []
+    while len(out) < n_keep:  # a loop over picks (the greedy is sequential)
+        neg, i = heapq.heappop(heap)
+        if picked[i] or -neg != x[i]:
+            continue  # stale entry: the value changed after it was pushed
+        picked[i] = True
+        out.append(i)
+        xi = x[i]
+        for e in range(ptr[i], ptr[i + 1]):
+            j = nbr[e]
+            if not picked[j]:
+                x[j] -= weight[e] * xi
+                heapq.heappush(heap, (-x[j], j))
+    return np.sort(np.asarray(out, dtype=np.int64))
+
+
+def _d2_importance(scores: np.ndarray, keep_high: bool) -> np.ndarray:
+    # D2 wants importance oriented "high = keep" and (for its epsilon floor and
+    # its sum of messages) non-negative. The authors feed forgetting counts
+    # as they are and shift margins to start at zero; a non-negative score
+    # whose high end is kept is used unchanged, any other is shifted so the
+    # least important sample has 0.
+    s = scores.astype(np.float64)
+    if keep_high:
+        low = s.min()
+        return s if low >= 0 else s - low
+    return s.max() - s
+
+
+def _d2_block(importance: np.ndarray, emb: np.ndarray, n_keep: int, k: int, gamma: float,
+              gamma_forward: float) -> np.ndarray:
+    if n_keep == 0:
+        return np.empty(0, dtype=np.int64)
+    if n_keep == importance.shape[0]:
+        return np.arange(n_keep, dtype=np.int64)
+    indptr, indices, distances = knn_graph(emb, k)
+    density = d2_forward(importance, indptr, indices, distances, gamma_forward=gamma_forward)
+    return d2_reverse(density, indptr, indices, distances, n_keep, gamma=gamma)
+
+
+def select_d2(
+    scores: np.ndarray,
+    emb: np.ndarray,
+    n_keep: int,
+    *,
+    higher_is_harder: bool,
+    keep: str = "hard",
+    k: int = 5,
+    gamma: float = 0.1,
+    gamma_forward: float = 1.0,
+    beta: float = 0.0,
+    strata: int = 1,
+) -> np.ndarray:
+    """D2 pruning: difficulty and diversity by message passing on a k-NN graph.
+
+    Maharana, Yadav and Bansal, ICLR 2024, as in the authors' code
+    (``GraphDensitySampler`` with ``--graph-mode sum --graph-sampling-mode
+    weighted``; defaults ``k = 5``, ``γ_r = 0.1`` of their CIFAR command):
+
+    1. Hard cutoff (optional, the authors' ``--mis-ratio``): drop the
+       ``round(beta · n)`` hardest samples, as :func:`select_ccs` does.
+    2. Importance ``s``: the score oriented so the kept end is high, made
+       non-negative (see ``_d2_importance``).
+    3. Undirected k-NN graph of the embeddings (:func:`knn_graph`).
+    4. Forward pass: ``x_i = s_i + Σ_{j~i} exp(-γ_f d_ij) max(s_j, ε)``
+       (:func:`d2_forward`, ``γ_f = 1`` in the authors' code).
+    5. Reverse pass: pick the highest ``x``, lower its neighbours by
+       ``exp(-γ_r d_ij) x_pick``, repeat ``n_keep`` times (:func:`d2_reverse`).
+
+    With ``strata > 1`` steps 3-5 run inside CCS strata (the authors'
+    ``--coreset-mode stratified --sampling-mode graph``): the scores left
+    after the cutoff are split into equal-width bins, the budget is spread
+    over them as CCS does (:func:`pipeline.select.samplers._ccs_allocate`),
+    and D2 picks each bin's share on a graph of that bin. Where a bin holds
+    at most ``k`` samples the authors fall back to a random draw; here the
+    graph joins all of the bin's samples (``k = size - 1``), which keeps D2
+    deterministic.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray
+        Shape ``(n,)``, finite.
+    emb : numpy.ndarray
+        Embeddings, shape ``(n, d)``.
+    n_keep : int
+        ``0 <= n_keep <= n - round(beta · n)``.
+    higher_is_harder : bool
+        Which end of the score is hard.
+    keep : {"hard", "easy"}
+        Which end D2 treats as important.
+    k, gamma, gamma_forward : int, float, float
+        Neighbours per sample, reverse and forward kernel widths.
+    beta : float
+        Hard-cutoff fraction in ``[0, 1]``.
+    strata : int
+        Number of CCS bins (1: D2 on the whole set).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted unique ``int64`` positions, length ``n_keep``.
+    """
+    if keep not in ("hard", "easy"):
+        raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
+    scores = _as_scores(scores, finite=True)
+    n = scores.shape[0]
+    emb = _as_embeddings(emb, n)
+    n_keep = _check_n_keep(n_keep, n)
+    beta = _check_fraction(beta, "beta")
+    strata = operator.index(strata)
+    if strata < 1:
+        raise ValueError(f"strata must be >= 1, got {strata}")
+    if operator.index(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    for name, value in (("gamma", gamma), ("gamma_forward", gamma_forward)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    n_drop = _round_half_up(beta, n)
+    if n - n_drop < n_keep:
+        largest = (n - n_keep) / n
+        raise ValueError(
+            f"D2 beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "
+            f"the {n_keep} to keep; beta must be at most {largest!r} for this rate"
+        )
+    if n_keep == 0:
+        return np.empty(0, dtype=np.int64)
+
+    if n_drop:
+        dropped = select_topk(scores, n_drop, higher_is_harder=higher_is_harder, keep="hard")
+        alive = np.ones(n, dtype=bool)
+        alive[dropped] = False
+        rest = np.flatnonzero(alive)
+    else:
+        rest = np.arange(n, dtype=np.int64)
+    values = scores[rest].astype(np.float64)
+    importance = _d2_importance(values, keep_high=(keep == "hard") == bool(higher_is_harder))
+    sub = emb[rest]
+
+    if strata == 1:
+        return rest[_d2_block(importance, sub, n_keep, k, gamma, gamma_forward)]
+    bins = _ccs_bins(values, strata)
+    alloc = _ccs_allocate(np.bincount(bins, minlength=strata), n_keep)
+    mask = np.zeros(n, dtype=bool)
+    for b in np.flatnonzero(alloc).tolist():  # a loop over bins, not samples
+        members = np.flatnonzero(bins == b)
+        picked = _d2_block(importance[members], sub[members], int(alloc[b]), k, gamma, gamma_forward)
+        mask[rest[members[picked]]] = True
+    return _mask_to_positions(mask)
