@@ -67,6 +67,16 @@ HISTORY_SCHEMA = pa.schema(
     ]
 )
 
+# RUN/train/<name>/samples.parquet (dynamic pruning): one row per sample used in
+# an epoch, with the weight its loss carried (InfoBatch's 1/(1-rate) rescale, else 1)
+SAMPLES_SCHEMA = pa.schema(
+    [
+        ("epoch", pa.int64()),
+        ("sample", pa.int64()),
+        ("weight", pa.float64()),
+    ]
+)
+
 
 def write_table(path: str | os.PathLike, columns: dict[str, Any], schema: pa.Schema, metadata: dict[str, Any] | None = None) -> None:
     """Write ``columns`` with exactly ``schema``; metadata values are stored as JSON."""

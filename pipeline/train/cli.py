@@ -25,14 +25,43 @@ def train_cmd(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: the run's)."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
-    name: Optional[str] = typer.Option(None, "--name", help="Name of the result folder RUN/train/<name> (default: the manifest's file name, or 'full')."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the result folder RUN/train/<name> (default: the manifest's file name, "
+                                       "<method>-<rate> with --dynamic, or 'full'; -<budget> and -cdbw are appended when used)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Result folder (default RUN/train/<name>)."),
+    budget: str = typer.Option("epochs", "--budget", help="How long a subset trains: epochs (as many epochs as full data), "
+                               "iterations (as many optimiser steps as full data, as CCS) or drop (DRoP's longer "
+                               "schedule E' = (0.5 + 0.5 f) E / f for a kept fraction f)."),
+    cdbw: bool = typer.Option(False, "--cdbw", help="Cost-sensitive training (CDB-W, as DRoP): from the second epoch on, "
+                              "weight each class's loss by 1 - its validation recall of the epoch before."),
+    dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning: pick a new subset of the full training "
+                                          "set every epoch with rs2 (random), rcap (class-aware, high-loss first) or "
+                                          "infobatch (drop part of the well-learned samples); needs --rate, no --manifest."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="With --dynamic: the fraction of samples removed each epoch "
+                                         "(infobatch: of the samples whose loss is below the mean)."),
+    with_replacement: bool = typer.Option(False, "--with-replacement", help="With --dynamic rs2: draw each epoch's subset "
+                                          "afresh, instead of going through every sample before any repeats."),
+    stratify: bool = typer.Option(False, "--stratify", help="With --dynamic rs2: sample each class in proportion to its "
+                                  "size."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="With --dynamic rcap: softmax temperature of the losses; "
+                                         "smaller favours high-loss samples more (default 0.25, as the RCAP example)."),
+    clip: Optional[float] = typer.Option(None, "--clip", help="With --dynamic rcap: losses are clipped to this value "
+                                         "before the softmax (default log of the number of classes)."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
+                                        "folder per seed under the result folder, plus summary.json with mean and std."),
 ):
     """Train, evaluate on val and test every epoch, write metrics.json and history.parquet."""
-    from pipeline.train.run import train
+    from pipeline.train.run import parse_seeds, train
 
+    seed_list = parse_seeds(seeds) if seeds is not None else None
     m = train(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs, batch_size=batch_size,
-              lr=lr, seed=seed, device=device, name=name, out=out, log=say)
-    say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
-         f"({m['n_train']} samples, {m['seconds']:.1f}s)")
-    say(f"wrote {m['out']}/metrics.json")
+              lr=lr, seed=seed, device=device, name=name, out=out, log=say, budget=budget, cdbw=cdbw, dynamic=dynamic,
+              rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list)
+    if seed_list is None:
+        say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
+            f"({m['n_train']} samples, {m['sample_passes']} sample-passes, {m['epochs']} epochs, {m['seconds']:.1f}s)")
+        say(f"wrote {m['out']}/metrics.json")
+    else:
+        mu, sd = m["mean"], m["std"]
+        say(f"{len(seed_list)} seeds: test accuracy {mu['accuracy']:.4f} ± {sd['accuracy']:.4f}  "
+            f"worst class {mu['worst_class_accuracy']:.4f} ± {sd['worst_class_accuracy']:.4f}")
+        say(f"wrote {m['out']}/summary.json")

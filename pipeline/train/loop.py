@@ -3,6 +3,11 @@
 Recording is a hook on this loop, not a second loop: a hook sees every
 training batch's sample ids, logits and per-sample losses (already on the
 device, detached) and every epoch's evaluation.
+
+What an epoch trains on comes from a plan (``pipeline.train.plans``): a
+static manifest is the same ids every epoch; dynamic pruning re-selects every
+epoch from the losses the plan observes. Class weights (CDB-W) come from a
+function of the epoch and the logs so far.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from pipeline.train.plans import Plan, StaticPlan
 
 
 class Hook(Protocol):
@@ -108,6 +115,26 @@ def lr_factor(cfg, epoch: int, epochs: int) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r}")
 
 
+def weighted_loss(per_sample: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None,
+                  class_weight: torch.Tensor | None) -> torch.Tensor:
+    """Σ_i c_{y_i} s_i ℓ_i / Σ_i c_{y_i} over a batch: the loss of every protocol in one formula.
+
+    With class weights c alone it is exactly torch's weighted cross-entropy
+    ``F.cross_entropy(z, y, weight=c)`` (DRoP's CDB-W); with sample weights s
+    alone (InfoBatch's 1/(1-r) rescale, a manifest's ``weight``) the batch mean
+    of s_i ℓ_i, as InfoBatch's code. Where every c_{y_i} of a batch is 0 the
+    loss is 0 with zero gradients, not torch's 0/0 = NaN.
+    """
+    num = per_sample if sample_weight is None else per_sample * sample_weight
+    if class_weight is None:
+        return num.mean()
+    c = class_weight[y]
+    den = c.sum()
+    # dividing by a guarded denominator (not torch.where after the division)
+    # keeps the backward pass free of 0/0 as well
+    return (c * num).sum() / torch.where(den > 0, den, torch.ones_like(den))
+
+
 def batches(ids: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Shuffle ``ids`` and cut them into ceil(n / batch_size) near-equal batches.
 
@@ -131,12 +158,21 @@ def fit(
     hooks: Sequence[Hook] = (),
     eval_splits: Sequence[str] = ("val", "test"),
     progress: Callable[[EpochLog], None] | None = None,
+    plan: Plan | None = None,
+    class_weights: Callable[[int, Sequence[EpochLog]], np.ndarray | None] | None = None,
 ) -> list[EpochLog]:
     """Train ``model`` on ``bundle.train`` samples ``train_ids`` for ``epochs`` epochs.
 
     SGD with momentum; the learning rate follows ``cfg.schedule`` per epoch.
     After every epoch, every split in ``eval_splits`` is evaluated and the
-    hooks are called. Randomness (order, augmentation) comes from ``seed``.
+    hooks are called. Randomness (order, augmentation, dynamic selection)
+    comes from ``seed``.
+
+    ``plan`` (default: ``train_ids`` every epoch) gives each epoch's sample ids
+    and loss weights and observes every batch's per-sample losses.
+    ``class_weights(epoch, logs)`` gives per-class loss weights for an epoch
+    from the logs of the epochs before it (None: unweighted). The batch loss
+    is ``weighted_loss``; without any weights it is the plain mean.
     """
     model.to(device)
     model.train()
@@ -149,14 +185,21 @@ def fit(
     eval_y = {s: torch.from_numpy(getattr(bundle, s).y).to(device) for s in eval_splits}
     C = len(bundle.classes)
     logs: list[EpochLog] = []
-    train_ids = np.asarray(train_ids, dtype=np.int64)
+    if plan is None:
+        plan = StaticPlan(train_ids)
+    watch = not isinstance(plan, StaticPlan)
     for epoch in range(epochs):
         lr = cfg.lr * lr_factor(cfg, epoch, epochs)
         for group in opt.param_groups:
             group["lr"] = lr
+        ids, weights = plan.ids_for_epoch(epoch, rng)
+        cw = class_weights(epoch, logs) if class_weights is not None else None
+        cw = None if cw is None else torch.as_tensor(cw, dtype=torch.float32, device=device)
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
         steps = 0
-        for idx in batches(train_ids, cfg.batch_size, rng):
+        # batches of positions into ids, so that each sample's weight travels with it
+        for pos in batches(np.arange(len(ids)), cfg.batch_size, rng):
+            idx = ids[pos]
             x = train.take(idx).to(device, non_blocking=True)
             if bundle.augment is not None:
                 x = bundle.augment(x, gen)
@@ -164,16 +207,22 @@ def fit(
             logits = model(x)
             loss = F.cross_entropy(logits, y, reduction="none")
             opt.zero_grad(set_to_none=True)
-            loss.mean().backward()
-            if hooks:
+            if weights is None and cw is None:
+                loss.mean().backward()
+            else:
+                w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32)
+                weighted_loss(loss, y, w, cw).backward()
+            if hooks or watch:
                 idx_t = torch.from_numpy(idx).to(device, non_blocking=True)
                 out, per_sample = logits.detach(), loss.detach()
                 for h in hooks:
                     h.on_batch(epoch, idx_t, out, per_sample)
+                if watch:
+                    plan.observe(idx_t, per_sample)
             opt.step()
             loss_sum += loss.detach().sum()
             steps += 1
-        log = EpochLog(epoch=epoch, lr=lr, train_loss=float(loss_sum) / max(1, len(train_ids)), samples=len(train_ids), steps=steps)
+        log = EpochLog(epoch=epoch, lr=lr, train_loss=float(loss_sum) / max(1, len(ids)), samples=len(ids), steps=steps)
         for s in eval_splits:
             logits = predict(model, getattr(bundle, s), None, device, max(256, cfg.batch_size * 2))
             log.evals[s] = class_metrics(logits.cpu(), eval_y[s].cpu(), C)

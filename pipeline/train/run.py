@@ -1,4 +1,10 @@
-"""``prune train``: train a fresh model on a manifest's samples and evaluate it."""
+"""``prune train``: train a fresh model on a manifest's samples (or with dynamic pruning) and evaluate it.
+
+Protocols (docs/training.md): a budget (``epochs``, ``iterations``, ``drop``)
+sets how long a subset trains; ``cdbw`` weights classes by last epoch's val
+error; ``dynamic`` re-selects the samples every epoch (RS2, RCAP, InfoBatch);
+``seeds`` repeats the whole run once per seed and summarises.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,266 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, open_run, read_manifest, write_json
-from pipeline.io.tables import HISTORY_SCHEMA, write_table
+from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
+from pipeline.train.budget import BUDGETS
+from pipeline.train.plans import DYNAMIC, INFOBATCH_MAX_RATE
+
+# the metrics that summary.json averages over seeds: (name, path into metrics.json)
+SUMMARY_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("accuracy", ("accuracy",)),
+    ("balanced_accuracy", ("balanced_accuracy",)),
+    ("worst_class_accuracy", ("worst_class_accuracy",)),
+    ("best_accuracy", ("best", "accuracy")),
+    ("best_worst_class_accuracy", ("best", "worst_class_accuracy")),
+    ("sample_passes", ("sample_passes",)),
+    ("steps", ("steps",)),
+    ("seconds", ("seconds",)),
+)
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0,1,2"`` → [0, 1, 2]: distinct integers, in the order given."""
+    try:
+        seeds = [int(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        raise PruneError(f"--seeds must be comma-separated integers, e.g. 0,1,2; got {spec!r}") from None
+    if not seeds:
+        raise PruneError(f"--seeds names no seed: {spec!r}")
+    if len(set(seeds)) != len(seeds):
+        raise PruneError(f"--seeds repeats a seed: {spec!r}")
+    return seeds
+
+
+def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, rate: float | None, beta: float | None,
+                   clip: float | None, with_replacement: bool, stratify: bool) -> None:
+    """Every protocol option is checked here, before any data is loaded."""
+    if budget not in BUDGETS:
+        raise PruneError(f"unknown --budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
+    if dynamic is None:
+        if rate is not None:
+            raise PruneError("--rate is the per-epoch rate of --dynamic pruning; for a static subset run "
+                             "`prune select --rate R` and pass its manifest with --manifest")
+    else:
+        if dynamic not in DYNAMIC:
+            raise PruneError(f"unknown --dynamic method {dynamic!r}; choose one of: {', '.join(DYNAMIC)}")
+        if manifest is not None:
+            raise PruneError("--dynamic re-selects from the full training set every epoch; it takes no --manifest")
+        if rate is None:
+            raise PruneError(f"--dynamic {dynamic} needs --rate, the fraction of samples removed each epoch (e.g. --rate 0.7)")
+        if not 0 < rate < 1:
+            raise PruneError(f"--rate must be in (0, 1), got {rate}")
+        if dynamic == "infobatch":
+            if rate > INFOBATCH_MAX_RATE:
+                raise PruneError(f"--dynamic infobatch keeps at least 10% of the low-loss samples (as its authors' code); "
+                                 f"--rate must be at most {INFOBATCH_MAX_RATE}, got {rate}")
+            if budget != "epochs":
+                raise PruneError("--dynamic infobatch trains on a loss-dependent number of samples each epoch; "
+                                 "only --budget epochs applies to it")
+    if (with_replacement or stratify) and dynamic != "rs2":
+        raise PruneError("--with-replacement and --stratify apply to --dynamic rs2 only")
+    if (beta is not None or clip is not None) and dynamic != "rcap":
+        raise PruneError("--beta and --clip apply to --dynamic rcap only")
+    if beta is not None and not beta > 0:
+        raise PruneError(f"--beta must be positive, got {beta}")
+    if clip is not None and not clip > 0:
+        raise PruneError(f"--clip must be positive, got {clip}")
+
+
+@dataclasses.dataclass
+class Setup:
+    """Everything the seeds of one `prune train` share: data, config, subset, protocol."""
+
+    bundle: Any
+    data_name: str
+    cfg: Any  # TrainConfig; cfg.epochs is E, full-data training's epochs
+    epochs: int  # E', the epochs this protocol trains
+    ids: np.ndarray  # static subset (all samples for dynamic pruning)
+    weights: np.ndarray | None
+    manifest: dict | None
+    n: int
+    kept: int  # samples per epoch the budget is computed from
+    device: Any
+    budget: str
+    cdbw: bool
+    dynamic: dict | None  # {"method": name, **parameters}
+
+
+def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str | None, model: str | None,
+            epochs: int | None, batch_size: int | None, lr: float | None, device: str, budget: str, cdbw: bool,
+            dynamic: str | None, rate: float | None, beta: float | None, clip: float | None,
+            with_replacement: bool, stratify: bool) -> Setup:
+    from pipeline.train.budget import budget_epochs
+    from pipeline.train.loop import resolve_device
+    from pipeline.train.plans import kept_count
+    from pipeline.train.setup import load_data, train_config
+
+    check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
+                   with_replacement=with_replacement, stratify=stratify)
+    m = read_manifest(manifest) if manifest is not None else None
+    r = open_run(run) if (Path(run) / "run.json").exists() or data is None else None
+    data_name = data or r.dataset
+    same_data = r is not None and data_name == r.dataset
+    if data_dir is None and same_data:
+        data_dir = r.info.get("data_dir")
+    dev = resolve_device(device)
+    bundle = load_data(data_name, data_dir, False)
+    fp = fingerprint(data_name, "train", bundle.train.y)
+    n = len(bundle.train)
+    weights = None
+    if m is not None:
+        if m.fingerprint != fp:
+            raise PruneError(f"{manifest} was made for other data (fingerprint {str(m.fingerprint)[:12]}…) than "
+                             f"{data_name} train (fingerprint {fp[:12]}…); select again on a run of this data")
+        if m.sample[-1] >= n:
+            raise PruneError(f"{manifest} names sample {m.sample[-1]} but {data_name} has {n} training samples")
+        ids, weights = m.sample, m.weight
+        if weights is not None and not (np.all(np.isfinite(weights)) and np.all(weights >= 0)):
+            raise PruneError(f"{manifest}: the weight column must be finite and non-negative")
+    else:
+        ids = np.arange(n, dtype=np.int64)
+    # the query model's hyper-parameters, so subset and full-data training compare like for like
+    if same_data and model in (None, r.info["config"]["model"]):
+        base = dataclasses.replace(train_config(data_name, r.info["config"]["model"]), **r.info["config"])
+        cfg = dataclasses.replace(base, **{k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None})
+        train_config(data_name, cfg.model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)  # validates
+    else:
+        cfg = train_config(data_name, model, epochs=epochs, batch_size=batch_size, lr=lr)
+
+    kept = kept_count(n, rate) if dynamic is not None else len(ids)
+    if kept == 0:
+        raise PruneError(f"--rate {rate} removes all {n} training samples every epoch; use a lower --rate")
+    dyn = None
+    if dynamic is not None:
+        dyn = {"method": dynamic, "rate": rate}
+        if dynamic == "rs2":
+            dyn.update(with_replacement=with_replacement, stratify=stratify)
+        if dynamic == "rcap":
+            dyn.update(beta=0.25 if beta is None else beta, clip=clip)
+    return Setup(bundle=bundle, data_name=data_name, cfg=cfg,
+                 epochs=budget_epochs(budget, cfg.epochs, kept, n, cfg.batch_size), ids=ids, weights=weights,
+                 manifest=None if m is None else {"path": str(manifest), "method": m.meta.get("method"),
+                                                  "rate": m.meta.get("rate"), "fingerprint": m.fingerprint,
+                                                  "weighted": weights is not None},
+                 n=n, kept=kept, device=dev, budget=budget, cdbw=cdbw, dynamic=dyn)
+
+
+def make_plan(s: Setup):
+    from pipeline.train.plans import InfoBatchPlan, RCAPPlan, RS2Plan, StaticPlan
+
+    y, C = s.bundle.train.y, len(s.bundle.classes)
+    d = s.dynamic
+    if d is None:
+        return StaticPlan(s.ids, s.weights)
+    if d["method"] == "rs2":
+        return RS2Plan(y, d["rate"], num_classes=C, with_replacement=d["with_replacement"], stratify=d["stratify"])
+    if d["method"] == "rcap":
+        return RCAPPlan(y, d["rate"], num_classes=C, beta=d["beta"], clip=d["clip"])
+    return InfoBatchPlan(y, d["rate"], num_classes=C, epochs=s.epochs)
+
+
+def _split_metrics(res, epoch: int, val) -> dict[str, Any]:
+    return {"epoch": epoch, "val_accuracy": val.accuracy, "accuracy": res.accuracy,
+            "balanced_accuracy": res.balanced_accuracy, "worst_class_accuracy": res.worst_class_accuracy}
+
+
+def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], label: str = "") -> dict[str, Any]:
+    """Train one fresh model with ``seed`` under the setup's protocol; write metrics.json, history.parquet
+    (and samples.parquet for dynamic pruning) into ``out_dir``."""
+    from pipeline.train.budget import steps_per_epoch
+    from pipeline.train.cdbw import cdbw_weights
+    from pipeline.train.loop import fit
+    from pipeline.train.setup import build
+
+    cfg, bundle = s.cfg, s.bundle
+    net = build(cfg.model, bundle, seed)
+    plan = make_plan(s)
+    t0 = time.perf_counter()
+
+    def progress(e):
+        v, t = e.evals["val"], e.evals["test"]
+        log(f"{label}epoch {e.epoch + 1:>3}/{s.epochs}  samples {e.samples}  train loss {e.train_loss:.4f}  "
+            f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
+            f"{time.perf_counter() - t0:6.1f}s")
+
+    logs = fit(net, bundle, s.ids, cfg, epochs=s.epochs, device=s.device, seed=seed, progress=progress, plan=plan,
+               class_weights=cdbw_weights if s.cdbw else None)
+    seconds = round(time.perf_counter() - t0, 2)
+
+    hist: dict[str, list] = {f.name: [] for f in HISTORY_SCHEMA}
+    for e in logs:
+        for split, res in e.evals.items():
+            for k, v in (("epoch", e.epoch), ("split", split), ("accuracy", res.accuracy),
+                         ("balanced_accuracy", res.balanced_accuracy), ("worst_class_accuracy", res.worst_class_accuracy),
+                         ("loss", res.loss), ("lr", e.lr), ("train_loss", e.train_loss)):
+                hist[k].append(v)
+    best = max(logs, key=lambda e: (e.evals["val"].accuracy, -e.epoch))
+    last = logs[-1]
+    final = last.evals["test"]
+    passes = int(sum(e.samples for e in logs))
+    C = len(bundle.classes)
+    metrics = {
+        "accuracy": final.accuracy,
+        "balanced_accuracy": final.balanced_accuracy,
+        "worst_class_accuracy": final.worst_class_accuracy,
+        "per_class": {bundle.classes[c]: {"precision": float(final.precision[c]), "recall": float(final.recall[c]),
+                                          "f1": float(final.f1[c]), "n": int(final.n[c])} for c in range(C)},
+        "loss": final.loss,
+        "val": {"accuracy": last.evals["val"].accuracy, "worst_class_accuracy": last.evals["val"].worst_class_accuracy,
+                "recall": {bundle.classes[c]: float(last.evals["val"].recall[c]) for c in range(C)}},
+        "best": _split_metrics(best.evals["test"], best.epoch, best.evals["val"]),
+        "final": _split_metrics(final, last.epoch, last.evals["val"]),
+        "n_train": int(len(s.ids)) if s.dynamic is None else int(round(passes / len(logs))),
+        "n_total": s.n,
+        "epochs": len(logs),
+        "steps": int(sum(e.steps for e in logs)),
+        "budget": {"name": s.budget, "full_data_epochs": cfg.epochs, "epochs": s.epochs, "kept_fraction": s.kept / s.n,
+                   "full_data_steps": cfg.epochs * steps_per_epoch(s.n, cfg.batch_size)},
+        "sample_passes": passes,
+        "full_data_sample_passes": cfg.epochs * s.n,
+        "cdbw": s.cdbw,
+        "dynamic": None if s.dynamic is None else {"method": s.dynamic["method"], **plan.params()},
+        "seconds": seconds,
+        "data": s.data_name,
+        "model": cfg.model,
+        "config": {**dataclasses.asdict(cfg), "epochs": s.epochs},
+        "manifest": s.manifest,
+        "seed": seed,
+        "device": str(s.device),
+    }
+    write_table(out_dir / "history.parquet", hist, HISTORY_SCHEMA)
+    if s.dynamic is not None:
+        write_table(out_dir / "samples.parquet", plan.samples_columns(), SAMPLES_SCHEMA,
+                    {"artifact": "samples", "dynamic": metrics["dynamic"], "seed": seed})
+    write_json(out_dir / "metrics.json", metrics)
+    metrics["out"] = str(out_dir)
+    return metrics
+
+
+def default_name(manifest: Path | None, dynamic: str | None, rate: float | None, budget: str, cdbw: bool) -> str:
+    """``keep``, ``rs2-0.7``, ``full``, plus ``-<budget>`` and ``-cdbw`` where those differ from the default."""
+    if manifest is not None:
+        name = Path(manifest).stem
+    elif dynamic is not None:
+        name = f"{dynamic}-{rate:g}"
+    else:
+        name = "full"
+    return name + ("" if budget == "epochs" else f"-{budget}") + ("-cdbw" if cdbw else "")
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single seed) of SUMMARY_FIELDS over runs."""
+    mean, std = {}, {}
+    for key, path in SUMMARY_FIELDS:
+        vals = []
+        for m in runs:
+            v = m
+            for p in path:
+                v = v[p]
+            vals.append(float(v))
+        a = np.asarray(vals)
+        mean[key] = float(a.mean())
+        std[key] = float(a.std(ddof=1)) if len(a) > 1 else 0.0
+    return {"mean": mean, "std": std}
 
 
 def train(
@@ -28,85 +293,56 @@ def train(
     name: str | None,
     out: Path | None,
     log: Callable[[str], None] = print,
+    budget: str = "epochs",
+    cdbw: bool = False,
+    dynamic: str | None = None,
+    rate: float | None = None,
+    beta: float | None = None,
+    clip: float | None = None,
+    with_replacement: bool = False,
+    stratify: bool = False,
+    seeds: list[int] | None = None,
 ) -> dict[str, Any]:
-    from pipeline.train.loop import fit, resolve_device
-    from pipeline.train.setup import build, load_data, train_config
+    """Train under one protocol; with ``seeds``, once per seed into ``<out>/seed=S/`` plus ``<out>/summary.json``.
 
-    m = read_manifest(manifest) if manifest is not None else None
-    r = open_run(run) if (Path(run) / "run.json").exists() or data is None else None
-    data_name = data or r.dataset
-    same_data = r is not None and data_name == r.dataset
-    if data_dir is None and same_data:
-        data_dir = r.info.get("data_dir")
-    dev = resolve_device(device)
-    bundle = load_data(data_name, data_dir, False)
-    fp = fingerprint(data_name, "train", bundle.train.y)
-    n = len(bundle.train)
-    if m is not None:
-        if m.fingerprint != fp:
-            raise PruneError(f"{manifest} was made for other data (fingerprint {str(m.fingerprint)[:12]}…) than "
-                             f"{data_name} train (fingerprint {fp[:12]}…); select again on a run of this data")
-        if m.sample[-1] >= n:
-            raise PruneError(f"{manifest} names sample {m.sample[-1]} but {data_name} has {n} training samples")
-        ids = m.sample
-    else:
-        ids = np.arange(n, dtype=np.int64)
-    # the query model's hyper-parameters, so subset and full-data training compare like for like
-    if same_data and model in (None, r.info["config"]["model"]):
-        base = dataclasses.replace(train_config(data_name, r.info["config"]["model"]), **r.info["config"])
-        cfg = dataclasses.replace(base, **{k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None})
-        train_config(data_name, cfg.model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)  # validates
-    else:
-        cfg = train_config(data_name, model, epochs=epochs, batch_size=batch_size, lr=lr)
-
-    name = name or (Path(manifest).stem if manifest is not None else "full")
+    Returns the metrics (one seed) or the summary (``seeds``), with ``out`` added.
+    """
+    s = prepare(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
+                batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
+                beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
+    name = name or default_name(manifest, dynamic, rate, budget, cdbw)
     out_dir = Path(out) if out is not None else (Path(run) / "train" / name)
-    net = build(cfg.model, bundle, seed)
-    t0 = time.perf_counter()
+    if s.dynamic is None:
+        what = f"{len(s.ids)} of {s.n} samples"
+    elif s.dynamic["method"] == "infobatch":
+        what = f"infobatch dynamic pruning of {s.dynamic['rate']:g} of the below-mean-loss samples of {s.n}"
+    else:
+        what = f"{s.dynamic['method']} dynamic pruning at rate {s.dynamic['rate']:g} ({s.kept} of {s.n} per epoch)"
+    extra = (f", budget {s.budget}" if s.budget != "epochs" else "") + (", CDB-W" if s.cdbw else "")
+    log(f"training {s.cfg.model} on {s.data_name}, {what}, for {s.epochs} epochs{extra}")
+    if seeds is None:
+        return fit_one(s, seed, out_dir, log)
 
-    def progress(e):
-        v, t = e.evals["val"], e.evals["test"]
-        log(f"epoch {e.epoch + 1:>3}/{cfg.epochs}  train loss {e.train_loss:.4f}  val acc {v.accuracy:.4f}  "
-            f"test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  {time.perf_counter() - t0:6.1f}s")
-
-    log(f"training {cfg.model} on {len(ids)} of {n} {data_name} samples for {cfg.epochs} epochs")
-    logs = fit(net, bundle, ids, cfg, epochs=cfg.epochs, device=dev, seed=seed, progress=progress)
-    seconds = round(time.perf_counter() - t0, 2)
-
-    hist: dict[str, list] = {f.name: [] for f in HISTORY_SCHEMA}
-    for e in logs:
-        for split, res in e.evals.items():
-            for k, v in (("epoch", e.epoch), ("split", split), ("accuracy", res.accuracy),
-                         ("balanced_accuracy", res.balanced_accuracy), ("worst_class_accuracy", res.worst_class_accuracy),
-                         ("loss", res.loss), ("lr", e.lr), ("train_loss", e.train_loss)):
-                hist[k].append(v)
-    best = max(logs, key=lambda e: (e.evals["val"].accuracy, -e.epoch))
-    final = logs[-1].evals["test"]
-    metrics = {
-        "accuracy": final.accuracy,
-        "balanced_accuracy": final.balanced_accuracy,
-        "worst_class_accuracy": final.worst_class_accuracy,
-        "per_class": {bundle.classes[c]: {"precision": float(final.precision[c]), "recall": float(final.recall[c]),
-                                          "f1": float(final.f1[c]), "n": int(final.n[c])} for c in range(len(bundle.classes))},
-        "loss": final.loss,
-        "val": {"accuracy": logs[-1].evals["val"].accuracy, "worst_class_accuracy": logs[-1].evals["val"].worst_class_accuracy,
-                "recall": {bundle.classes[c]: float(logs[-1].evals["val"].recall[c]) for c in range(len(bundle.classes))}},
-        "best": {"epoch": best.epoch, "val_accuracy": best.evals["val"].accuracy, "accuracy": best.evals["test"].accuracy,
-                 "worst_class_accuracy": best.evals["test"].worst_class_accuracy},
-        "n_train": int(len(ids)),
-        "n_total": n,
-        "epochs": cfg.epochs,
-        "steps": int(sum(e.steps for e in logs)),
-        "seconds": seconds,
-        "data": data_name,
-        "model": cfg.model,
-        "config": dataclasses.asdict(cfg),
-        "manifest": None if m is None else {"path": str(manifest), "method": m.meta.get("method"), "rate": m.meta.get("rate"),
-                                            "fingerprint": m.fingerprint},
-        "seed": seed,
-        "device": str(dev),
+    runs = []
+    for sd in seeds:
+        runs.append(fit_one(s, sd, out_dir / f"seed={sd}", log, label=f"seed {sd}  "))
+        log(f"seed {sd}: test accuracy {runs[-1]['accuracy']:.4f}  worst class {runs[-1]['worst_class_accuracy']:.4f}")
+    first = runs[0]
+    summary = {
+        "name": out_dir.name,
+        "seeds": seeds,
+        **summarise(runs),
+        "runs": [{"seed": m["seed"], "path": str(Path(m["out"]) / "metrics.json"),
+                  **{k: (m[p[0]] if len(p) == 1 else m[p[0]][p[1]]) for k, p in SUMMARY_FIELDS}} for m in runs],
+        "full_data_sample_passes": first["full_data_sample_passes"],
+        "epochs": first["epochs"],
+        "budget": first["budget"],
+        "cdbw": first["cdbw"],
+        "dynamic": first["dynamic"],
+        "manifest": first["manifest"],
+        "data": first["data"],
+        "model": first["model"],
     }
-    write_table(out_dir / "history.parquet", hist, HISTORY_SCHEMA)
-    write_json(out_dir / "metrics.json", metrics)
-    metrics["out"] = str(out_dir)
-    return metrics
+    write_json(out_dir / "summary.json", summary)
+    summary["out"] = str(out_dir)
+    return summary
