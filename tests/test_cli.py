@@ -201,3 +201,19 @@ def test_design_card_lines_verbatim_on_mnist1d(tmp_path, monkeypatch):
     assert metrics["n_train"] == 16000 - round(0.3 * 16000) and metrics["data"] == "mnist1d"
     # a pruned MNIST-1D model that did not learn would sit near 10%
     assert metrics["accuracy"] > 0.9, res.output
+
+
+def test_train_on_a_label_noise_run_uses_its_flipped_labels(tmp_path, monkeypatch):
+    from pipeline.io import open_run
+
+    monkeypatch.chdir(tmp_path)
+    prune("record", "--data", "digits", "--epochs", "2", "--label-noise", "0.2", "--checkpoints", "final")
+    run = open_run(tmp_path / "runs" / "default")
+    flipped = run.clean_targets != run.targets
+    assert flipped.sum() == round(0.2 * run.n)
+    prune("select", "--method", "random", "--rate", "0.5")
+    prune("train", "--manifest", "keep.parquet", "--epochs", "1")
+    m = read_manifest(tmp_path / "keep.parquet")
+    np.testing.assert_array_equal(m.target, run.targets[m.sample])  # the noisy labels, as trained
+    metrics = json.loads((tmp_path / "runs" / "default" / "train" / "keep" / "metrics.json").read_text())
+    assert metrics["manifest"]["fingerprint"] == run.fingerprint

@@ -119,6 +119,13 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
         data_dir = r.info.get("data_dir")
     dev = resolve_device(device)
     bundle = load_data(data_name, data_dir, False)
+    if same_data:
+        # a run recorded with --label-noise trained on flipped labels: train on the same ones
+        from pipeline.record.run import labels_as_trained
+
+        y = labels_as_trained(r.info, bundle.train.y)
+        if y is not bundle.train.y:
+            bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=y))
     fp = fingerprint(data_name, "train", bundle.train.y)
     n = len(bundle.train)
     weights = None
