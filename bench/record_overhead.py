@@ -37,6 +37,9 @@ def main() -> None:
         times["record --eval-pass"] = []
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
+        # untimed warm-up: first-call costs (imports, allocator, data cache) would land on whichever runs first
+        train(manifest=None, run=Path(tmp) / "none", data=a.data, data_dir=None, model=None, epochs=2, batch_size=None,
+              lr=None, seed=0, device=a.device, name="warmup", out=Path(tmp) / "warmup", log=quiet)
         for _ in range(a.repeats):
             for label in times:
                 t0 = time.perf_counter()
