@@ -177,15 +177,18 @@ def write_scores(path: str | os.PathLike, sample: np.ndarray, target: np.ndarray
 def read_scores(path: str | os.PathLike) -> Scores:
     table = _read(path, SCORES_SCHEMA, "score table")
     meta = read_table_metadata(path)
-    sample = table.column("sample").to_numpy().astype(np.int64)
-    order = np.argsort(sample, kind="stable")
-    sample = sample[order]
+    sample = table.column("sample").to_numpy().astype(np.int64, copy=False)
+    target = table.column("target").to_numpy().astype(np.int64, copy=False)
+    score = table.column("score").to_numpy().astype(np.float64, copy=False)
+    if len(sample) > 1 and not np.all(sample[1:] > sample[:-1]):  # tables we write are sorted: skip the sort
+        order = np.argsort(sample, kind="stable")
+        sample, target, score = sample[order], target[order], score[order]
     if len(sample) and (np.any(np.diff(sample) == 0) or sample[0] < 0):
         raise PruneError(f"{path}: sample ids must be unique and non-negative")
     return Scores(
         sample=sample,
-        target=table.column("target").to_numpy().astype(np.int64)[order],
-        score=table.column("score").to_numpy().astype(np.float64)[order],
+        target=target,
+        score=score,
         meta=meta,
         path=Path(path),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from pipeline.io import PruneError
 from pipeline.score.methods._arrays import softmax
@@ -25,12 +24,22 @@ def tdds(logits: np.ndarray, window: int = 10, decay: float = 0.9) -> np.ndarray
     logits = np.asarray(logits, dtype=np.float32)
     T = logits.shape[1]
     J = window
-    p = softmax(logits.astype(np.float64, copy=True), axis=-1)
-    logp = np.log(p + 1e-8)
-    d = np.abs(p[:, 1:] * (logp[:, 1:] - logp[:, :-1])).sum(axis=-1)  # (I, T-1, n)
-    wins = sliding_window_view(d, J - 1, axis=1)  # (I, T-J+1, n, J-1)
-    dev = wins - wins.mean(axis=-1, keepdims=True)
-    v = np.sqrt((dev * dev).sum(axis=-1))  # (I, K, n)
+    # float32 as the authors' PyTorch code; one working copy, updated in place
+    p = softmax(logits.copy(), axis=-1)
+    logp = np.log(p + np.float32(1e-8))
+    np.subtract(logp[:, 1:], logp[:, :-1], out=logp[:, 1:])
+    d = np.abs(p[:, 1:] * logp[:, 1:]).sum(axis=-1, dtype=np.float64)  # (I, T-1, n)
+    # windows k = 0 .. T−J over d_k .. d_{k+J−2}: J−1 shifted adds per pass instead of a (K, n, J−1)
+    # window array; two passes (mean, then squared deviations) keep tiny late-training values exact
+    m, K = J - 1, T - J + 1
+    mean = np.zeros(d.shape[:1] + (K,) + d.shape[2:])
+    for j in range(m):
+        mean += d[:, j:j + K]
+    mean /= m
+    sq = np.zeros_like(mean)
+    for j in range(m):
+        sq += np.square(d[:, j:j + K] - mean)
+    v = np.sqrt(sq)
     k = np.arange(T - J + 1)
     w = decay * (1.0 - decay) ** (T - J - k)
     return np.einsum("ikn,k->in", v, w).mean(axis=0)
