@@ -23,6 +23,8 @@ RUN_SCHEMA_VERSION = 1
 LOGITS_DIMS = ("init", "epoch", "sample", "class")
 EMBEDDING_DIMS = ("init", "snapshot", "sample", "dim")
 CHUNK_BYTES = 2 << 20  # ~2 MiB chunks along `sample` (DESIGN §3: 1–4 MiB)
+# Logits and embeddings are stored uncompressed: zstd saved 5% on recorded MNIST-1D
+# logits but made streamed reads 2.7× slower (bench/RESULTS.md, "Zarr storage").
 READ_BYTES = 128 << 20  # float32 bytes of one streamed block of logits when scoring
 
 
@@ -41,7 +43,7 @@ def create_trajectories(path: str | os.PathLike, *, inits: int, epochs: int, tar
     names = ["logits"] + (["eval_logits"] if eval_pass else [])
     s = sample_chunk(num_classes, np.dtype(dtype).itemsize, n)
     for name in names:
-        group.create_array(name, shape=(inits, epochs, n, num_classes), dtype=dtype,
+        group.create_array(name, shape=(inits, epochs, n, num_classes), dtype=dtype, compressors=None,
                            chunks=(1, 1, s, num_classes), dimension_names=LOGITS_DIMS, fill_value=np.nan)
     t = group.create_array("targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
     t[:] = targets
@@ -51,7 +53,7 @@ def create_trajectories(path: str | os.PathLike, *, inits: int, epochs: int, tar
 def create_embeddings(group, *, inits: int, snapshots: int, n: int, dim: int, dtype: str = "float16"):
     """The ``embeddings`` array (init, snapshot, sample, dim): penultimate features at the snapshot epochs."""
     s = int(max(1, min(n, CHUNK_BYTES // max(1, dim * np.dtype(dtype).itemsize))))
-    return group.create_array("embeddings", shape=(inits, snapshots, n, dim), dtype=dtype, chunks=(1, 1, s, dim),
+    return group.create_array("embeddings", shape=(inits, snapshots, n, dim), dtype=dtype, chunks=(1, 1, s, dim), compressors=None,
                               dimension_names=EMBEDDING_DIMS, fill_value=np.nan)
 
 
