@@ -26,8 +26,7 @@ from pipeline.select.samplers import (
     _check_fraction,
     _check_n_keep,
     _mask_to_positions,
-    _round_half_up,
-    select_topk,
+    drop_hardest,
 )
 
 __all__ = ["knn_graph", "select_kcenter", "d2_forward", "d2_reverse", "select_d2", "D2_EPSILON"]
@@ -344,22 +343,10 @@ def select_d2(
     for name, value in (("gamma", gamma), ("gamma_forward", gamma_forward)):
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    n_drop = _round_half_up(beta, n)
-    if n - n_drop < n_keep:
-        largest = (n - n_keep) / n
-        raise ValueError(
-            f"D2 beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "
-            f"the {n_keep} to keep; beta must be at most {largest!r} for this rate"
-        )
+    rest = drop_hardest(scores, n_keep, beta, higher_is_harder=higher_is_harder, method="D2")
     if n_keep == 0:
         return np.empty(0, dtype=np.int64)
-
-    if n_drop:
-        dropped = select_topk(scores, n_drop, higher_is_harder=higher_is_harder, keep="hard")
-        alive = np.ones(n, dtype=bool)
-        alive[dropped] = False
-        rest = np.flatnonzero(alive)
-    else:
+    if rest is None:
         rest = np.arange(n, dtype=np.int64)
     values = scores[rest].astype(np.float64)
     importance = _d2_importance(values, keep_high=(keep == "hard") == bool(higher_is_harder))

@@ -366,6 +366,30 @@ def _ccs_allocate(counts: np.ndarray, budget: int) -> np.ndarray:
     return alloc
 
 
+def drop_hardest(scores: np.ndarray, n_keep: int, beta: float, *, higher_is_harder: bool,
+                 method: str) -> np.ndarray | None:
+    """CCS's hard cutoff: positions left after dropping the hardest round(beta·n), or None if none is dropped.
+
+    Raises ``ValueError`` naming the largest ``beta`` that still leaves
+    ``n_keep`` samples; it is printed in full (repr), not shortened, since a
+    rounded-up figure could itself be too large for big n.
+    """
+    n = scores.shape[0]
+    n_drop = _round_half_up(beta, n)
+    if n - n_drop < n_keep:
+        largest = (n - n_keep) / n
+        raise ValueError(
+            f"{method} beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "
+            f"the {n_keep} to keep; beta must be at most {largest!r} for this rate"
+        )
+    if not n_drop:
+        return None
+    dropped = select_topk(scores, n_drop, higher_is_harder=higher_is_harder, keep="hard")
+    alive = np.ones(n, dtype=bool)
+    alive[dropped] = False
+    return np.flatnonzero(alive)
+
+
 def select_ccs(
     scores: np.ndarray,
     n_keep: int,
@@ -433,26 +457,13 @@ def select_ccs(
     if strata < 1:
         raise ValueError(f"strata must be >= 1, got {strata}")
 
-    n_drop = _round_half_up(beta, n)
-    if n - n_drop < n_keep:
-        # Printed in full (repr), not shortened: a rounded-up figure could
-        # itself be too large for big n.
-        largest = (n - n_keep) / n
-        raise ValueError(
-            f"CCS beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "
-            f"the {n_keep} to keep; beta must be at most {largest!r} for this rate"
-        )
+    rest = drop_hardest(scores, n_keep, beta, higher_is_harder=higher_is_harder, method="CCS")
     if n_keep == 0:
         return np.empty(0, dtype=np.int64)
-
-    if n_drop:
-        dropped = select_topk(scores, n_drop, higher_is_harder=higher_is_harder, keep="hard")
-        alive = np.ones(n, dtype=bool)
-        alive[dropped] = False
-        rest = np.flatnonzero(alive)
+    if rest is not None:
         values = scores[rest]
     else:
-        rest = None  # identity: skips two full-size copies
+        # identity: skips two full-size copies
         values = scores
     values = values.astype(np.float64, copy=False)
 
