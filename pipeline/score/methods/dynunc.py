@@ -7,7 +7,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pipeline.io import PruneError
 from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
-from pipeline.score.methods._arrays import first_epochs, log_softmax, preferred_source, true_class
+from pipeline.score.methods._arrays import first_epochs, log_p_true, preferred_source
 
 
 def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 10) -> np.ndarray:
@@ -22,7 +22,7 @@ def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 1
     multiplies by 10, which changes no ranking and is left out.)
     """
     T, J = logits.shape[1], window
-    p_y = np.exp(true_class(log_softmax(logits), targets))  # (init, T, n)
+    p_y = np.exp(log_p_true(logits, targets))  # (init, T, n)
     wins = sliding_window_view(p_y, J, axis=1)[:, : T - J]  # (init, T−J, n, J)
     return wins.std(axis=-1, ddof=1).mean(axis=1).mean(axis=0)
 

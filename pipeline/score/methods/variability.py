@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
-from pipeline.score.methods._arrays import first_epochs, log_softmax, true_class
+from pipeline.score.methods._arrays import first_epochs, log_p_true
 
 
 def variability(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -14,7 +14,7 @@ def variability(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     As the authors' code (``np.std`` of the true-class probabilities of the
     training pass, one per epoch). High = ambiguous.
     """
-    p_y = np.exp(true_class(log_softmax(logits), targets))  # (init, epoch, n)
+    p_y = np.exp(log_p_true(logits, targets))  # (init, epoch, n)
     return p_y.std(axis=1, ddof=0).mean(axis=0)
 
 
