@@ -80,7 +80,8 @@ def test_el2n_default_epoch_from_dynamics_and_from_eval_logits(tmp_path):
     z[0, 0, 1] = [math.log(0.9), math.log(0.1)]  # sample 1 (target 0): p = [0.9, 0.1]
     z[0, 1:] = 5.0
     run = write_run(tmp_path / "a", z, np.array([0, 0]))
-    _, s, _ = score(run=run, method="el2n", params={})
+    _, s, params = score(run=run, method="el2n", params={})
+    assert params == {"epoch": 0}  # the default, resolved and recorded
     np.testing.assert_allclose(s, [math.sqrt(0.5), math.sqrt(0.1**2 + 0.1**2)], rtol=1e-5)
     # with an eval pass, EL2N reads the eval logits, not the training pass
     ev = np.zeros_like(z)

@@ -43,7 +43,7 @@ def test_dynunc_mean_of_window_stds_without_the_last_epoch(tmp_path):
     w0 = 0.2  # std_{ddof=1}(.1, .3, .5)
     w1 = math.sqrt(((0.3 - 13 / 30) ** 2 + 2 * (0.5 - 13 / 30) ** 2) / 2)  # std_{ddof=1}(.3, .5, .5)
     np.testing.assert_allclose(s, [(w0 + w1) / 2], rtol=1e-5)
-    assert params == {"window": 3, "epochs": None}
+    assert params == {"window": 3, "epochs": 5}  # the default, resolved to the epochs recorded
     # --epochs 4 keeps one window (epochs 0..2)
     _, s, _ = score(run=run, method="dynunc", params={"window": 3, "epochs": 4})
     np.testing.assert_allclose(s, [w0], rtol=1e-5)

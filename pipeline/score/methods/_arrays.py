@@ -94,5 +94,5 @@ def single_epoch_plan(run, params, per_sample):
     """
     from pipeline.score.base import LogitsPlan
 
-    e = epoch_index(run, params["epoch"], -1)
+    e = params["epoch"] = epoch_index(run, params["epoch"], -1)  # the table records the epoch actually used
     return LogitsPlan(preferred_source(run), range(e, e + 1), lambda block, y: per_sample(block[:, 0], y).mean(axis=0))

@@ -28,7 +28,7 @@ def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 1
 
 
 def plan(run, params) -> LogitsPlan:
-    T = first_epochs(run, params["epochs"])
+    T = params["epochs"] = first_epochs(run, params["epochs"])  # the table records the epochs actually used
     J = int(params["window"])
     if not 2 <= J <= T - 1:
         raise PruneError(f"--window {J} must be between 2 and {T - 1} (one less than the epochs used, {T}); "

@@ -24,7 +24,7 @@ def default_epoch(epochs: int) -> int:
 
 
 def plan(run, params) -> LogitsPlan | None:
-    e = epoch_index(run, params["epoch"], default_epoch(run.epochs))
+    e = params["epoch"] = epoch_index(run, params["epoch"], default_epoch(run.epochs))  # the table records the epoch actually used
     if not run.has("eval_logits"):
         return None  # scored from dynamics/ instead
     # the eval pass is what Paul et al. score: eval mode, no augmentation
@@ -37,7 +37,7 @@ def compute(run, params) -> np.ndarray:
         from pipeline.score.stream import run_plans
 
         return run_plans(run, [p])[0][0]
-    e = epoch_index(run, params["epoch"], default_epoch(run.epochs))
+    e = params["epoch"] = epoch_index(run, params["epoch"], default_epoch(run.epochs))  # the table records the epoch actually used
     return dynamics_array(run, "el2n", range(e, e + 1))[:, 0].astype(np.float64).mean(axis=0)
 
 

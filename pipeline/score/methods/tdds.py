@@ -47,6 +47,7 @@ def tdds(logits: np.ndarray, window: int = 10, decay: float = 0.9) -> np.ndarray
 
 def plan(run, params) -> LogitsPlan:
     T = run.epochs if params["epochs"] is None else int(params["epochs"])
+    params["epochs"] = T  # the table records the epochs actually used
     J, beta = int(params["window"]), float(params["decay"])
     if not 1 <= T <= run.epochs:
         raise PruneError(f"--epochs {T} is outside 1..{run.epochs} (the epochs recorded)")

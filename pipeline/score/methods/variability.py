@@ -19,7 +19,7 @@ def variability(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def plan(run, params) -> LogitsPlan:
-    T = first_epochs(run, params["epochs"])
+    T = params["epochs"] = first_epochs(run, params["epochs"])  # the table records the epochs actually used
     return LogitsPlan("logits", range(0, T), variability)
 
 
