@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.io.tables import DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
+from pipeline.io.tables import DYNAMICS_DICTIONARY, DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
 
 
 def dynamics_columns(z: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
@@ -123,7 +123,7 @@ class RecordHook:
         if ze is not None:
             self.group["eval_logits"][self.init, epoch] = ze
         path = self.run_dir / "dynamics" / f"init={self.init}" / f"epoch={epoch}" / "part-0.parquet"
-        write_table(path, cols, DYNAMICS_SCHEMA)
+        write_table(path, cols, DYNAMICS_SCHEMA, use_dictionary=DYNAMICS_DICTIONARY)
 
     def wait(self) -> None:
         """Block until the previous epoch is on disk; re-raise its error if it failed."""
