@@ -8,23 +8,16 @@ sit in the model's feature space; this hook records that space
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from pipeline.io.run import create_embeddings
 
 
-@torch.no_grad()
 def features(model: torch.nn.Module, split, device: torch.device, batch_size: int) -> torch.Tensor:
     """Eval-mode ``model.features`` of every sample of ``split``, un-augmented, in sample order (float32, on device)."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, len(split), batch_size):
-        idx = np.arange(start, min(len(split), start + batch_size))
-        out.append(model.features(split.take(idx).to(device, non_blocking=True)).flatten(1).float())
-    model.train(was_training)
-    return torch.cat(out)
+    from pipeline.train.loop import predict
+
+    return predict(model, split, None, device, batch_size, forward=model.features)
 
 
 class EmbeddingHook:

@@ -42,11 +42,6 @@ def parse_epochs(spec: str, epochs: int, flag: str = "--checkpoints") -> list[in
     return sorted(out)
 
 
-def parse_checkpoints(spec: str, epochs: int) -> list[int]:
-    """``"0,3,final"`` → completed-epoch counts [0, 3, epochs]."""
-    return parse_epochs(spec, epochs, "--checkpoints")
-
-
 def flip_labels(targets: np.ndarray, num_classes: int, fraction: float, seed: int) -> np.ndarray:
     """``targets`` with round(fraction·N) samples moved to another class (``prune record --label-noise``).
 
@@ -121,7 +116,7 @@ def record(
     dev = resolve_device(device)
     bundle = load_data(data, data_dir, download)
     cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr)
-    ckpts = parse_checkpoints(checkpoints, cfg.epochs)
+    ckpts = parse_epochs(checkpoints, cfg.epochs, "--checkpoints")
     snapshots = parse_epochs(embeddings, cfg.epochs, "--embeddings")
     n, C = len(bundle.train), len(bundle.classes)
     clean = bundle.train.y

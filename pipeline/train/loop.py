@@ -87,8 +87,13 @@ def class_metrics(logits: torch.Tensor, y: torch.Tensor, num_classes: int) -> Ev
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, split, idx: np.ndarray | None, device: torch.device, batch_size: int) -> torch.Tensor:
-    """Eval-mode logits (float32, on the device) of ``split`` samples ``idx`` (all when None), in that order."""
+def predict(model: torch.nn.Module, split, idx: np.ndarray | None, device: torch.device, batch_size: int,
+            forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Eval-mode outputs (float32, on the device) of ``split`` samples ``idx`` (all when None), in that order.
+
+    ``forward`` defaults to the model itself (logits); ``model.features`` gives embeddings.
+    """
+    forward = model if forward is None else forward
     was_training = model.training
     model.eval()
     if idx is None:
@@ -96,7 +101,7 @@ def predict(model: torch.nn.Module, split, idx: np.ndarray | None, device: torch
     out = []
     for start in range(0, len(idx), batch_size):
         x = split.take(idx[start:start + batch_size]).to(device, non_blocking=True)
-        out.append(model(x).float())
+        out.append(forward(x).float())
     model.train(was_training)
     if not out:
         return torch.zeros((0, 0), device=device)
@@ -182,7 +187,7 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     train = bundle.train
     y_all = torch.from_numpy(train.y)
-    eval_y = {s: torch.from_numpy(getattr(bundle, s).y).to(device) for s in eval_splits}
+    eval_y = {s: torch.from_numpy(getattr(bundle, s).y) for s in eval_splits}  # metrics are computed on the host
     C = len(bundle.classes)
     logs: list[EpochLog] = []
     if plan is None:
@@ -225,7 +230,7 @@ def fit(
         log = EpochLog(epoch=epoch, lr=lr, train_loss=float(loss_sum) / max(1, len(ids)), samples=len(ids), steps=steps)
         for s in eval_splits:
             logits = predict(model, getattr(bundle, s), None, device, max(256, cfg.batch_size * 2))
-            log.evals[s] = class_metrics(logits.cpu(), eval_y[s].cpu(), C)
+            log.evals[s] = class_metrics(logits.cpu(), eval_y[s], C)
         if not math.isfinite(log.train_loss):
             from pipeline.io import PruneError
 
