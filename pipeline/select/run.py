@@ -201,9 +201,11 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
 
     rng = np.random.default_rng(seed)
     n_keep = S.n_keep_for(n, rate)
-    if method in ("ccs", "d2") and quota == "none" and S._round_half_up(beta, n) > n - n_keep:
-        raise PruneError(f"--beta {beta} drops {S._round_half_up(beta, n)} of {n} samples, leaving fewer than the "
-                         f"{n_keep} to keep; it must be at most {(n - n_keep) / n!r} for this rate")
+    if method in ("ccs", "d2") and quota == "none":
+        try:  # checked before anything is printed, rather than inside the sampler
+            S.cutoff_size(beta, n, n_keep, method)
+        except ValueError as err:
+            raise PruneError(f"{method}: {err}") from None
     for line in notes:
         log(line)
 

@@ -366,22 +366,29 @@ def _ccs_allocate(counts: np.ndarray, budget: int) -> np.ndarray:
     return alloc
 
 
+def cutoff_size(beta: float, n: int, n_keep: int, method: str) -> int:
+    """round(beta·n), the samples a hard cutoff drops; ``ValueError`` if fewer than ``n_keep`` would remain.
+
+    The message names the largest valid ``beta`` printed in full (repr): a
+    rounded-up figure could itself be too large for big n.
+    """
+    n_drop = _round_half_up(beta, n)
+    if n - n_drop < n_keep:
+        raise ValueError(
+            f"{method} beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "
+            f"the {n_keep} to keep; beta must be at most {(n - n_keep) / n!r} for this rate"
+        )
+    return n_drop
+
+
 def drop_hardest(scores: np.ndarray, n_keep: int, beta: float, *, higher_is_harder: bool,
                  method: str) -> np.ndarray | None:
     """CCS's hard cutoff: positions left after dropping the hardest round(beta·n), or None if none is dropped.
 
-    Raises ``ValueError`` naming the largest ``beta`` that still leaves
-    ``n_keep`` samples; it is printed in full (repr), not shortened, since a
-    rounded-up figure could itself be too large for big n.
+    Raises ``ValueError`` (see :func:`cutoff_size`) if ``beta`` leaves fewer than ``n_keep``.
     """
     n = scores.shape[0]
-    n_drop = _round_half_up(beta, n)
-    if n - n_drop < n_keep:
-        largest = (n - n_keep) / n
-        raise ValueError(
-            f"{method} beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "
-            f"the {n_keep} to keep; beta must be at most {largest!r} for this rate"
-        )
+    n_drop = cutoff_size(beta, n, n_keep, method)
     if not n_drop:
         return None
     dropped = select_topk(scores, n_drop, higher_is_harder=higher_is_harder, keep="hard")
