@@ -205,7 +205,7 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         try:  # checked before anything is printed, rather than inside the sampler
             S.cutoff_size(beta, n, n_keep, method)
         except ValueError as err:
-            raise PruneError(f"{method}: {err}") from None
+            raise PruneError(str(err)) from None  # the message names the method
     for line in notes:
         log(line)
 
