@@ -129,22 +129,36 @@ class Run:
     def iter_logits(self, name: str = "logits", epochs: slice = slice(None), chunk: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
         """Yield ``(start, stop, float32 array (init, epoch, stop-start, class))`` over chunks of samples.
 
-        Streaming by sample keeps memory bounded whatever the run's size.
+        Streaming by sample keeps memory bounded whatever the run's size. The
+        next block is read in a background thread while the caller works on
+        the current one, so reading and scoring overlap (two blocks in memory).
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         arr = self.logits_array(name)
         if chunk is None:
             n_epochs = len(range(self.epochs)[epochs])
             chunk = max(1, READ_BYTES // max(1, self.inits * n_epochs * self.num_classes * 4))
             stored = arr.chunks[2]
-            if chunk >= stored:  # whole storage chunks: none is decompressed twice
+            if chunk >= stored:  # whole storage chunks: none is read twice
                 chunk -= chunk % stored
-        for start in range(0, self.n, chunk):
+        starts = range(0, self.n, chunk)
+
+        def read(start: int) -> np.ndarray:
             stop = min(self.n, start + chunk)
             block = np.asarray(arr[:, epochs, start:stop, :], dtype=np.float32)
             if not np.all(np.isfinite(block)):
                 raise PruneError(f"run {self.path}: {name} hold NaN or inf for samples {start}..{stop - 1} "
                                  "(training diverged, or the recording was cut short); record again with a lower --lr")
-            yield start, stop, block
+            return block
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune-read") as pool:
+            ahead = pool.submit(read, starts[0]) if starts else None
+            for i, start in enumerate(starts):
+                block = ahead.result()
+                ahead = pool.submit(read, starts[i + 1]) if i + 1 < len(starts) else None
+                yield start, min(self.n, start + chunk), block
+                del block
 
     # -- tables ---------------------------------------------------------
     def dynamics(self):
