@@ -493,6 +493,16 @@ def test_split_take_fancy_index_and_subset():
         Split(y=np.zeros(2))
 
 
+def test_split_take_accepts_a_tensor_of_ids_and_stays_put_on_the_cpu():
+    from pipeline.train.loop import resident
+
+    x = torch.arange(24, dtype=torch.uint8).reshape(6, 1, 2, 2)
+    s = Split(y=np.array([0, 1, 0, 1, 0, 1]), x=x, mean=(0.5,), std=(0.25,))
+    torch.testing.assert_close(s.take(torch.tensor([5, 0, 5])), s.take(np.array([5, 0, 5])))
+    assert s.to(torch.device("cpu")) is s
+    assert resident(s, torch.device("cpu")) is s  # only a GPU gets a resident copy
+
+
 @pytest.mark.parametrize("name", [n for n in DATASETS if n not in ("mnist1d", "digits")])
 def test_file_based_loaders_name_the_missing_path(tmp_path, name):
     with pytest.raises(DataError, match=f"expected {tmp_path}"):

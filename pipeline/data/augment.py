@@ -22,9 +22,12 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int =
 
     b, _, h, w = x.shape
     gdev = generator.device
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=gdev).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=gdev).to(x.device)
-    flip = torch.randint(0, 2, (b,), generator=generator, device=gdev).to(x.device, torch.bool)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=gdev)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=gdev)
+    flip = torch.randint(0, 2, (b,), generator=generator, device=gdev)
+    # one asynchronous copy to x's device: a blocking copy per draw would stall the host every batch
+    dy, dx, flip = torch.stack([dy, dx, flip]).to(x.device, non_blocking=True)
+    flip = flip.bool()
 
     padded = F.pad(x, (padding, padding, padding, padding))
     rows = dy[:, None] + torch.arange(h, device=x.device)

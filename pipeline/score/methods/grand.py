@@ -67,7 +67,7 @@ def grand_scores(model, split, targets: np.ndarray, device, *, last_layer: bool 
     out = np.empty(len(targets), dtype=np.float64)
     for start in range(0, len(targets), batch):
         idx = np.arange(start, min(len(targets), start + batch))
-        x, y = split.take(idx).to(device), y_all[idx].to(device)
+        x, y = split.take(idx, device), y_all[idx].to(device)
         norms = last_layer_norms(model, x, y) if last_layer else gradient_norms(model, x, y)
         out[idx] = norms.double().cpu().numpy()
     return out
