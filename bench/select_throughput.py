@@ -1,16 +1,17 @@
 """Selection at scale: every score-only sampler × quota at N = 10,000,000 synthetic scores.
 
 Times the whole `select()` stage (read the score table, check it, select,
-write the manifest) and, separately, the sampler+quota arithmetic alone.
-Embedding samplers (d2, kcenter) are O(N·k)/O(N·budget) and are measured in
-docs/selection.md at smaller N.
+write the manifest) for every pair, `--repeats` times in a row, and prints
+the median and the minimum. Embedding samplers (d2, kcenter) are
+O(N·k)/O(N·budget) and are measured in docs/selection.md at smaller N.
 
-    python bench/select_throughput.py [--n 10000000] [--rate 0.3]
+    python bench/select_throughput.py [--n 10000000] [--rate 0.3] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--rate", type=float, default=0.3)
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each pair (timings are noisy on a shared machine)")
     a = ap.parse_args()
 
     from pipeline.select.run import select
@@ -62,15 +64,19 @@ def main() -> None:
         like = Path(tmp) / "like.parquet"
         select(run=run, method="random", rate=0.5, scores=None, out=like, keep="hard", quota="balanced", beta=None,
                strata=None, seed=1, log=quiet)
-        print(f"{'sampler':10s} {'quota':13s} {'stage s':>8s}")
+        print(f"{'sampler':10s} {'quota':13s} {'stage s':>8s} {'min s':>6s}  (median and min of {a.repeats})")
         for method in ("topk", "random", "ccs", "moderate"):
             for quota in ("none", "proportional", "balanced", "drop", "normalize", "strategyq"):
                 out = Path(tmp) / "keep.parquet"
-                t0 = time.perf_counter()
-                select(run=run, method=method, rate=a.rate, scores="el2n" if method != "random" or quota == "normalize" else None,
-                       out=out, keep="hard", quota=quota, beta=None, strata=None, seed=0,
-                       like=like if quota == "strategyq" else None, log=quiet)
-                print(f"{method:10s} {quota:13s} {time.perf_counter() - t0:8.2f}")
+                times = []
+                for _ in range(a.repeats):
+                    t0 = time.perf_counter()
+                    select(run=run, method=method, rate=a.rate,
+                           scores="el2n" if method != "random" or quota == "normalize" else None,
+                           out=out, keep="hard", quota=quota, beta=None, strata=None, seed=0,
+                           like=like if quota == "strategyq" else None, log=quiet)
+                    times.append(time.perf_counter() - t0)
+                print(f"{method:10s} {quota:13s} {statistics.median(times):8.2f} {min(times):6.2f}", flush=True)
 
 
 if __name__ == "__main__":

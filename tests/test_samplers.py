@@ -10,6 +10,7 @@ import pytest
 from pipeline.select.quotas import quota_balanced, quota_proportional, select_with_quota
 from pipeline.select.samplers import (
     _ccs_allocate,
+    _ccs_bins,
     ccs_default_beta,
     hardness_order,
     n_keep_for,
@@ -322,6 +323,43 @@ def test_ccs_negative_scores_translation_invariant():
             assert np.bincount(true_bin[neg], minlength=4).tolist() == [3, 1, 3, 2]
     everything = select_ccs(scores - 10, 20, higher_is_harder=True, beta=0.0, strata=4, rng=rng(0))
     assert everything.tolist() == list(range(20))
+
+
+def _bins_by_binary_search(values: np.ndarray, strata: int) -> np.ndarray:
+    # The definition: the authors' edges and half-open test, clipped at the ends.
+    lo, hi_value = values.min(), values.max()
+    if hi_value == lo:
+        return np.zeros(values.shape[0], dtype=np.intp)
+    step = (hi_value + 1e-4 * (hi_value - lo) - lo) / strata
+    edges = lo + np.arange(strata + 1, dtype=np.float64) * step
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, strata - 1)
+
+
+@pytest.mark.parametrize("strata", [1, 2, 7, 50, 300])
+def test_ccs_bins_are_exactly_the_binary_search(strata):
+    # _ccs_bins guesses each bin arithmetically and repairs the guesses that
+    # rounding puts one bin off; the result must be the binary search's.
+    gen = rng(3)
+    lo, step = 0.1, (0.7 * (1 + 1e-4) - 0.1) / strata
+    edges = lo + np.arange(strata + 1) * step
+    on_edges = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)])
+    cases = [
+        gen.normal(size=5000),
+        gen.integers(0, 20, 5000).astype(float),
+        np.clip(on_edges, 0.1, 0.7),  # values on and next to every edge
+        1e15 + gen.integers(0, 5, 1000) * 0.125,  # a tiny range next to the magnitude
+        1.0 + np.arange(1000) * np.finfo(float).eps,
+        gen.exponential(size=5000) ** 3,
+        -gen.exponential(size=5000),
+        gen.normal(size=1000) * 1e-300,
+        np.array([0.0, 5e-324, 1e-323]),  # the step underflows
+        np.array([-1.7e308, 1.7e308, 3.0]),  # the range overflows
+    ]
+    for values in cases:
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = _bins_by_binary_search(values, strata)
+            got = _ccs_bins(values, strata)
+        assert got.tolist() == expected.tolist()
 
 
 @pytest.mark.parametrize("value", [3.0, 0.0, -2.5])

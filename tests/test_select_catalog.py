@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.io import PruneError, open_run, read_manifest, write_manifest, write_scores
+from pipeline.io import MANIFEST_SCHEMA, PruneError, open_run, read_manifest, write_manifest, write_scores
 from pipeline.record.synthetic import write_run
 from pipeline.select.catalog import QUOTAS, SAMPLERS
 from pipeline.select.embedding import d2_forward, d2_reverse, knn_graph, select_d2, select_kcenter
@@ -290,3 +290,27 @@ def test_cli_errors_are_one_line(synth):
         assert res.exit_code == 2, res.output
         lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
         assert len(lines) == 1 and words in lines[0] and "Traceback" not in res.output, res.output
+
+
+def test_manifest_round_trip_keeps_schema_values_and_metadata(tmp_path):
+    # The manifest is stored delta-encoded and uncompressed: readers see the
+    # same schema, ids, labels and metadata as with any other encoding.
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    gen = np.random.default_rng(0)
+    ids = np.sort(gen.choice(50_000, size=20_000, replace=False))
+    labels = gen.integers(0, 10, size=ids.shape[0])
+    meta = {"method": "topk", "n_kept": int(ids.shape[0]), "class_counts_kept": {"0": 1}, "seed": 3}
+    path = tmp_path / "keep.parquet"
+    write_manifest(path, ids, labels, meta)
+    m = read_manifest(path)
+    assert m.sample.tolist() == ids.tolist() and m.target.tolist() == labels.tolist() and m.weight is None
+    assert {k: m.meta[k] for k in meta} == meta and m.meta["artifact"] == "manifest"
+    assert pq.read_schema(path).remove_metadata().equals(MANIFEST_SCHEMA)
+    assert pl.read_parquet(path)["sample"].to_list() == ids.tolist()
+    with pytest.raises(ValueError, match="sorted and unique"):
+        write_manifest(tmp_path / "bad.parquet", ids[::-1], labels, meta)
+    weights = gen.random(ids.shape[0])
+    write_manifest(tmp_path / "weighted.parquet", ids, labels, meta, weight=weights)
+    assert read_manifest(tmp_path / "weighted.parquet").weight.tolist() == weights.tolist()

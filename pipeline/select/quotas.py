@@ -408,7 +408,10 @@ def quota_normalize(scores: np.ndarray, labels: np.ndarray, n_keep: int, *, high
     np.minimum.at(lo, lab, scores)
     np.maximum.at(hi, lab, scores)
     span = hi - lo
-    normed = (scores - lo[lab]) / np.where(span > 0, span, 1.0)[lab]
+    # (s - lo_k) / span_k, evaluated in place: two n-sized temporaries instead of four
+    normed = np.take(lo, lab)
+    np.subtract(scores, normed, out=normed)
+    normed /= np.take(np.where(span > 0, span, 1.0), lab)
     if (span == 0).any():  # all-equal classes: 0/0 in the authors' code; the middle here
         normed[(span == 0)[lab]] = 0.5
     top = select_topk(normed, n_keep, higher_is_harder=higher_is_harder, keep=keep)
@@ -472,8 +475,10 @@ def select_with_quota(
             f"budget of class {k} is {int(budget[k])}, outside [0, {int(counts[k])}] (its size)"
         )
 
-    # Positions grouped by class, ascending inside each group (stable sort).
-    key = labels.astype(np.int16 if n_classes <= np.iinfo(np.int16).max else np.int64)
+    # Positions grouped by class, ascending inside each group (stable sort;
+    # keys of 8 or 16 bits get numpy's O(n) radix sort, one pass per byte).
+    # The narrow labels also make the class check below cheaper.
+    key = labels.astype(np.min_scalar_type(max(n_classes - 1, 0)))
     grouped = np.argsort(key, kind="stable").astype(np.int64, copy=False)
     bounds = np.concatenate(([0], np.cumsum(counts)))
 
@@ -485,17 +490,19 @@ def select_with_quota(
         if chosen.ndim != 1 or (chosen.size and chosen.dtype.kind not in "iu"):
             raise ValueError(f"sampler must return a one-dimensional integer array (class {k})")
         chosen = chosen.astype(np.int64, copy=False)
-        if chosen.size > 1 and not (chosen[1:] > chosen[:-1]).all():
+        increasing = chosen.size < 2 or bool((chosen[1:] > chosen[:-1]).all())
+        if not increasing:
             chosen = np.sort(chosen)  # samplers here return sorted; others may not
+            increasing = chosen.size < 2 or bool((chosen[1:] > chosen[:-1]).all())
         # Verified here so that a faulty sampler cannot silently change the
         # kept count or leak positions of another class into this one.
-        if chosen.shape[0] != want or (chosen.size > 1 and not (chosen[1:] > chosen[:-1]).all()):
+        if chosen.shape[0] != want or not increasing:
             raise ValueError(
                 f"sampler returned {chosen.shape[0]} positions for class {k} "
                 f"(duplicates included), expected {want} distinct"
             )
         if chosen.size and (
-            chosen[0] < 0 or chosen[-1] >= n or (labels[chosen] != k).any()
+            chosen[0] < 0 or chosen[-1] >= n or (key[chosen] != k).any()
         ):
             raise ValueError(f"sampler returned positions outside class {k}")
         mask[chosen] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,20 @@ def find_scores(run, scores: str | None, needed: bool) -> Path | None:
     if tables:
         return tables[-1]
     raise PruneError(f"no score table in {folder}: run `prune score --method tdds --run {run.path}` first, or pass --scores")
+
+
+def sha256_in_background(path: str | Path) -> Future:
+    """Start :func:`file_sha256` of ``path`` in a thread of its own; ``.result()`` waits for the digest.
+
+    hashlib releases the GIL while it hashes, so the digest of a large input
+    (a 10M-row score table is about 130 MB) is computed while the caller goes
+    on reading and selecting, instead of adding to their time.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    try:
+        return pool.submit(file_sha256, path)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends once the digest is done
 
 
 def parse_snapshot(snapshot: str | int | None) -> int | None:
@@ -166,12 +181,14 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
                              f"run {r.fingerprint[:12]}…)")
         if ref.sample[-1] >= n:
             raise PruneError(f"--like {like} keeps sample {int(ref.sample[-1])}, but the run has {n} samples")
+        like_sha = sha256_in_background(like)
     needs_scores = sampler_info.needs_scores or quota_info.needs_scores
     table_path = find_scores(r, scores, needed=needs_scores)
     values = None
     hard_high = True
     score_meta: dict[str, Any] = {}
     if table_path is not None:
+        table_sha = sha256_in_background(table_path)  # the sha256 goes into the manifest
         table = read_scores(table_path)
         if table.fingerprint != r.fingerprint:
             raise PruneError(f"{table_path} was scored on other data (fingerprint {str(table.fingerprint)[:12]}…, "
@@ -183,7 +200,7 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         if not np.all(np.isfinite(table.score)):
             raise PruneError(f"{table_path} holds NaN or infinite scores")
         values, hard_high = table.score, table.higher_is_harder
-        score_meta = {"path": str(table_path), "sha256": file_sha256(table_path), "method": table.method,
+        score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in below
                       "parameters": table.meta.get("parameters", {}), "higher_is_harder": hard_high}
         notes.append(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
 
@@ -218,30 +235,37 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
             return beta
         return (size - budget) / size
 
-    def sampler(pos: np.ndarray, budget: int) -> np.ndarray:
+    def sampler(pos: np.ndarray | None, budget: int) -> np.ndarray:
+        """Kept sample ids among ``pos`` (one class's ids, sorted), or among all n samples when None."""
         from pipeline.select import embedding as G
 
+        def sub(a: np.ndarray) -> np.ndarray:  # all samples: the arrays as they are, no gather
+            return a if pos is None else a[pos]
+
+        size = n if pos is None else len(pos)
         try:
             if method == "random":
-                return pos[S.select_random(len(pos), budget, rng)]
-            if method == "topk":
-                return pos[S.select_topk(values[pos], budget, higher_is_harder=hard_high, keep=keep)]
-            if method == "ccs":
-                return pos[S.select_ccs(values[pos], budget, higher_is_harder=hard_high, beta=cutoff(len(pos), budget),
-                                        strata=strata, rng=rng)]
-            if method == "moderate":
-                return pos[S.select_moderate(values[pos], budget, higher_is_harder=hard_high)]
-            if method == "kcenter":
-                return pos[G.select_kcenter(emb[pos], budget)]
-            return pos[G.select_d2(values[pos], emb[pos], budget, higher_is_harder=hard_high, keep=keep, k=k,
-                                   gamma=gamma, beta=cutoff(len(pos), budget), strata=strata)]
+                chosen = S.select_random(size, budget, rng)
+            elif method == "topk":
+                chosen = S.select_topk(sub(values), budget, higher_is_harder=hard_high, keep=keep)
+            elif method == "ccs":
+                chosen = S.select_ccs(sub(values), budget, higher_is_harder=hard_high, beta=cutoff(size, budget),
+                                      strata=strata, rng=rng)
+            elif method == "moderate":
+                chosen = S.select_moderate(sub(values), budget, higher_is_harder=hard_high)
+            elif method == "kcenter":
+                chosen = G.select_kcenter(sub(emb), budget)
+            else:
+                chosen = G.select_d2(sub(values), sub(emb), budget, higher_is_harder=hard_high, keep=keep, k=k,
+                                     gamma=gamma, beta=cutoff(size, budget), strata=strata)
         except ValueError as err:
             raise PruneError(f"{method}: {err}") from None
+        return chosen if pos is None else pos[chosen]
 
     class_counts = np.bincount(targets, minlength=C)
     detail: dict[str, Any] = {}
     if quota == "none":
-        kept = sampler(np.arange(n, dtype=np.int64), n_keep)
+        kept = sampler(None, n_keep)
     else:
         if quota == "proportional":
             budgets = Q.quota_proportional(class_counts, n_keep)
@@ -257,14 +281,17 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
                 budgets = Q.quota_like(class_counts, like_counts, n_keep)
             except ValueError as err:
                 raise PruneError(f"--like {like}: {err}") from None
-            detail = {"like": {"path": str(like), "sha256": file_sha256(like), "n_kept": int(len(ref.sample)),
+            detail = {"like": {"path": str(like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample)),
                                "class_counts_kept": {r.classes[c]: int(like_counts[c]) for c in range(C)}}}
         else:  # normalize
             budgets = Q.quota_normalize(values, targets, n_keep, higher_is_harder=hard_high, keep=keep, num_classes=C)
         kept = Q.select_with_quota(budgets, targets, sampler)
     kept = np.asarray(kept, dtype=np.int64)
-    assert len(kept) == n_keep and np.all(np.diff(kept) > 0), "a sampler broke the exact-count contract"
-    kept_counts = np.bincount(targets[kept], minlength=C)
+    assert len(kept) == n_keep and np.all(kept[1:] > kept[:-1]), "a sampler broke the exact-count contract"
+    kept_targets = targets[kept]
+    kept_counts = np.bincount(kept_targets, minlength=C)
+    if score_meta:
+        score_meta["sha256"] = table_sha.result()
 
     parameters: dict[str, Any] = {}
     if method == "topk":
@@ -294,5 +321,5 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         "source_run": str(r.path),
         "data": r.dataset,
     }
-    write_manifest(out, kept, targets[kept], meta)
+    write_manifest(out, kept, kept_targets, meta)
     return meta

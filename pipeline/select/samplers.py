@@ -67,8 +67,11 @@ def _as_scores(scores: np.ndarray, *, finite: bool = False) -> np.ndarray:
         raise ValueError(f"scores must be numeric, got dtype {scores.dtype}")
     if scores.dtype.kind == "f":
         # NaN has no place in an order: sorts would silently push it to one end.
-        bad = ~np.isfinite(scores) if finite else np.isnan(scores)
-        if bad.any():
+        # One pass over clean scores; the mask of bad values is only built to
+        # report them.
+        clean = bool(np.isfinite(scores).all()) if finite else not np.isnan(scores).any()
+        if not clean:
+            bad = ~np.isfinite(scores) if finite else np.isnan(scores)
             what = "non-finite" if finite else "NaN"
             raise ValueError(
                 f"scores contain {int(bad.sum())} {what} value(s), "
@@ -79,6 +82,26 @@ def _as_scores(scores: np.ndarray, *, finite: bool = False) -> np.ndarray:
 
 def _mask_to_positions(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask).astype(np.int64, copy=False)
+
+
+def _end_mask(scores: np.ndarray, n_top: int, keep_high: bool, cut) -> np.ndarray:
+    """Mask of the ``n_top`` samples at one end of ``scores``, ties at the cut to the lowest positions.
+
+    ``cut`` is the value of rank ``n_top`` from that end (the highest end if
+    ``keep_high``), as a partition finds it: everything strictly beyond it is
+    in, and the places left go to the samples equal to it, lowest positions
+    first. ``1 <= n_top <= n``.
+    """
+    mask = scores > cut if keep_high else scores < cut
+    missing = n_top - int(np.count_nonzero(mask))
+    ties = np.flatnonzero(scores == cut)[:missing]
+    mask[ties] = True
+    return mask
+
+
+def _end_kth(n: int, n_top: int, keep_high: bool) -> int:
+    """Index in ascending order of the value of rank ``n_top`` from the kept end."""
+    return n - n_top if keep_high else n_top - 1
 
 
 # --------------------------------------------------------------------------
@@ -202,18 +225,9 @@ def select_topk(
         return np.arange(n, dtype=np.int64)
 
     keep_high = (keep == "hard") == bool(higher_is_harder)
-    if keep_high:
-        cut = np.partition(scores, n - n_keep)[n - n_keep]
-        mask = scores > cut
-    else:
-        cut = np.partition(scores, n_keep - 1)[n_keep - 1]
-        mask = scores < cut
-    # Everything strictly beyond the cut value is in; the remaining places go
-    # to the samples equal to the cut value, lowest positions first.
-    missing = n_keep - int(np.count_nonzero(mask))
-    ties = np.flatnonzero(scores == cut)[:missing]
-    mask[ties] = True
-    return _mask_to_positions(mask)
+    kth = _end_kth(n, n_keep, keep_high)
+    cut = np.partition(scores, kth)[kth]
+    return _mask_to_positions(_end_mask(scores, n_keep, keep_high, cut))
 
 
 # --------------------------------------------------------------------------
@@ -328,12 +342,38 @@ def _ccs_bins(values: np.ndarray, strata: int) -> np.ndarray:
     # minimum is 0 (non-negative scores such as forgetting, EL2N, TDDS).
     hi = hi_value + 1e-4 * (hi_value - lo)
     step = (hi - lo) / strata
-    # Same edges and half-open test (edge_k <= s < edge_k+1) as the authors.
+    # Same edges and half-open test (edge_k <= s < edge_k+1) as the authors:
+    # the bin is searchsorted(edges, s, side="right") - 1, clipped to
+    # [0, strata - 1] (the clip guards values that float rounding pushes onto
+    # the outer edges, only possible when the range is tiny next to the
+    # magnitude).
     edges = lo + np.arange(strata + 1, dtype=np.float64) * step
-    bins = np.searchsorted(edges, values, side="right") - 1
-    # Guards values that float rounding pushes onto the outer edges (only
-    # possible when the range is tiny next to the magnitude).
-    np.clip(bins, 0, strata - 1, out=bins)
+    if not (np.isfinite(step) and step > 0):  # a range that over- or underflows
+        bins = np.searchsorted(edges, values, side="right") - 1
+        np.clip(bins, 0, strata - 1, out=bins)
+        return bins
+    # A binary search per value is the slow part at scale. The arithmetic
+    # index floor((s - lo) / step) is that bin except where rounding puts it
+    # one off at an edge, so it is checked against the edges themselves
+    # (lower edge <= s < upper edge, with the outer bins open-ended as the
+    # clip makes them) and only the values that fail get the binary search.
+    # The result is the searchsorted one exactly.
+    work = np.subtract(values, lo, dtype=np.float64)
+    work /= step
+    np.minimum(work, strata - 1, out=work)  # (s - lo) >= 0, so truncation is floor
+    bins = work.astype(np.intp)
+    lower = edges[:-1].copy()
+    lower[0] = -np.inf
+    upper = edges[1:].copy()
+    upper[-1] = np.inf
+    np.take(lower, bins, out=work)  # `work` is reused for each bin's edges
+    off = values < work
+    np.take(upper, bins, out=work)
+    off |= values >= work
+    off = np.flatnonzero(off)
+    if off.size:
+        fixed = np.searchsorted(edges, values[off], side="right") - 1
+        bins[off] = np.clip(fixed, 0, strata - 1)
     return bins
 
 
@@ -478,10 +518,9 @@ def select_ccs(
     counts = np.bincount(bins, minlength=strata)
     alloc = _ccs_allocate(counts, n_keep)
 
-    # Survivors grouped by bin, ascending inside each group; 16-bit keys get
-    # numpy's O(n) radix sort.
-    key = bins.astype(np.int16 if strata <= np.iinfo(np.int16).max else np.int64)
-    grouped = np.argsort(key, kind="stable")
+    # Survivors grouped by bin, ascending inside each group; keys of 8 or 16
+    # bits get numpy's O(n) radix sort (one pass per byte).
+    grouped = np.argsort(bins.astype(np.min_scalar_type(strata - 1)), kind="stable")
     bounds = np.concatenate(([0], np.cumsum(counts)))
     mask = np.zeros(n, dtype=bool)
     for b in np.flatnonzero(alloc).tolist():  # a loop over bins, not samples
@@ -516,7 +555,8 @@ def select_moderate(scores: np.ndarray, n_keep: int, *, higher_is_harder: bool) 
 
     Any score table works: ``--method moderate`` on EL2N keeps the middle of
     the EL2N ranking. Runs in O(n): the band is the difference of two
-    nested top-k prefixes of the same order.
+    nested top-k prefixes of the same order, whose two cut values come from
+    one partition and a second one of the part beyond the first cut.
 
     Parameters
     ----------
@@ -536,13 +576,21 @@ def select_moderate(scores: np.ndarray, n_keep: int, *, higher_is_harder: bool) 
     n = scores.shape[0]
     n_keep = _check_n_keep(n_keep, n)
     drop_hard = (n - n_keep + 1) // 2
-    # Prefixes of one total order are nested, so the band [drop_hard,
-    # drop_hard + n_keep) of that order is the larger prefix minus the smaller.
-    outer = select_topk(scores, drop_hard + n_keep, higher_is_harder=higher_is_harder, keep="hard")
     if drop_hard == 0:
-        return outer
-    inner = select_topk(scores, drop_hard, higher_is_harder=higher_is_harder, keep="hard")
-    mask = np.zeros(n, dtype=bool)
-    mask[outer] = True
-    mask[inner] = False
+        return np.arange(n, dtype=np.int64)
+    # Prefixes of one total order (hardest first, ties by position) are
+    # nested, so the band [drop_hard, drop_hard + n_keep) of that order is the
+    # larger prefix minus the smaller; both are top-k masks of select_topk.
+    keep_high = bool(higher_is_harder)
+    n_outer = drop_hard + n_keep
+    kth_outer, kth_inner = _end_kth(n, n_outer, keep_high), _end_kth(n, drop_hard, keep_high)
+    first, second = sorted((kth_outer, kth_inner))
+    part = np.partition(scores, first)
+    if second > first:
+        # Everything after `first` ranks above it: partitioning that tail in
+        # place puts the second order statistic at `second` (one multi-kth
+        # np.partition call is several times slower).
+        part[first + 1:].partition(second - first - 1)
+    mask = _end_mask(scores, n_outer, keep_high, part[kth_outer])
+    mask &= ~_end_mask(scores, drop_hard, keep_high, part[kth_inner])
     return _mask_to_positions(mask)
