@@ -130,6 +130,15 @@ def test_tdds_matches_the_authors_loop_and_averages_inits(tmp_path):
     assert params == {"window": 5, "decay": 0.8, "epochs": 10}
 
 
+@pytest.mark.parametrize("classes", [3, 40])  # the numpy kernel (few classes) and the torch one
+def test_tdds_kernels_match_the_authors_loop(classes, monkeypatch):
+    from pipeline.score.methods import tdds as module
+
+    monkeypatch.setattr(module, "SUB_BYTES", 12 * 6 * classes * 4)  # slices of 6 samples: the loop over slices runs
+    z = np.random.default_rng(classes).normal(size=(1, 12, 20, classes)).astype(np.float32) * 3
+    np.testing.assert_allclose(tdds(z, 4, 0.9), tdds_reference(z[0].astype(np.float64), 12, 4, 0.9), rtol=1e-5)
+
+
 def test_tdds_streams_chunks_like_one_block(tmp_path):
     rng = np.random.default_rng(1)
     z = rng.normal(size=(1, 11, 50, 3)).astype(np.float32)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from pipeline.io import PruneError
 from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
@@ -22,9 +21,18 @@ def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 1
     multiplies by 10, which changes no ranking and is left out.)
     """
     T, J = logits.shape[1], window
+    K = T - J
     p_y = np.exp(log_p_true(logits, targets))  # (init, T, n)
-    wins = sliding_window_view(p_y, J, axis=1)[:, : T - J]  # (init, T−J, n, J)
-    return wins.std(axis=-1, ddof=1).mean(axis=1).mean(axis=0)
+    # windows k = 0 .. K−1 over p_k .. p_{k+J−1}: J shifted adds per pass instead of a (K, n, J)
+    # window array; two passes (mean, then squared deviations) as np.std computes it
+    mean = np.zeros((p_y.shape[0], K, p_y.shape[2]))
+    for j in range(J):
+        mean += p_y[:, j:j + K]
+    mean /= J
+    sq = np.zeros_like(mean)
+    for j in range(J):
+        sq += np.square(p_y[:, j:j + K] - mean)
+    return np.sqrt(sq / (J - 1)).mean(axis=1).mean(axis=0)
 
 
 def plan(run, params) -> LogitsPlan:

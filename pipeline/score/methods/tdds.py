@@ -11,19 +11,38 @@ from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
 #: Samples per kernel call: a (I, T, SUB, C) float32 slice of about 4 MiB stays in cache across the
 #: kernel's passes (softmax, log, difference, product, sum) instead of streaming each pass through memory.
 SUB_BYTES = 4 << 20
+#: Up to this many classes the kernel runs in numpy with the class axis first (every reduction over
+#: classes is then an elementwise pass over C rows); above it, in torch's multi-threaded softmax.
+#: Measured per 50,000 samples × 200 epochs: C = 10, numpy 0.48 s against torch 1.13 s plus 1.1 s to
+#: import it; C = 100, torch 2.0 s against numpy 6.5 s.
+NUMPY_MAX_CLASSES = 32
 
 
 def kl_steps(logits: np.ndarray) -> np.ndarray:
     """d_t = Σ_c |p_{t+1,c} · (log(p_{t+1,c}+1e-8) − log(p_{t,c}+1e-8))| of float32 logits (I, T, n, C), as float64 (I, T−1, n).
 
-    Computed with torch's multi-threaded CPU kernels in float32, as the
-    authors' code, over slices of samples small enough to stay in cache.
+    Computed in float32, as the authors' code, over slices of samples small
+    enough to stay in cache.
     """
-    import torch
-
     I, T, n, C = logits.shape
     out = np.empty((I, T - 1, n), dtype=np.float64)
     sub = max(1, SUB_BYTES // max(1, I * T * C * 4))
+    if C <= NUMPY_MAX_CLASSES:
+        eps = np.float32(1e-8)
+        for s in range(0, n, sub):
+            p = np.moveaxis(logits[:, :, s:s + sub], 3, 0).copy()  # (C, I, T, m): class axis first
+            p -= p.max(axis=0)
+            np.exp(p, out=p)
+            p /= p.sum(axis=0)
+            step = p + eps
+            np.log(step, out=step)
+            np.subtract(step[:, :, 1:], step[:, :, :-1], out=step[:, :, 1:])
+            np.multiply(step[:, :, 1:], p[:, :, 1:], out=step[:, :, 1:])
+            np.abs(step, out=step)
+            out[:, :, s:s + sub] = step[:, :, 1:].sum(axis=0)
+        return out
+    import torch
+
     src, dst = torch.from_numpy(logits), torch.from_numpy(out)
     eps = torch.tensor(1e-8, dtype=torch.float32)
     with torch.inference_mode():
