@@ -10,15 +10,15 @@ classes, three ways, each from the same seed:
 
 and, for comparison, ``train (host data)``: the inputs kept in host memory and
 copied to the device batch by batch, as before the loop kept in-memory data
-sets on the GPU. It prints seconds per epoch (median over the timed epochs,
-after one warm-up epoch), images per second, the overhead of recording, and
+sets on the GPU. It prints seconds per epoch (median over the timed epochs of
+every round, each fit's first epoch untimed), images per second, the overhead of recording, and
 the GPU's busy time (NVML utilisation sampled every 50 ms during the timed
 epochs). Then it checks the recording hook's batch path for host syncs: one
 epoch runs under ``torch.cuda.set_sync_debug_mode("warn")`` and every
 synchronising call is counted by source line; a line that syncs once per
 batch would be listed with a count equal to the number of batches.
 
-    python bench/gpu_throughput.py --n 50000 --classes 100 --epochs 4
+    python bench/gpu_throughput.py --n 50000 --classes 100 --epochs 8 --rounds 2
 
 Runs on the CPU too (``--device cpu``, slowly; useful only to check the script).
 """
@@ -107,6 +107,7 @@ def run_mode(mode: str, bundle, cfg, device, epochs: int, tmp: Path) -> dict:
     if mode.startswith("record"):
         eval_pass = mode == "record+eval"
         folder = tmp / mode
+        folder.mkdir(parents=True, exist_ok=True)
         group = create_trajectories(folder / "trajectories.zarr", inits=1, epochs=epochs, targets=bundle.train.y,
                                     num_classes=C, dtype="float16", eval_pass=eval_pass, attrs={})
         hooks = [RecordHook(run_dir=folder, group=group, init=0, bundle=bundle, device=device, dtype="float16",
@@ -184,6 +185,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--modes", default="train,record,record+eval,train (host data)")
+    ap.add_argument("--rounds", type=int, default=1, help="run the modes this many times, alternating")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     a = ap.parse_args()
 
@@ -201,12 +203,21 @@ def main() -> None:
     print(f"device {name}, torch {torch.__version__}; N={a.n} C={a.classes} {a.model} batch {a.batch_size}, "
           f"{a.epochs} epochs per mode (first untimed)")
     results = []
+    modes = a.modes.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in a.modes.split(","):
-            r = run_mode(mode, bundle, cfg, device, a.epochs, Path(tmp))
-            results.append(r)
-            print(f"  {mode:18s} {r['epoch_s']:7.2f} s/epoch  {r['images_per_s']:8.0f} img/s  "
-                  f"GPU busy {r['gpu_busy_pct']:5.1f}%  epochs {r['epochs_s']}", flush=True)
+        runs: dict[str, list[dict]] = {m: [] for m in modes}
+        for k in range(a.rounds):  # rounds alternate the modes, so drift on the machine hits them alike
+            for mode in modes:
+                r = run_mode(mode, bundle, cfg, device, a.epochs, Path(tmp) / f"round{k}")
+                runs[mode].append(r)
+                print(f"  round {k} {mode:18s} {r['epoch_s']:7.2f} s/epoch  {r['images_per_s']:8.0f} img/s  "
+                      f"GPU busy {r['gpu_busy_pct']:5.1f}%  epochs {r['epochs_s']}", flush=True)
+        for mode in modes:  # median over every timed epoch of every round
+            timed = [s for r in runs[mode] for s in r["epochs_s"][1:]]
+            sec = statistics.median(timed)
+            busy = statistics.fmean(r["gpu_busy_pct"] for r in runs[mode])
+            results.append({"mode": mode, "epoch_s": sec, "images_per_s": a.n / sec, "gpu_busy_pct": busy,
+                            "timed_epochs": len(timed), "rounds": runs[mode]})
         base = next((r for r in results if r["mode"] == "train"), None)
         if base is not None:
             for r in results:

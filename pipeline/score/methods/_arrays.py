@@ -81,6 +81,23 @@ def log_p_true(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return out
 
 
+def window_sq_dev(x: np.ndarray, width: int, count: int) -> np.ndarray:
+    """Σ_j (x_{k+j} − mean_k)² over windows k = 0 .. count−1 of ``width`` steps along axis 1 of x (I, T, n).
+
+    ``width`` shifted adds per pass instead of a (count, n, width) window
+    array; two passes (the window means, then the squared deviations), as
+    ``np.std`` computes them, keep tiny late-training values exact.
+    """
+    mean = np.zeros(x.shape[:1] + (count,) + x.shape[2:])
+    for j in range(width):
+        mean += x[:, j:j + count]
+    mean /= width
+    sq = np.zeros_like(mean)
+    for j in range(width):
+        sq += np.square(x[:, j:j + count] - mean)
+    return sq
+
+
 def true_class(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """values[..., n, y_n]: the label's entry of every sample, for any leading axes."""
     idx = np.broadcast_to(np.asarray(targets, dtype=np.int64)[:, None], values.shape[:-1] + (1,))

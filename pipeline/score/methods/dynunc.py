@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.io import PruneError
 from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
-from pipeline.score.methods._arrays import first_epochs, log_p_true, preferred_source
+from pipeline.score.methods._arrays import first_epochs, log_p_true, preferred_source, window_sq_dev
 
 
 def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 10) -> np.ndarray:
@@ -21,18 +21,9 @@ def dynamic_uncertainty(logits: np.ndarray, targets: np.ndarray, window: int = 1
     multiplies by 10, which changes no ranking and is left out.)
     """
     T, J = logits.shape[1], window
-    K = T - J
     p_y = np.exp(log_p_true(logits, targets))  # (init, T, n)
-    # windows k = 0 .. K−1 over p_k .. p_{k+J−1}: J shifted adds per pass instead of a (K, n, J)
-    # window array; two passes (mean, then squared deviations) as np.std computes it
-    mean = np.zeros((p_y.shape[0], K, p_y.shape[2]))
-    for j in range(J):
-        mean += p_y[:, j:j + K]
-    mean /= J
-    sq = np.zeros_like(mean)
-    for j in range(J):
-        sq += np.square(p_y[:, j:j + K] - mean)
-    return np.sqrt(sq / (J - 1)).mean(axis=1).mean(axis=0)
+    # windows k = 0 .. T−J−1 over p_k .. p_{k+J−1}, unbiased std
+    return np.sqrt(window_sq_dev(p_y, J, T - J) / (J - 1)).mean(axis=1).mean(axis=0)
 
 
 def plan(run, params) -> LogitsPlan:

@@ -6,6 +6,7 @@ import numpy as np
 
 from pipeline.io import PruneError
 from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
+from pipeline.score.methods._arrays import window_sq_dev
 
 
 #: Samples per kernel call: a (I, T, SUB, C) float32 slice of about 4 MiB stays in cache across the
@@ -71,17 +72,8 @@ def tdds(logits: np.ndarray, window: int = 10, decay: float = 0.9) -> np.ndarray
     T = logits.shape[1]
     J = window
     d = kl_steps(logits)  # (I, T-1, n)
-    # windows k = 0 .. T−J over d_k .. d_{k+J−2}: J−1 shifted adds per pass instead of a (K, n, J−1)
-    # window array; two passes (mean, then squared deviations) keep tiny late-training values exact
-    m, K = J - 1, T - J + 1
-    mean = np.zeros(d.shape[:1] + (K,) + d.shape[2:])
-    for j in range(m):
-        mean += d[:, j:j + K]
-    mean /= m
-    sq = np.zeros_like(mean)
-    for j in range(m):
-        sq += np.square(d[:, j:j + K] - mean)
-    v = np.sqrt(sq)
+    # windows k = 0 .. T−J over d_k .. d_{k+J−2}; the deviation is an L2 norm, not a std
+    v = np.sqrt(window_sq_dev(d, J - 1, T - J + 1))
     k = np.arange(T - J + 1)
     w = decay * (1.0 - decay) ** (T - J - k)
     return np.einsum("ikn,k->in", v, w).mean(axis=0)
