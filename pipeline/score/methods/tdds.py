@@ -14,8 +14,7 @@ from pipeline.score.methods._arrays import window_sq_dev
 SUB_BYTES = 4 << 20
 #: Up to this many classes the kernel runs in numpy with the class axis first (every reduction over
 #: classes is then an elementwise pass over C rows); above it, in torch's multi-threaded softmax.
-#: Measured per 50,000 samples × 200 epochs: C = 10, numpy 0.48 s against torch 1.13 s plus 1.1 s to
-#: import it; C = 100, torch 2.0 s against numpy 6.5 s.
+#: `python bench/score_kernels.py` times both at C = 10 and 100 (bench/RESULTS.md §2).
 NUMPY_MAX_CLASSES = 32
 
 
