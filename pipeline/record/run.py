@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import shutil
 import time
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -15,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, write_json
+from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
@@ -109,10 +108,7 @@ def record(
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
     run = Path(run)
-    if (run / "run.json").exists() and not force:
-        raise PruneError(f"{run} already holds a recorded run; pass --force to replace it, or choose another --run")
-    if run.exists() and not run.is_dir():
-        raise PruneError(f"--run {run} exists and is not a folder")
+    claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
     dev = resolve_device(device)
     bundle = load_data(data, data_dir, download)
     cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr)
@@ -133,7 +129,7 @@ def record(
     # Everything is written into a hidden sibling folder and renamed into place
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
     run.parent.mkdir(parents=True, exist_ok=True)
-    partial = run.parent / f".{run.name}.partial-{uuid.uuid4().hex[:8]}"
+    partial = partial_folder(run)
     t0 = time.perf_counter()
     try:
         attrs = {
@@ -212,19 +208,8 @@ def record(
             "command": command_line(),
         }
         write_json(partial / "run.json", info)  # the completion marker, written last
-        _swap_into_place(partial, run)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    swap_into_place(partial, claim, is_run, force)  # keeps the partial (and says where) if it cannot swap
     return run
-
-
-def _swap_into_place(partial: Path, run: Path) -> None:
-    """Replace ``run`` by ``partial``; an old run is only deleted once the new one is in place."""
-    if run.exists():
-        trash = run.parent / f".{run.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(run, trash)
-        os.replace(partial, run)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(partial, run)

@@ -1,0 +1,129 @@
+"""`prune record` never deletes what is not a run, and concurrent writers cannot replace each other."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.io import PruneError
+from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
+
+runner = CliRunner()
+TINY = ["--data", "digits", "--epochs", "1", "--checkpoints", "final", "--device", "cpu"]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _record(args: list[str]):
+    return runner.invoke(app, ["record", *TINY, *args])
+
+
+def test_a_folder_of_user_files_is_never_replaced(tmp_path):
+    mine = tmp_path / "thesis"
+    (mine / "chapter").mkdir(parents=True)
+    (mine / "notes.txt").write_text("six months of work")
+    (mine / "chapter" / "1.tex").write_text("\\section{Intro}")
+    before = _snapshot(mine)
+    for extra in ([], ["--force"]):
+        res = _record(["--run", str(mine), *extra])
+        assert res.exit_code == 2
+        assert "is not a recorded run and is not empty" in res.output
+        assert "Traceback" not in res.output
+        assert _snapshot(mine) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # no partial folder left behind
+
+
+@pytest.mark.parametrize("target", [".", "..", "./"])
+def test_the_current_folder_is_refused_up_front(tmp_path, monkeypatch, target):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("x")
+    monkeypatch.chdir(work)
+    res = _record(["--run", target, "--force"])
+    assert res.exit_code == 2
+    assert "--run" in res.output and "Traceback" not in res.output
+    assert sorted(os.listdir(work)) == ["keep.txt"]
+
+
+def test_the_folder_holding_the_current_one_is_refused(tmp_path, monkeypatch):
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    res = _record(["--run", str(tmp_path / "a")])
+    assert res.exit_code == 2 and "the folder you are working in" in res.output
+
+
+def test_a_file_is_refused(tmp_path):
+    f = tmp_path / "run"
+    f.write_text("not a folder")
+    res = _record(["--run", str(f), "--force"])
+    assert res.exit_code == 2 and "is not a folder" in res.output
+    assert f.read_text() == "not a folder"
+
+
+def test_an_empty_folder_becomes_a_run_and_a_run_needs_force(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert _record(["--run", str(run)]).exit_code == 0
+    assert is_run(run)
+    first = (run / "run.json").read_bytes()
+    res = _record(["--run", str(run)])
+    assert res.exit_code == 2 and "pass --force" in res.output
+    assert (run / "run.json").read_bytes() == first
+    assert _record(["--run", str(run), "--force", "--seed", "1"]).exit_code == 0
+    assert (run / "run.json").read_bytes() != first
+
+
+def _complete_partial(target: Path, tag: str) -> Path:
+    p = partial_folder(target)
+    p.mkdir(parents=True)
+    (p / "run.json").write_text('{"fingerprint": "%s"}' % tag)
+    return p
+
+
+def test_the_swap_checks_again_and_keeps_the_losers_result(tmp_path):
+    target = tmp_path / "run"
+    a = claim_folder(target, what="recorded run", recognise=is_run, force=False, flag="--run")
+    b = claim_folder(target, what="recorded run", recognise=is_run, force=False, flag="--run")
+    pa, pb = _complete_partial(target, "a"), _complete_partial(target, "b")
+    swap_into_place(pa, a, is_run, force=False)
+    with pytest.raises(PruneError, match="already holds a recorded run.*kept in"):
+        swap_into_place(pb, b, is_run, force=False)
+    assert '"a"' in (target / "run.json").read_text()
+    assert (pb / "run.json").exists()  # the loser's complete result is still there
+
+
+def test_with_force_a_run_replaced_meanwhile_is_not_replaced_again(tmp_path):
+    target = tmp_path / "run"
+    swap_into_place(_complete_partial(target, "old"), claim_folder(target, what="recorded run", recognise=is_run,
+                                                                  force=False, flag="--run"), is_run, force=False)
+    a = claim_folder(target, what="recorded run", recognise=is_run, force=True, flag="--run")
+    b = claim_folder(target, what="recorded run", recognise=is_run, force=True, flag="--run")
+    swap_into_place(_complete_partial(target, "a"), a, is_run, force=True)
+    pb = _complete_partial(target, "b")
+    with pytest.raises(PruneError, match="another process wrote"):
+        swap_into_place(pb, b, is_run, force=True)
+    assert '"a"' in (target / "run.json").read_text()
+
+
+def test_two_record_processes_into_one_folder(tmp_path):
+    """Two real `prune record` processes at once: one run lands, the other exits 2 with one line."""
+    target = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "pipeline.cli", "record", *TINY, "--run", str(target)]
+    procs = [subprocess.Popen(cmd + ["--seed", str(s)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for s in (0, 1)]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    codes = sorted(r[0] for r in results)
+    assert codes == [0, 2], results
+    loser = next(r for r in results if r[0] == 2)
+    assert loser[2].count("\n") == 1 and loser[2].startswith("error: ") and "Traceback" not in loser[2]
+    assert is_run(target)
