@@ -1,6 +1,6 @@
 """Record and train throughput on a GPU, on CIFAR-sized synthetic tensors.
 
-Trains the project's loop (`pipeline.train.loop.fit`, ResNet-18 for 32×32
+Trains the project's loop (`pipeline.engine.loop.fit`, ResNet-18 for 32×32
 inputs, SGD, random crop + flip) on N synthetic uint8 images of 3×32×32 in C
 classes, three ways, each from the same seed:
 
@@ -98,9 +98,9 @@ def run_mode(mode: str, bundle, cfg, device, epochs: int, tmp: Path) -> dict:
     import torch
 
     from pipeline.io.run import create_trajectories
-    from pipeline.record.hook import RecordHook
-    from pipeline.train import loop
-    from pipeline.train.setup import build
+    from pipeline.engine.recording import RecordHook
+    from pipeline.engine import loop
+    from pipeline.engine.setup import build
 
     n, C = len(bundle.train), len(bundle.classes)
     hooks = []
@@ -144,9 +144,9 @@ def sync_check(bundle, cfg, device, tmp: Path, host_data: bool = False) -> dict:
     import torch
 
     from pipeline.io.run import create_trajectories
-    from pipeline.record.hook import RecordHook
-    from pipeline.train import loop
-    from pipeline.train.setup import build
+    from pipeline.engine.recording import RecordHook
+    from pipeline.engine import loop
+    from pipeline.engine.setup import build
 
     n, C = len(bundle.train), len(bundle.classes)
     folder = tmp / f"sync-{host_data}"
@@ -191,7 +191,7 @@ def main() -> None:
 
     import torch
 
-    from pipeline.train.setup import train_config
+    from pipeline.engine.setup import train_config
 
     device = torch.device(a.device)
     if a.epochs < 2:

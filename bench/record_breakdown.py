@@ -33,9 +33,9 @@ def main() -> None:
     import torch
 
     from pipeline.io.run import create_trajectories
-    from pipeline.record.hook import RecordHook
-    from pipeline.train.loop import fit
-    from pipeline.train.setup import build, load_data, train_config
+    from pipeline.engine.recording import RecordHook
+    from pipeline.engine.loop import fit
+    from pipeline.engine.setup import build, load_data, train_config
 
     bundle = load_data(a.data, None, False)
     cfg = train_config(a.data, None)

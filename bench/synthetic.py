@@ -21,7 +21,7 @@ import torch
 from pipeline.io import fingerprint, write_json
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
 from pipeline.io.tables import DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
-from pipeline.record.hook import dynamics_columns
+from pipeline.engine.recording import dynamics_columns
 
 
 def make_run(out: Path, n: int, classes: int, epochs: int, seed: int = 0, dtype: str = "float16") -> Path:

@@ -27,8 +27,8 @@ def main() -> None:
 
     import torch
 
-    from pipeline.train.loop import fit, predict
-    from pipeline.train.setup import build, load_data, train_config
+    from pipeline.engine.loop import fit, predict
+    from pipeline.engine.setup import build, load_data, train_config
 
     bundle = load_data(a.data, None, False)
     cfg = train_config(a.data, None, epochs=a.epochs)

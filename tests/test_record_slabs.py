@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import zarr
 
-from pipeline.record import hook
+from pipeline.engine import recording as hook
 from pipeline.record.run import record
 
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.io import PruneError, fingerprint, open_run, read_scores, read_table_metadata
-from pipeline.record.run import flip_labels, labels_as_trained, parse_epochs
+from pipeline.data.noise import flip_labels, labels_as_trained
+from pipeline.record.run import parse_epochs
 from pipeline.record.synthetic import write_run
 from pipeline.score.methods.grand import default_checkpoint, gradient_norms, last_layer_norms
 from pipeline.score.noise import auroc, label_noise_auroc
@@ -284,7 +285,7 @@ def test_label_noise_run_keeps_the_clean_labels(noisy_run):
 
 
 def test_embeddings_are_the_checkpoints_features(noisy_run):
-    from pipeline.record.embeddings import features
+    from pipeline.engine.embeddings import features
     from pipeline.score.methods.grand import load_checkpoint, load_training_data
 
     r = open_run(noisy_run)

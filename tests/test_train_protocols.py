@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.io import read_manifest, write_manifest
 from pipeline.models import TrainConfig
-from pipeline.train.budget import budget_epochs, drop_epochs, iteration_epochs, steps_per_epoch
-from pipeline.train.cdbw import cdbw_weights
-from pipeline.train.loop import lr_factor, weighted_loss
-from pipeline.train.plans import (
+from pipeline.engine.budget import budget_epochs, drop_epochs, iteration_epochs, steps_per_epoch
+from pipeline.engine.cdbw import cdbw_weights
+from pipeline.engine.loop import lr_factor, weighted_loss
+from pipeline.engine.plans import (
     InfoBatchPlan,
     RCAPPlan,
     RS2Plan,
@@ -200,7 +200,7 @@ def test_rcap_plan_first_epoch_and_loss_feedback():
                                   rcap_budgets(np.ones(2), np.array([6, 4]), 5))
     assert w is None
     # losses of the trained samples replace the initial ones; the others keep theirs
-    plan.observe(torch.from_numpy(ids), torch.zeros(len(ids)))
+    plan.on_batch(0, torch.from_numpy(ids), None, torch.zeros(len(ids)))
     last = plan.last_losses()
     assert np.all(last[ids] == 0) and np.allclose(np.delete(last, ids), np.log(2))
     p = rcap_probabilities(last, targets, 2, 1.0, np.log(2))
@@ -233,7 +233,7 @@ def test_infobatch_schedule_first_epoch_full_last_eighth_unpruned():
     assert [plan.prunes(e) for e in range(8)] == [True] * 7 + [False]  # the last 12.5% of 8 epochs
     ids, w = plan.ids_for_epoch(0, rng)
     assert len(ids) == 16 and w is None  # equal starting losses: nothing is below the mean
-    plan.observe(torch.arange(16), torch.arange(16, dtype=torch.float32))  # mean 7.5: samples 0..7 are low
+    plan.on_batch(0, torch.arange(16), None, torch.arange(16, dtype=torch.float32))  # mean 7.5: samples 0..7 are low
     ids, w = plan.ids_for_epoch(1, rng)
     assert len(ids) == 8 + 4 and set(range(8, 16)) <= set(ids.tolist())
     np.testing.assert_allclose(w[ids < 8], 2.0)
@@ -246,9 +246,9 @@ def test_infobatch_schedule_first_epoch_full_last_eighth_unpruned():
 
 def test_zero_weights_leave_the_model_untouched():
     from pipeline.data import load_dataset
-    from pipeline.train.loop import fit
-    from pipeline.train.plans import StaticPlan
-    from pipeline.train.setup import build
+    from pipeline.engine.loop import fit
+    from pipeline.engine.plans import StaticPlan
+    from pipeline.engine.setup import build
 
     bundle = load_dataset("digits")
     cfg = TrainConfig("mlp", 1, 64, 0.1, 0.9, 0.0, False, "cosine", (), 0.1)
@@ -261,8 +261,8 @@ def test_zero_weights_leave_the_model_untouched():
 
 def test_fit_feeds_cdbw_the_previous_epochs_val_recall():
     from pipeline.data import load_dataset
-    from pipeline.train.loop import fit
-    from pipeline.train.setup import build
+    from pipeline.engine.loop import fit
+    from pipeline.engine.setup import build
 
     bundle = load_dataset("digits")
     cfg = TrainConfig("mlp", 3, 128, 0.05, 0.9, 5e-4, True, "cosine", (), 0.1)

@@ -23,7 +23,8 @@ from pipeline.io.tables import (
     Manifest,
     file_sha256,
 )
-from pipeline.io.run import Run, open_run, RUN_SCHEMA_VERSION
+from pipeline.io.run import Run, open_run, write_run_info, RUN_SCHEMA_VERSION, RUN_KEYS
+from pipeline.io import layout
 
 __all__ = [
     "PruneError",

@@ -16,7 +16,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from pipeline.io.atomic import read_json
+from pipeline.io import layout
+from pipeline.io.atomic import read_json, write_json
 from pipeline.io.errors import PruneError
 
 RUN_SCHEMA_VERSION = 1
@@ -96,7 +97,7 @@ class Run:
     def zarr(self):
         import zarr
 
-        p = self.path / "trajectories.zarr"
+        p = layout.trajectories(self.path)
         try:
             return zarr.open_group(str(p), mode="r")
         except Exception as err:  # zarr raises several types for a missing/damaged store
@@ -165,7 +166,7 @@ class Run:
         """Lazy Polars frame over RUN/dynamics (hive-partitioned by init and epoch)."""
         import polars as pl
 
-        d = self.path / "dynamics"
+        d = layout.dynamics_dir(self.path)
         if not d.is_dir() or not any(d.rglob("*.parquet")):
             raise PruneError(f"run {self.path} is truncated: {d} holds no Parquet files")
         return pl.scan_parquet(d, hive_partitioning=True)
@@ -173,7 +174,7 @@ class Run:
     def eval_table(self):
         import polars as pl
 
-        p = self.path / "eval.parquet"
+        p = layout.eval_table(self.path)
         if not p.exists():
             raise PruneError(f"run {self.path} is truncated: {p} is missing")
         return pl.read_parquet(p)
@@ -230,7 +231,20 @@ class Run:
         return clean != self.targets
 
     def checkpoint_path(self, init: int, epoch: int | str) -> Path:
-        return self.path / "checkpoints" / f"init={init}" / f"epoch={epoch}.pt"
+        return layout.checkpoint(self.path, init, epoch)
+
+
+#: Keys every run.json has (the later stages read them); ``write_run_info`` and ``open_run`` check them.
+RUN_KEYS = ("schema_version", "data", "n_train", "classes", "model", "config", "epochs", "inits", "seed",
+            "record_pass", "fingerprint")
+
+
+def write_run_info(run: str | os.PathLike, info: dict[str, Any]) -> None:
+    """Write RUN/run.json, the completion marker of a recorded run (written last)."""
+    missing = [k for k in RUN_KEYS if k not in info]
+    if missing:
+        raise ValueError(f"run.json would lack {', '.join(missing)}")  # a bug in the writer, not a user error
+    write_json(layout.run_json(run), info)
 
 
 def open_run(path: str | os.PathLike) -> Run:
@@ -239,7 +253,7 @@ def open_run(path: str | os.PathLike) -> Run:
         raise PruneError(f"no run at {path}: run `prune record --run {path}` first")
     if not path.is_dir():
         raise PruneError(f"{path} is not a run folder")
-    info_path = path / "run.json"
+    info_path = layout.run_json(path)
     if not info_path.exists():
         raise PruneError(f"run {path} is incomplete (no run.json): its recording did not finish; record it again")
     info = read_json(info_path)

@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 
 from pipeline.cliutil import DeviceOpt, RunOpt, say, stage_app, user_errors
+from pipeline.data.registry import data_help
+from pipeline.models.registry import model_help
 
 app = stage_app("record", "Train the query model on the full data set and record per-sample training dynamics.")
 
@@ -16,10 +18,10 @@ app = stage_app("record", "Train the query model on the full data set and record
 @user_errors
 def record_cmd(
     run: Path = RunOpt,
-    data: str = typer.Option("mnist1d", "--data", help="Data set: mnist1d (embedded, no download), digits, cifar10, cifar100, mnist, fashionmnist, imagefolder."),
+    data: str = typer.Option("mnist1d", "--data", help=f"Data set: {data_help()}."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder holding the data set's files in their standard layout (mnist1d caches its generated arrays here; default ~/.cache/prune)."),
     download: bool = typer.Option(False, "--download", help="Fetch a torchvision data set into --data-dir if it is missing (never done otherwise)."),
-    model: Optional[str] = typer.Option(None, "--model", help="mlp, cnn1d, lenet5, resnet18, vgg16 or tv:<torchvision model>; default: the data set's auto config."),
+    model: Optional[str] = typer.Option(None, "--model", help=f"Model: {model_help()}; default: the data set's auto config."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the data set's auto config)."),
     inits: int = typer.Option(1, "--inits", help="Independent trainings (initialisations) to record; scores average over them."),
     seed: int = typer.Option(0, "--seed", help="Seed of init i is seed + i (weights, data order, augmentation)."),

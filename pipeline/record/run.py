@@ -12,12 +12,13 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.io import PruneError, fingerprint, write_json
+from pipeline.data.noise import flip_labels
+from pipeline.io import PruneError, fingerprint, layout
+from pipeline.io.checkpoints import save_checkpoint
 from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
-from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
+from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
-LABEL_NOISE_STREAM = 0x6E6F697365  # keeps the flip draw apart from the seed's other uses (weights, order)
 
 
 def parse_epochs(spec: str, epochs: int, flag: str = "--checkpoints") -> list[int]:
@@ -39,38 +40,6 @@ def parse_epochs(spec: str, epochs: int, flag: str = "--checkpoints") -> list[in
             raise PruneError(f"{flag}: epoch {part} is outside 0..{epochs}")
         out.add(k)
     return sorted(out)
-
-
-def flip_labels(targets: np.ndarray, num_classes: int, fraction: float, seed: int) -> np.ndarray:
-    """``targets`` with round(fraction·N) samples moved to another class (``prune record --label-noise``).
-
-    The samples are drawn uniformly without replacement, and each gets a class
-    drawn uniformly among the C − 1 others, all from ``seed``: the same call
-    always flips the same samples the same way.
-    """
-    y = np.asarray(targets, dtype=np.int64).copy()
-    k = int(math.floor(fraction * len(y) + 0.5))  # halves round up, as rates do
-    if k == 0:
-        return y
-    rng = np.random.default_rng([LABEL_NOISE_STREAM, int(seed)])
-    ids = np.sort(rng.choice(len(y), size=k, replace=False))
-    y[ids] = (y[ids] + rng.integers(1, num_classes, size=k)) % num_classes
-    return y
-
-
-def labels_as_trained(info: dict, targets: np.ndarray) -> np.ndarray:
-    """The labels a recorded run trained on, from its run.json ``info`` and the data set's own ``targets``.
-
-    ``targets`` unchanged, or with the run's ``--label-noise`` flips applied.
-    ``prune train`` (and GraNd) call this after loading the data, so that
-    they see what ``prune record`` trained on and the fingerprint matches.
-    """
-    fraction = float(info.get("label_noise") or 0.0)
-    if fraction == 0.0:
-        return np.asarray(targets, dtype=np.int64)
-    if "label_noise_seed" not in info:
-        raise PruneError("run.json records label noise without its seed (label_noise_seed); record the run again")
-    return flip_labels(targets, len(info["classes"]), fraction, int(info["label_noise_seed"]))
 
 
 def record(
@@ -96,10 +65,10 @@ def record(
 ) -> Path:
     import torch
 
-    from pipeline.record.embeddings import EmbeddingHook
-    from pipeline.record.hook import RecordHook, save_checkpoint
-    from pipeline.train.loop import fit, resolve_device
-    from pipeline.train.setup import build, command_line, load_data, train_config, versions
+    from pipeline.engine.embeddings import EmbeddingHook
+    from pipeline.engine.recording import RecordHook
+    from pipeline.engine.loop import fit, resolve_device
+    from pipeline.engine.setup import build, command_line, load_data, train_config, versions
 
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
@@ -141,7 +110,7 @@ def record(
             "snapshot_epochs": snapshots,
             "label_noise": label_noise,
         }
-        group = create_trajectories(partial / "trajectories.zarr", inits=inits, epochs=cfg.epochs, targets=bundle.train.y,
+        group = create_trajectories(layout.trajectories(partial), inits=inits, epochs=cfg.epochs, targets=bundle.train.y,
                                     num_classes=C, dtype=logits_dtype, eval_pass=eval_pass, attrs=attrs)
         if label_noise > 0:
             ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
@@ -153,7 +122,7 @@ def record(
             s = seed + i
             net = build(cfg.model, bundle, s)
             if 0 in ckpts:
-                save_checkpoint(partial, i, 0, net)
+                save_checkpoint(layout.checkpoint(partial, i, 0), net)
             hook = RecordHook(run_dir=partial, group=group, init=i, bundle=bundle, device=dev, dtype=logits_dtype,
                               eval_pass=eval_pass, checkpoints=set(ckpts) - {0}, eval_batch=max(256, 2 * cfg.batch_size))
             hooks = [hook]
@@ -175,7 +144,7 @@ def record(
             final_test.append(logs[-1].evals["test"].accuracy)
             for k, v in hook.eval_rows.items():
                 eval_cols[k].extend(v)
-        write_table(partial / "eval.parquet", eval_cols, EVAL_SCHEMA)
+        write_table(layout.eval_table(partial), eval_cols, EVAL_SCHEMA)
         info = {
             "schema_version": RUN_SCHEMA_VERSION,
             "data": data,
@@ -207,7 +176,7 @@ def record(
             "versions": versions(),
             "command": command_line(),
         }
-        write_json(partial / "run.json", info)  # the completion marker, written last
+        write_run_info(partial, info)  # the completion marker, written last
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

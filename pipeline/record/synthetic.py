@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.io import fingerprint, write_json
-from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
+from pipeline.io import fingerprint, layout
+from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
 from pipeline.io.tables import DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
-from pipeline.record.hook import dynamics_columns
+from pipeline.engine.recording import dynamics_columns
 
 
 def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval_logits: np.ndarray | None = None,
@@ -33,7 +33,7 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
     targets = np.asarray(targets, dtype=np.int64)
     classes = classes or [str(c) for c in range(C)]
     fp = fingerprint(data, "train", targets)
-    group = create_trajectories(path / "trajectories.zarr", inits=I, epochs=E, targets=targets, num_classes=C, dtype=dtype,
+    group = create_trajectories(layout.trajectories(path), inits=I, epochs=E, targets=targets, num_classes=C, dtype=dtype,
                                 eval_pass=eval_logits is not None,
                                 attrs={"fingerprint": fp, "classes": classes, "epochs_recorded": list(range(E)),
                                        "record_pass": "train", "eval_pass": eval_logits is not None, "snapshot_epochs": []})
@@ -57,7 +57,7 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
                 group["eval_logits"][i, e] = np.asarray(eval_logits[i, e]).astype(dtype)
             cols = dynamics_columns(torch.from_numpy(z.astype(np.float32)), y)
             cols["sample"] = np.arange(N, dtype=np.int64)
-            write_table(path / "dynamics" / f"init={i}" / f"epoch={e}" / "part-0.parquet", cols, DYNAMICS_SCHEMA)
+            write_table(layout.dynamics_file(path, i, e), cols, DYNAMICS_SCHEMA)
     recall = np.ones(C) if val_recall is None else np.asarray(val_recall, dtype=np.float64)
     rows = {f.name: [] for f in EVAL_SCHEMA}
     for i in range(I):
@@ -66,8 +66,8 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
                 for k, v in (("init", i), ("epoch", E - 1), ("split", split), ("class", c), ("n", 10),
                              ("recall", float(recall[c])), ("precision", float(recall[c])), ("f1", float(recall[c])), ("loss", 0.0)):
                     rows[k].append(v)
-    write_table(path / "eval.parquet", rows, EVAL_SCHEMA)
-    write_json(path / "run.json", {
+    write_table(layout.eval_table(path), rows, EVAL_SCHEMA)
+    write_run_info(path, {
         "schema_version": RUN_SCHEMA_VERSION, "data": data, "n_train": N, "classes": classes, "epochs": E, "inits": I,
         "fingerprint": fp, "record_pass": "train", "eval_pass": eval_logits is not None, "logits_dtype": dtype,
         "model": "none", "config": {}, "seed": 0, "checkpoints": [], "synthetic": True, "snapshot_epochs": snapshots,

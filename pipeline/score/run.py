@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.io import PruneError, open_run, write_scores
+from pipeline.io import PruneError, layout, open_run, write_scores
 from pipeline.score.base import ScoreMethod
 from pipeline.score.noise import label_noise_auroc
 from pipeline.score.registry import METHODS, get_method
@@ -94,7 +94,7 @@ def _write(r, m: ScoreMethod, full: dict[str, Any], values, seconds: float, out:
     if flipped is not None:
         auc = label_noise_auroc(values, flipped, m.higher_is_harder)
         extra.update(label_noise_auroc=auc, label_noise_flipped=int(flipped.sum()))
-    out = Path(out) if out is not None else r.path / "scores" / f"{m.name}.parquet"
+    out = Path(out) if out is not None else layout.scores_table(r.path, m.name)
     write_scores(out, np.arange(r.n, dtype=np.int64), r.targets, values, method=m.name, parameters=full,
                  higher_is_harder=True if m.higher_is_harder is None else m.higher_is_harder,
                  fingerprint=r.fingerprint, source_run=str(r.path), extra=extra)

@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.engine.counts import proportional_shares
+
 __all__ = [
     "quota_proportional",
     "quota_balanced",
@@ -74,19 +76,7 @@ def quota_proportional(class_counts: np.ndarray, n_keep: int) -> np.ndarray:
         each ``<= class_counts[k]``.
     """
     counts, n_keep = _as_counts(class_counts, n_keep)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(counts.shape[0], dtype=np.int64)
-    scaled = counts * n_keep  # fits int64 for any realistic N (< 3e9)
-    quota = scaled // total
-    remainder = scaled % total  # numerator of the fractional part
-    short = n_keep - int(quota.sum())
-    # The fractional parts sum to `short` and each is < 1, so at least `short`
-    # classes have a positive remainder: the extra unit never goes to a class
-    # whose share was whole, and so never exceeds the class size.
-    order = np.argsort(-remainder, kind="stable")  # ties by class index
-    quota[order[:short]] += 1
-    return quota
+    return proportional_shares(counts, n_keep)
 
 
 def quota_balanced(class_counts: np.ndarray, n_keep: int) -> np.ndarray:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.io import PruneError, file_sha256, open_run, read_json, read_manifest, read_scores, write_manifest
+from pipeline.io import PruneError, file_sha256, layout, open_run, read_json, read_manifest, read_scores, write_manifest
+from pipeline.engine.counts import checked_keep_count, round_half_up
 from pipeline.select.catalog import QUOTAS, SAMPLERS
 
 #: Defaults of the options only some samplers read (None on the command line
@@ -20,7 +21,7 @@ CCS_STRATA = 50
 
 def find_scores(run, scores: str | None, needed: bool) -> Path | None:
     """``--scores`` as a path, or a method name in RUN/scores, or (default) the newest table there."""
-    folder = run.path / "scores"
+    folder = layout.scores_dir(run.path)
     if scores is not None:
         p = Path(scores)
         if p.suffix == ".parquet" or p.exists():
@@ -167,6 +168,7 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
 
     r = open_run(run)
     n = r.n
+    n_keep = checked_keep_count(n, rate)  # before any table is read: a rate that keeps 0 or all is refused
     targets = r.targets
     C = r.num_classes
     # Every input is read and checked before anything is said, computed or written.
@@ -217,7 +219,6 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         notes.append(f"embeddings: after epoch {used}, {stack.shape[0]} init(s) × {stack.shape[2]} dims")
 
     rng = np.random.default_rng(seed)
-    n_keep = S.n_keep_for(n, rate)
     if method in ("ccs", "d2") and quota == "none":
         try:  # checked before anything is printed, rather than inside the sampler
             S.cutoff_size(beta, n, n_keep, method)
@@ -231,7 +232,7 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         # a class that keeps more than 1 - beta of its samples (a small or a
         # DRoP-favoured class) drops only what its budget leaves. Globally a
         # too-large --beta stays an error.
-        if quota == "none" or S._round_half_up(beta, size) <= size - budget:
+        if quota == "none" or round_half_up(beta, size) <= size - budget:
             return beta
         return (size - budget) / size
 

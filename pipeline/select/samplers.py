@@ -16,9 +16,10 @@ The samplers that need embeddings (k-center, D2) live in
 from __future__ import annotations
 
 import operator
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
+
+from pipeline.engine.counts import keep_count, round_half_up
 
 __all__ = [
     "n_keep_for",
@@ -41,15 +42,6 @@ def _check_fraction(value: float, name: str) -> float:
     if not (0.0 <= value <= 1.0):  # also rejects NaN
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return value
-
-
-def _round_half_up(fraction: float, n: int) -> int:
-    # The product is evaluated in exact decimal arithmetic on the shortest
-    # decimal spelling of the float, so the rounding a user expects from what
-    # they typed ("--rate 0.29" on 50 samples removes 14.5 -> 15) is not
-    # undone by binary error (0.29 * 50 == 14.499999999999998 in floats).
-    exact = Decimal(repr(float(fraction))) * n
-    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _check_n_keep(n_keep: int, n: int) -> int:
@@ -108,36 +100,8 @@ def _end_kth(n: int, n_top: int, keep_high: bool) -> int:
 # Budget
 # --------------------------------------------------------------------------
 
-def n_keep_for(n: int, rate: float) -> int:
-    """Number of samples kept when a fraction ``rate`` of ``n`` is removed.
-
-    The rule of DESIGN.md section 2: ``rate`` is the fraction *removed*, and
-    ``n - round(rate * n)`` samples are kept.
-
-    Rounding is round-half-up, ``removed = floor(rate * n + 0.5)``, not
-    Python's banker's rounding, so that e.g. ``n=5, rate=0.5`` removes 3 and
-    keeps 2 (banker's rounding would remove 2). The product ``rate * n`` is
-    computed exactly on the decimal value of ``rate`` as written (its
-    shortest ``repr``), so binary floating-point error cannot move a half
-    case: ``n_keep_for(50, 0.29)`` removes 15 (14.5 rounded up) and keeps 35.
-
-    Parameters
-    ----------
-    n : int
-        Size of the full set, ``n >= 0``.
-    rate : float
-        Fraction removed, in ``[0, 1]``.
-
-    Returns
-    -------
-    int
-        ``n - floor(rate * n + 0.5)``, in ``[0, n]``.
-    """
-    n = operator.index(n)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rate = _check_fraction(rate, "rate")
-    return n - _round_half_up(rate, n)
+#: Samples kept at a rate: the one rule of every stage (:func:`pipeline.engine.counts.keep_count`).
+n_keep_for = keep_count
 
 
 # --------------------------------------------------------------------------
@@ -412,7 +376,7 @@ def cutoff_size(beta: float, n: int, n_keep: int, method: str) -> int:
     The message names the largest valid ``beta`` printed in full (repr): a
     rounded-up figure could itself be too large for big n.
     """
-    n_drop = _round_half_up(beta, n)
+    n_drop = round_half_up(beta, n)
     if n - n_drop < n_keep:
         raise ValueError(
             f"{method} beta={beta!r} drops {n_drop} of {n} samples, leaving fewer than "

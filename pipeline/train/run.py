@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.io import PruneError, fingerprint, open_run, read_manifest, write_json
+from pipeline.io import PruneError, fingerprint, layout, open_run, read_manifest, write_json
 from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
-from pipeline.train.budget import BUDGETS
-from pipeline.train.plans import DYNAMIC, INFOBATCH_MAX_RATE
+from pipeline.engine.budget import BUDGETS
+from pipeline.engine.plans import DYNAMIC, INFOBATCH_MAX_RATE
 
 # the metrics that summary.json averages over seeds: (name, path into metrics.json)
 SUMMARY_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -104,15 +104,15 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
             epochs: int | None, batch_size: int | None, lr: float | None, device: str, budget: str, cdbw: bool,
             dynamic: str | None, rate: float | None, beta: float | None, clip: float | None,
             with_replacement: bool, stratify: bool) -> Setup:
-    from pipeline.train.budget import budget_epochs
-    from pipeline.train.loop import resolve_device
-    from pipeline.train.plans import kept_count
-    from pipeline.train.setup import load_data, train_config
+    from pipeline.engine.budget import budget_epochs
+    from pipeline.engine.loop import resolve_device
+    from pipeline.engine.counts import checked_keep_count
+    from pipeline.engine.setup import load_data, train_config
 
     check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
                    with_replacement=with_replacement, stratify=stratify)
     m = read_manifest(manifest) if manifest is not None else None
-    r = open_run(run) if (Path(run) / "run.json").exists() or data is None else None
+    r = open_run(run) if layout.run_json(run).exists() or data is None else None
     data_name = data or r.dataset
     same_data = r is not None and data_name == r.dataset
     if data_dir is None and same_data:
@@ -121,7 +121,7 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     bundle = load_data(data_name, data_dir, False)
     if same_data:
         # a run recorded with --label-noise trained on flipped labels: train on the same ones
-        from pipeline.record.run import labels_as_trained
+        from pipeline.data.noise import labels_as_trained
 
         y = labels_as_trained(r.info, bundle.train.y)
         if y is not bundle.train.y:
@@ -148,9 +148,7 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     else:
         cfg = train_config(data_name, model, epochs=epochs, batch_size=batch_size, lr=lr)
 
-    kept = kept_count(n, rate) if dynamic is not None else len(ids)
-    if kept == 0:
-        raise PruneError(f"--rate {rate} removes all {n} training samples every epoch; use a lower --rate")
+    kept = checked_keep_count(n, rate) if dynamic is not None else len(ids)
     dyn = None
     if dynamic is not None:
         dyn = {"method": dynamic, "rate": rate}
@@ -167,7 +165,7 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
 
 
 def make_plan(s: Setup):
-    from pipeline.train.plans import InfoBatchPlan, RCAPPlan, RS2Plan, StaticPlan
+    from pipeline.engine.plans import InfoBatchPlan, RCAPPlan, RS2Plan, StaticPlan
 
     y, C = s.bundle.train.y, len(s.bundle.classes)
     d = s.dynamic
@@ -188,10 +186,10 @@ def _split_metrics(res, epoch: int, val) -> dict[str, Any]:
 def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], label: str = "") -> dict[str, Any]:
     """Train one fresh model with ``seed`` under the setup's protocol; write metrics.json, history.parquet
     (and samples.parquet for dynamic pruning) into ``out_dir``."""
-    from pipeline.train.budget import steps_per_epoch
-    from pipeline.train.cdbw import cdbw_weights
-    from pipeline.train.loop import fit
-    from pipeline.train.setup import build
+    from pipeline.engine.budget import steps_per_epoch
+    from pipeline.engine.cdbw import cdbw_weights
+    from pipeline.engine.loop import fit
+    from pipeline.engine.setup import build
 
     cfg, bundle = s.cfg, s.bundle
     net = build(cfg.model, bundle, seed)
@@ -249,11 +247,11 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
         "seed": seed,
         "device": str(s.device),
     }
-    write_table(out_dir / "history.parquet", hist, HISTORY_SCHEMA)
+    write_table(out_dir / layout.HISTORY, hist, HISTORY_SCHEMA)
     if s.dynamic is not None:
-        write_table(out_dir / "samples.parquet", plan.samples_columns(), SAMPLES_SCHEMA,
+        write_table(out_dir / layout.SAMPLES, plan.samples_columns(), SAMPLES_SCHEMA,
                     {"artifact": "samples", "dynamic": metrics["dynamic"], "seed": seed})
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / layout.METRICS_JSON, metrics)
     metrics["out"] = str(out_dir)
     return metrics
 
@@ -318,7 +316,7 @@ def train(
                 batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
                 beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
     name = name or default_name(manifest, dynamic, rate, budget, cdbw)
-    out_dir = Path(out) if out is not None else (Path(run) / "train" / name)
+    out_dir = Path(out) if out is not None else layout.train_dir(run, name)
     if s.dynamic is None:
         what = f"{len(s.ids)} of {s.n} samples"
     elif s.dynamic["method"] == "infobatch":
@@ -339,7 +337,7 @@ def train(
         "name": out_dir.name,
         "seeds": seeds,
         **summarise(runs),
-        "runs": [{"seed": m["seed"], "path": str(Path(m["out"]) / "metrics.json"),
+        "runs": [{"seed": m["seed"], "path": str(Path(m["out"]) / layout.METRICS_JSON),
                   **{k: (m[p[0]] if len(p) == 1 else m[p[0]][p[1]]) for k, p in SUMMARY_FIELDS}} for m in runs],
         "full_data_sample_passes": first["full_data_sample_passes"],
         "epochs": first["epochs"],
@@ -350,6 +348,6 @@ def train(
         "data": first["data"],
         "model": first["model"],
     }
-    write_json(out_dir / "summary.json", summary)
+    write_json(out_dir / layout.SUMMARY_JSON, summary)
     summary["out"] = str(out_dir)
     return summary

@@ -75,8 +75,8 @@ def grand_scores(model, split, targets: np.ndarray, device, *, last_layer: bool 
 
 def load_training_data(run):
     """The run's training split, with the labels the model was trained on (``--label-noise`` flips included)."""
-    from pipeline.record.run import labels_as_trained
-    from pipeline.train.setup import load_data
+    from pipeline.data.noise import labels_as_trained
+    from pipeline.engine.setup import load_data
 
     if run.info.get("synthetic") or run.info.get("model") in (None, "none"):
         raise PruneError(f"run {run.path} has no model to differentiate (it was not recorded by `prune record`)")
@@ -89,25 +89,15 @@ def load_training_data(run):
 
 
 def load_checkpoint(run, init: int, epoch: int, bundle):
-    import pickle
-
-    import torch
-
+    from pipeline.io.checkpoints import load_into
     from pipeline.models import build_model
 
-    path = run.checkpoint_path(init, epoch)
-    if not path.exists():
-        raise PruneError(f"run {run.path} is truncated: {path} is missing")
     model = build_model(run.info["model"], tuple(run.info["input_shape"]), run.num_classes)
-    try:
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
-        raise PruneError(f"{path} does not load into a {run.info['model']} ({err.__class__.__name__}); the checkpoint is damaged") from None
-    return model
+    return load_into(run.checkpoint_path(init, epoch), model, run.info["model"])
 
 
 def compute(run, params) -> np.ndarray:
-    from pipeline.train.loop import resolve_device
+    from pipeline.engine.loop import resolve_device
 
     recorded = sorted(int(k) for k in run.info.get("checkpoints", []))
     if not recorded:

@@ -4,7 +4,7 @@ Recording is a hook on this loop, not a second loop: a hook sees every
 training batch's sample ids, logits and per-sample losses (already on the
 device, detached) and every epoch's evaluation.
 
-What an epoch trains on comes from a plan (``pipeline.train.plans``): a
+What an epoch trains on comes from a plan (``pipeline.engine.plans``): a
 static manifest is the same ids every epoch; dynamic pruning re-selects every
 epoch from the losses the plan observes. Class weights (CDB-W) come from a
 function of the epoch and the logs so far.
@@ -16,19 +16,14 @@ import math
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.train.plans import Plan, StaticPlan
-
-
-class Hook(Protocol):
-    def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None: ...
-
-    def on_epoch_end(self, epoch: int, model: torch.nn.Module, evals: dict[str, "EvalResult"]) -> None: ...
+from pipeline.engine.hooks import Hook, Plan, overrides
+from pipeline.engine.plans import StaticPlan
 
 
 @dataclass
@@ -219,7 +214,8 @@ def fit(
     logs: list[EpochLog] = []
     if plan is None:
         plan = StaticPlan(train_ids)
-    watch = not isinstance(plan, StaticPlan)
+    hooks = [h for h in (plan, *hooks) if overrides(h, "on_batch") or overrides(h, "on_epoch_end")]
+    on_batch = [h for h in hooks if overrides(h, "on_batch")]
     for epoch in range(epochs):
         lr = cfg.lr * lr_factor(cfg, epoch, epochs)
         for group in opt.param_groups:
@@ -245,12 +241,10 @@ def fit(
             else:
                 w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32, non_blocking=True)
                 weighted_loss(loss, y, w, cw).backward()
-            if hooks or watch:
+            if on_batch:
                 out, per_sample = logits.detach(), loss.detach()
-                for h in hooks:
+                for h in on_batch:
                     h.on_batch(epoch, idx_t, out, per_sample)
-                if watch:
-                    plan.observe(idx_t, per_sample)
             opt.step()
             loss_sum += loss.detach().sum()
             steps += 1

@@ -22,10 +22,11 @@ loops over samples in Python: loops run over classes at most.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 import torch
+
+from pipeline.engine.counts import keep_count, proportional_shares
+from pipeline.engine.hooks import Plan
 
 DYNAMIC: tuple[str, ...] = ("rs2", "rcap", "infobatch")
 
@@ -37,17 +38,7 @@ INFOBATCH_DELTA = 0.875
 INFOBATCH_MAX_RATE = 0.9
 
 
-class Plan(Protocol):
-    def ids_for_epoch(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """Sample ids of ``epoch`` and their loss weights (None: all 1)."""
-        ...
-
-    def observe(self, idx: torch.Tensor, loss: torch.Tensor) -> None:
-        """Per-sample losses (unweighted, detached, on the device) of one training batch."""
-        ...
-
-
-class StaticPlan:
+class StaticPlan(Plan):
     """The same samples every epoch: a manifest's ids (and its ``weight`` column, if any)."""
 
     def __init__(self, ids: np.ndarray, weights: np.ndarray | None = None):
@@ -57,20 +48,12 @@ class StaticPlan:
     def ids_for_epoch(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         return self.ids, self.weights
 
-    def observe(self, idx: torch.Tensor, loss: torch.Tensor) -> None:
-        pass
 
-
-def kept_count(n: int, rate: float) -> int:
-    """Samples kept per epoch at ``rate`` (the fraction removed): n - round(rate * n), as everywhere."""
-    return n - round(rate * n)
-
-
-class DynamicPlan:
+class DynamicPlan(Plan):
     """Shared state of the dynamic plans: the samples used each epoch and the latest losses.
 
     Losses are kept in a device buffer, one slot per training sample, written
-    by ``observe`` with each batch (no host sync) and read once per epoch. A
+    by ``on_batch`` with each batch (no host sync) and read once per epoch. A
     sample not trained on keeps the loss of its most recent training pass;
     one never trained on has ``initial_loss``.
     """
@@ -86,7 +69,7 @@ class DynamicPlan:
         self._loss: torch.Tensor | None = None
         self.used: list[tuple[int, np.ndarray, np.ndarray]] = []
 
-    def observe(self, idx: torch.Tensor, loss: torch.Tensor) -> None:
+    def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
         if self._loss is None:
             self._loss = torch.full((self.n,), self.initial_loss, dtype=torch.float32, device=loss.device)
         self._loss[idx] = loss.float()
@@ -169,23 +152,20 @@ class RS2Plan(DynamicPlan):
     def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None,
                  with_replacement: bool = False, stratify: bool = False):
         super().__init__(targets, rate, num_classes=num_classes)
-        from pipeline.select.quotas import quota_proportional
-
         self.with_replacement = with_replacement
         self.stratify = stratify
-        k = kept_count(self.n, rate)
+        k = keep_count(self.n, rate)
         if stratify:
             counts = np.bincount(self.targets, minlength=self.num_classes)
             order = np.argsort(self.targets, kind="stable")
             self.pools = np.split(order, np.cumsum(counts)[:-1])
-            self.budgets = quota_proportional(counts, k)
+            self.budgets = proportional_shares(counts, k)
         else:
             self.pools = [np.arange(self.n, dtype=np.int64)]
             self.budgets = np.array([k])
         self.rounds = [_Rounds(p) for p in self.pools]
 
-    def observe(self, idx: torch.Tensor, loss: torch.Tensor) -> None:
-        pass  # RS2 ignores losses
+    on_batch = Plan.on_batch  # RS2 ignores losses: the loop does not call it
 
     def select(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         parts = []
@@ -299,7 +279,7 @@ class RCAPPlan(DynamicPlan):
         self.clip = float(np.log(self.num_classes)) if clip is None else float(clip)
         self.initial_loss = self.clip
         self.sizes = np.bincount(self.targets, minlength=self.num_classes)
-        self.budget = kept_count(self.n, rate)
+        self.budget = keep_count(self.n, rate)
         self.previous: np.ndarray | None = None
 
     def select(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
@@ -330,7 +310,7 @@ def infobatch_selection(losses: np.ndarray, rate: float, rng: np.random.Generato
     """
     losses = np.asarray(losses, dtype=np.float64)
     low = np.flatnonzero(losses < losses.mean())
-    kept_low = rng.choice(low, size=kept_count(len(low), rate), replace=False)
+    kept_low = rng.choice(low, size=keep_count(len(low), rate), replace=False)
     use = losses >= losses.mean()
     use[kept_low] = True
     weight = np.ones(len(losses))

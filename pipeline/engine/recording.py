@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.engine.hooks import Hook
+
+from pipeline.io import layout
+from pipeline.io.checkpoints import save_checkpoint
 from pipeline.io.tables import DYNAMICS_DICTIONARY, DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
 
 
@@ -65,7 +69,7 @@ def eval_rows(init: int, epoch: int, evals: dict) -> dict[str, list]:
 SLAB_BYTES = 64 << 20
 
 
-class RecordHook:
+class RecordHook(Hook):
     """Collects one init's training-pass logits per epoch and writes them in slabs of epochs.
 
     ``on_batch`` only scatters the batch's logits into a device buffer in
@@ -107,7 +111,7 @@ class RecordHook:
         self.buf[idx] = logits.float()
 
     def on_epoch_end(self, epoch: int, model: torch.nn.Module, evals: dict) -> None:
-        from pipeline.train.loop import predict
+        from pipeline.engine.loop import predict
 
         # round through the stored dtype so dynamics/ and trajectories.zarr agree exactly;
         # the scalars are computed where the logits are (on a GPU: no host work for the
@@ -131,7 +135,7 @@ class RecordHook:
         for k, v in eval_rows(self.init, epoch, evals).items():
             self.eval_rows[k].extend(v)
         if epoch + 1 in self.checkpoints:
-            save_checkpoint(self.run_dir, self.init, epoch + 1, model)
+            save_checkpoint(layout.checkpoint(self.run_dir, self.init, epoch + 1), model)
         self.buf.fill_(float("nan"))
         if epoch == self.last_epoch:
             self.close()
@@ -142,7 +146,7 @@ class RecordHook:
         if slab[0][2] is not None:
             self.group["eval_logits"][self.init, first:last + 1] = np.stack([ze for _, _, ze, _ in slab])
         for epoch, _, _, cols in slab:
-            path = self.run_dir / "dynamics" / f"init={self.init}" / f"epoch={epoch}" / "part-0.parquet"
+            path = layout.dynamics_file(self.run_dir, self.init, epoch)
             write_table(path, cols, DYNAMICS_SCHEMA, use_dictionary=DYNAMICS_DICTIONARY)
 
     def wait(self) -> None:
@@ -154,11 +158,3 @@ class RecordHook:
     def close(self) -> None:
         self.wait()
         self._writer.shutdown(wait=True)
-
-
-def save_checkpoint(run_dir: Path, init: int, completed_epochs: int, model: torch.nn.Module) -> None:
-    from pipeline.io.atomic import atomic_path
-
-    path = run_dir / "checkpoints" / f"init={init}" / f"epoch={completed_epochs}.pt"
-    with atomic_path(path) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import torch
 
+from pipeline.engine.hooks import Hook
+
 from pipeline.io.run import create_embeddings
 
 
 def features(model: torch.nn.Module, split, device: torch.device, batch_size: int) -> torch.Tensor:
     """Eval-mode ``model.features`` of every sample of ``split``, un-augmented, in sample order (float32, on device)."""
-    from pipeline.train.loop import predict
+    from pipeline.engine.loop import predict
 
     return predict(model, split, None, device, batch_size, forward=model.features)
 
 
-class EmbeddingHook:
+class EmbeddingHook(Hook):
     """Writes one init's embeddings after each snapshot epoch (a completed-epoch count, as ``--checkpoints``).
 
     Snapshot 0 (the initial weights) happens before training: ``record``

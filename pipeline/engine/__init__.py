@@ -1,0 +1,6 @@
+"""What every stage stands on: the one training loop, its hooks and plans, device and data/model setup,
+and the counting rules (rate → count) that every stage shares.
+
+Importing this package imports nothing heavy; torch comes in with the modules that need it
+(``loop``, ``hooks``, ``plans``, ``recording``), never with ``counts``.
+"""

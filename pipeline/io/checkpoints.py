@@ -1,0 +1,52 @@
+"""Model checkpoints: ``RUN/checkpoints/init=I/epoch=K.pt``, loadable with ``torch.load(..., weights_only=True)``."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+from pipeline.io.atomic import atomic_path
+from pipeline.io.errors import PruneError
+
+
+def save_checkpoint(path: str | os.PathLike, model) -> None:
+    """Write ``model``'s state dict (on the host) atomically.
+
+    Serialised in memory first: ``torch.save`` to a file records that file's
+    (temporary, random) name inside the archive, so the same weights would
+    not give the same bytes.
+    """
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def load_state_dict(path: str | os.PathLike) -> dict:
+    """A checkpoint's state dict (tensors on the host); one line if it is missing or is not a state dict."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise PruneError(f"checkpoint {path} is missing")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise PruneError(f"{path} is not a readable checkpoint ({err.__class__.__name__}); the file is damaged") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise PruneError(f"{path} is not a model state dict (a mapping of parameter names to tensors)")
+    return state
+
+
+def load_into(path: str | os.PathLike, model, what: str):
+    """Load the checkpoint at ``path`` into ``model`` (a ``what``, for the message); returns the model."""
+    state = load_state_dict(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise PruneError(f"{path} does not load into a {what} ({err.__class__.__name__}); the checkpoint is of another model") from None
+    return model

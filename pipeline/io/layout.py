@@ -1,0 +1,62 @@
+"""Every artifact path of a run folder (DESIGN.md §3), in one place: no stage builds one by hand.
+
+::
+
+    RUN/run.json  trajectories.zarr/  dynamics/init=I/epoch=E/part-0.parquet  eval.parquet
+        checkpoints/init=I/epoch=K.pt  scores/<method>.parquet  train/<name>/{metrics,summary}.json ...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RUN_JSON = "run.json"
+TRAJECTORIES = "trajectories.zarr"
+DYNAMICS = "dynamics"
+EVAL_TABLE = "eval.parquet"
+CHECKPOINTS = "checkpoints"
+SCORES = "scores"
+TRAIN = "train"
+METRICS_JSON = "metrics.json"
+SUMMARY_JSON = "summary.json"
+HISTORY = "history.parquet"
+SAMPLES = "samples.parquet"
+
+
+def run_json(run: str | os.PathLike) -> Path:
+    return Path(run) / RUN_JSON
+
+
+def trajectories(run: str | os.PathLike) -> Path:
+    return Path(run) / TRAJECTORIES
+
+
+def dynamics_dir(run: str | os.PathLike) -> Path:
+    return Path(run) / DYNAMICS
+
+
+def dynamics_file(run: str | os.PathLike, init: int, epoch: int) -> Path:
+    """One epoch's per-sample scalars, hive-partitioned so Polars reads init and epoch from the path."""
+    return dynamics_dir(run) / f"init={int(init)}" / f"epoch={int(epoch)}" / "part-0.parquet"
+
+
+def eval_table(run: str | os.PathLike) -> Path:
+    return Path(run) / EVAL_TABLE
+
+
+def checkpoint(run: str | os.PathLike, init: int, epoch: int | str) -> Path:
+    """Weights of init ``init`` after ``epoch`` completed epochs (0 = the initial weights)."""
+    return Path(run) / CHECKPOINTS / f"init={int(init)}" / f"epoch={epoch}.pt"
+
+
+def scores_dir(run: str | os.PathLike) -> Path:
+    return Path(run) / SCORES
+
+
+def scores_table(run: str | os.PathLike, method: str) -> Path:
+    return scores_dir(run) / f"{method}.parquet"
+
+
+def train_dir(run: str | os.PathLike, name: str) -> Path:
+    return Path(run) / TRAIN / name

@@ -1,0 +1,66 @@
+"""The stages stand side by side on shared modules (engine, io, data, models) and never import each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
+STAGES = sorted(p.name for p in PACKAGE.iterdir()
+                if p.is_dir() and p.name in {"record", "score", "select", "train", "rounds", "sweep", "report"})
+SHARED = ("engine", "io", "data", "models")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function, resolved to absolute names."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    here = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here.split(".")[: -node.level]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)
+    return out
+
+
+def test_the_stages_are_found():
+    assert {"record", "score", "select", "train"} <= set(STAGES)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_imports_no_other_stage(stage):
+    offenders = []
+    for f in sorted((PACKAGE / stage).rglob("*.py")):
+        for mod in imported_modules(f):
+            parts = mod.split(".")
+            if len(parts) >= 2 and parts[0] == "pipeline" and parts[1] in STAGES and parts[1] != stage:
+                offenders.append(f"{f.relative_to(PACKAGE.parent)} imports {mod}")
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("shared", SHARED)
+def test_shared_modules_import_no_stage(shared):
+    root = PACKAGE / shared
+    files = sorted(root.rglob("*.py")) if root.is_dir() else [root.with_suffix(".py")]
+    offenders = [f"{f.relative_to(PACKAGE.parent)} imports {mod}" for f in files for mod in imported_modules(f)
+                 if mod.split(".")[:2][-1] in STAGES and mod.startswith("pipeline.")]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_checker_sees_an_import_inside_a_function(tmp_path):
+    f = PACKAGE / "record" / "_probe_for_test.py"
+    f.write_text("def f():\n    from pipeline.train.run import train\n    from ..score import run\n")
+    try:
+        mods = imported_modules(f)
+    finally:
+        f.unlink()
+    assert "pipeline.train.run" in mods and "pipeline.score.run" in mods
