@@ -494,7 +494,7 @@ def test_split_take_fancy_index_and_subset():
 
 
 def test_split_take_accepts_a_tensor_of_ids_and_stays_put_on_the_cpu():
-    from pipeline.train.loop import resident
+    from pipeline.engine.loop import resident
 
     x = torch.arange(24, dtype=torch.uint8).reshape(6, 1, 2, 2)
     s = Split(y=np.array([0, 1, 0, 1, 0, 1]), x=x, mean=(0.5,), std=(0.25,))
@@ -507,3 +507,46 @@ def test_split_take_accepts_a_tensor_of_ids_and_stays_put_on_the_cpu():
 def test_file_based_loaders_name_the_missing_path(tmp_path, name):
     with pytest.raises(DataError, match=f"expected {tmp_path}"):
         load_dataset(name, data_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- the registry
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_data_set_entry_is_documented_and_names_its_loader(name):
+    import importlib
+
+    entry = DATASETS[name]
+    assert entry.name == name == name.lower()
+    assert entry.summary and entry.files and "\n" not in entry.summary
+    module = importlib.import_module(entry.loader.__module__)
+    assert module.__name__.startswith("pipeline.data.") and entry.loader is module.load
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_load_dataset_calls_the_entrys_loader(name, monkeypatch, tmp_path):
+    import dataclasses
+
+    calls = []
+    fake = dataclasses.replace(DATASETS[name], load=lambda root, download: calls.append((root, download)) or "bundle")
+    monkeypatch.setitem(DATASETS, name, fake)
+    monkeypatch.setenv("PRUNE_DATA_DIR", str(tmp_path / "default"))
+    assert load_dataset(name.upper(), data_dir=tmp_path, download=True) == "bundle"
+    assert load_dataset(name) == "bundle"
+    assert calls == [(tmp_path, True), (tmp_path / "default" if fake.default_dir else None, False)]
+
+
+@pytest.mark.parametrize("name", ["imagenet", "", "cifar"])
+def test_unknown_data_set_is_one_line_listing_the_registry(name):
+    with pytest.raises(DataError) as err:
+        load_dataset(name)
+    assert str(err.value) == f"unknown data set '{name}'; valid: " + ", ".join(DATASETS)
+
+
+def test_data_help_lists_the_registry():
+    from pipeline.data import data_help
+
+    text = data_help()
+    assert "\n" not in text and text.startswith("mnist1d (embedded, no download)")
+    for entry in DATASETS.values():
+        assert f"{entry.name} ({entry.summary})" in text

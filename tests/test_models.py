@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
 
 from pipeline.data import DATASETS, DataError
-from pipeline.models import MODELS, TrainConfig, auto_config, build_model
+from pipeline.models import MODELS, TORCHVISION, TrainConfig, auto_config, build_model, get_model, model_help
 
 NATURAL_SHAPES = {
     "mlp": [(1, 8, 8), (1, 40)],
@@ -116,3 +119,66 @@ def test_auto_config_rejects_unknowns():
         auto_config("imagenet21k")
     with pytest.raises(ValueError, match="unknown model"):
         auto_config("cifar10", "resnet")
+
+
+# ---------------------------------------------------------------- the registry
+
+REGISTERED = [*MODELS, "tv:resnet18"]  # every entry, the torchvision family bound to one classifier
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_registered_model_builds_on_its_example_input(name):
+    entry = get_model(name)
+    assert entry.name == name
+    assert entry.summary and entry.origin and entry.inputs
+    assert entry.ndim is None or len(entry.example) == entry.ndim
+    torch.manual_seed(0)
+    model = entry.build(entry.example, 5).eval()
+    x = torch.randn(2, *entry.example)
+    with torch.no_grad():
+        logits, emb = model(x), model.features(x)
+    assert logits.shape == (2, 5)
+    assert isinstance(model.classifier, nn.Linear) and model.classifier.out_features == 5
+    assert emb.shape == (2, model.classifier.in_features)
+    torch.testing.assert_close(logits, model.classifier(emb))
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_build_model_goes_through_the_registry(name, monkeypatch):
+    import pipeline.models.registry as registry
+
+    calls = []
+    monkeypatch.setattr(registry.ModelEntry, "build", lambda self, shape, k: calls.append((self.name, shape, k)))
+    build_model(name, (3, 32, 32), 4)
+    assert calls == [(name, (3, 32, 32), 4)]
+
+
+@pytest.mark.parametrize("name", ["resnet50", "tv:", "MLP", ""])
+def test_get_model_unknown_is_one_line_listing_every_name(name):
+    with pytest.raises(ValueError) as err:
+        get_model(name)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"unknown model '{name}'")
+    assert msg.endswith("valid: " + ", ".join(MODELS) + ", or tv:<torchvision model name>")
+
+
+def test_model_help_lists_the_registry():
+    text = model_help()
+    assert "\n" not in text
+    for entry in (*MODELS.values(), TORCHVISION):
+        assert f"{entry.name} ({entry.summary})" in text
+
+
+def test_registries_do_not_import_torch():
+    # `prune --help` builds --data and --model help from the registries; it must not pay for torch.
+    code = ("import sys, pipeline.models, pipeline.models.registry, pipeline.data.registry, pipeline.cli; "
+            "pipeline.models.model_help(); pipeline.data.registry.data_help(); "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_model_classes_still_import_from_the_package():
+    from pipeline.models import Classifier, TorchvisionClassifier
+
+    assert isinstance(build_model("mlp", (1, 8, 8), 3), Classifier)
+    assert isinstance(build_model("tv:resnet18", (3, 32, 32), 3), TorchvisionClassifier)

@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 
 from pipeline.cliutil import DeviceOpt, RunOpt, SeedOpt, say, stage_app, user_errors
+from pipeline.data.registry import data_help
+from pipeline.models.registry import model_help
 
 app = stage_app("train", "Train a fresh model on a manifest's samples; report overall and worst-class accuracy.")
 
@@ -17,9 +19,9 @@ app = stage_app("train", "Train a fresh model on a manifest's samples; report ov
 def train_cmd(
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest of kept sample ids from `prune select` (default: no manifest, the full training set)."),
     run: Path = RunOpt,
-    data: Optional[str] = typer.Option(None, "--data", help="Data set to train on (default: the run's); a manifest of other data is refused."),
+    data: Optional[str] = typer.Option(None, "--data", help=f"Data set to train on (default: the run's; a manifest of other data is refused): {data_help()}."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of the data set's files (default: the run's)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model (default: the run's query model, with its hyper-parameters)."),
+    model: Optional[str] = typer.Option(None, "--model", help=f"Model (default: the run's query model, with its hyper-parameters): {model_help()}."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: as many as the run's full-data training)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch size (default: the run's)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: the run's)."),
