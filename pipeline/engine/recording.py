@@ -69,62 +69,59 @@ def eval_rows(init: int, epoch: int, evals: dict) -> dict[str, list]:
 SLAB_BYTES = 64 << 20
 
 
-class RecordHook(Hook):
-    """Collects one init's training-pass logits per epoch and writes them in slabs of epochs.
+class TrajectoryWriter:
+    """One init's per-sample logits, scattered into sample order on the device and written in slabs of epochs.
 
-    ``on_batch`` only scatters the batch's logits into a device buffer in
-    sample order (no host sync). At the end of an epoch the buffer is copied
-    to the host once and the dynamics scalars computed. Epochs are held on the
-    host until they make ``SLAB_BYTES`` of logits (or the run ends); a
-    background thread then writes them, one Zarr write for the whole slab and
-    one Parquet file per epoch, while training goes on. One write of many
-    epochs costs a fraction of many small ones, and on a small run (MNIST-1D:
-    13 MB of logits) nothing competes with training for the cores until its
-    end. The last epoch waits for its write, so a finished ``fit`` means
-    everything is on disk.
+    ``scatter`` only writes a batch's logits into a device buffer in sample
+    order (no host sync). ``end_epoch`` copies the buffer to the host once and
+    computes the dynamics scalars. Epochs are held on the host until they make
+    ``SLAB_BYTES`` of logits (or the run ends); a background thread then
+    writes them, one Zarr write for the whole slab and one Parquet file per
+    epoch, while training goes on. One write of many epochs costs a fraction
+    of many small ones, and on a small run (MNIST-1D: 13 MB of logits) nothing
+    competes with training for the cores until its end. The last epoch waits
+    for its write, so after it everything is on disk.
+
+    ``spare_row``: the buffer gets one extra row past the last sample, where a
+    caller can send rows it must not store (``Recorder`` sends out-of-range
+    ids there on a GPU, to report them at the epoch's end without a host sync
+    per batch).
     """
 
-    def __init__(self, *, run_dir: Path, group, init: int, bundle, device: torch.device, dtype: str,
-                 eval_pass: bool, checkpoints: set[int], eval_batch: int):
+    def __init__(self, *, run_dir: Path, group, init: int, targets: np.ndarray, device: torch.device, dtype: str,
+                 spare_row: bool = False):
         self.run_dir = run_dir
         self.group = group
         self.init = init
-        self.bundle = bundle
         self.device = device
         self.dtype = np.dtype(dtype)
         self.torch_dtype = torch.float16 if self.dtype == np.float16 else torch.float32
-        self.eval_pass = eval_pass
-        self.checkpoints = checkpoints
-        self.eval_batch = eval_batch
         self.last_epoch = group["logits"].shape[1] - 1
-        n, C = len(bundle.train), len(bundle.classes)
-        self.buf = torch.full((n, C), float("nan"), device=device)
-        self.y = torch.from_numpy(bundle.train.y).to(device)
+        n, C = group["logits"].shape[2], group["logits"].shape[3]
+        self.n = n
+        self.buf = torch.full((n + int(spare_row), C), float("nan"), device=device)
+        self.y = torch.as_tensor(np.asarray(targets, dtype=np.int64)).to(device)
         self.sample = np.arange(n, dtype=np.int64)
-        self.eval_rows: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune-record")
         self._pending: Future | None = None
         self._slab: list[tuple[int, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]] = []
         self._slab_bytes = 0
 
-    def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
+    def scatter(self, idx: torch.Tensor, logits: torch.Tensor) -> None:
         self.buf[idx] = logits.float()
 
-    def on_epoch_end(self, epoch: int, model: torch.nn.Module, evals: dict) -> None:
-        from pipeline.engine.loop import predict
-
+    def end_epoch(self, epoch: int, eval_logits: torch.Tensor | None = None) -> None:
+        """Hand epoch ``epoch``'s buffer (and eval-pass logits, if any) to the writer and clear the buffer."""
         # round through the stored dtype so dynamics/ and trajectories.zarr agree exactly;
         # the scalars are computed where the logits are (on a GPU: no host work for the
         # training thread to wait on); copy=True: the buffer is refilled while the writer
         # still reads this epoch
-        stored = self.buf.to(self.torch_dtype, copy=True)
+        stored = self.buf[:self.n].to(self.torch_dtype, copy=True)
         # torch work stays on this thread: torch ops on a second thread would
         # oversubscribe the cores torch already uses for training (measured: 2.5× slower)
         cols = dynamics_columns(stored.float(), self.y)
         z = stored.cpu()
-        ze = None
-        if self.eval_pass:
-            ze = predict(model, self.bundle.train, None, self.device, self.eval_batch).to("cpu", self.torch_dtype)
+        ze = None if eval_logits is None else eval_logits.to("cpu", self.torch_dtype)
         cols["sample"] = self.sample
         self._slab.append((epoch, z.numpy(), None if ze is None else ze.numpy(), cols))
         self._slab_bytes += z.nbytes + (0 if ze is None else ze.nbytes)
@@ -132,10 +129,6 @@ class RecordHook(Hook):
             self.wait()
             self._pending = self._writer.submit(self._write, self._slab)
             self._slab, self._slab_bytes = [], 0
-        for k, v in eval_rows(self.init, epoch, evals).items():
-            self.eval_rows[k].extend(v)
-        if epoch + 1 in self.checkpoints:
-            save_checkpoint(layout.checkpoint(self.run_dir, self.init, epoch + 1), model)
         self.buf.fill_(float("nan"))
         if epoch == self.last_epoch:
             self.close()
@@ -158,3 +151,37 @@ class RecordHook(Hook):
     def close(self) -> None:
         self.wait()
         self._writer.shutdown(wait=True)
+
+
+class RecordHook(Hook):
+    """``prune record``'s hook: one init's training-pass logits (a :class:`TrajectoryWriter`), the optional
+    eval pass, the val/test rows of eval.parquet and the checkpoints."""
+
+    def __init__(self, *, run_dir: Path, group, init: int, bundle, device: torch.device, dtype: str,
+                 eval_pass: bool, checkpoints: set[int], eval_batch: int):
+        self.run_dir = run_dir
+        self.init = init
+        self.bundle = bundle
+        self.device = device
+        self.eval_pass = eval_pass
+        self.checkpoints = checkpoints
+        self.eval_batch = eval_batch
+        self.writer = TrajectoryWriter(run_dir=run_dir, group=group, init=init, targets=bundle.train.y, device=device,
+                                       dtype=dtype)
+        self.eval_rows: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
+
+    def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
+        self.writer.scatter(idx, logits)
+
+    def on_epoch_end(self, epoch: int, model: torch.nn.Module, evals: dict) -> None:
+        from pipeline.engine.loop import predict
+
+        ze = predict(model, self.bundle.train, None, self.device, self.eval_batch) if self.eval_pass else None
+        self.writer.end_epoch(epoch, ze)
+        for k, v in eval_rows(self.init, epoch, evals).items():
+            self.eval_rows[k].extend(v)
+        if epoch + 1 in self.checkpoints:
+            save_checkpoint(layout.checkpoint(self.run_dir, self.init, epoch + 1), model)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.io import PruneError, layout, open_run, write_scores
+from pipeline.io import PruneError, Run, Scores, layout, open_run, write_scores
 from pipeline.score.base import ScoreMethod
 from pipeline.score.noise import label_noise_auroc
 from pipeline.score.registry import METHODS, get_method
@@ -33,12 +33,42 @@ def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = 
 
 
 def score_method(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None) -> ScoreResult:
+    """Score with one method and write the table (default RUN/scores/<method>.parquet)."""
+    r, m, full, values, seconds = compute(run=run, method=method, params=params)
+    return _write(r, m, full, values, seconds, out)
+
+
+def compute(*, run, method: str, params: dict[str, Any]):
+    """One method's scores of a run, not written: (Run, ScoreMethod, full parameters, values, seconds).
+
+    ``run`` is a run folder or an open :class:`pipeline.io.Run`.
+    """
     m = get_method(method)  # validate the name before touching the run
-    r = open_run(run)
+    r = run if isinstance(run, Run) else open_run(run)
     full = m.resolve(params, r)
     t0 = time.perf_counter()
     values = m.compute(r, full)
-    return _write(r, m, full, values, time.perf_counter() - t0, out)
+    return r, m, full, _checked(r, m, values), time.perf_counter() - t0
+
+
+def table(r, m: ScoreMethod, full: dict[str, Any], values: np.ndarray) -> Scores:
+    """The score table of ``values`` as it is written: one row per sample, with its metadata."""
+    meta: dict[str, Any] = {"artifact": "scores", "method": m.name, "parameters": full,
+                            "higher_is_harder": True if m.higher_is_harder is None else m.higher_is_harder,
+                            "fingerprint": r.fingerprint, "source_run": str(r.path),
+                            "epochs_recorded": r.epochs, "inits": r.inits}
+    flipped = r.flipped
+    if flipped is not None:
+        meta.update(label_noise_auroc=label_noise_auroc(values, flipped, m.higher_is_harder),
+                    label_noise_flipped=int(flipped.sum()))
+    return Scores(sample=np.arange(r.n, dtype=np.int64), target=r.targets, score=values, meta=meta)
+
+
+def _checked(r, m: ScoreMethod, values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (r.n,):
+        raise PruneError(f"{m.name} returned {values.shape} scores for {r.n} samples")  # a bug, said plainly
+    return values
 
 
 def score_all(*, run: Path, params: dict[str, Any], log: Callable[[str], None] | None = None
@@ -85,20 +115,16 @@ def score_all(*, run: Path, params: dict[str, Any], log: Callable[[str], None] |
 
 
 def _write(r, m: ScoreMethod, full: dict[str, Any], values, seconds: float, out: Path | None) -> ScoreResult:
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != (r.n,):
-        raise PruneError(f"{m.name} returned {values.shape} scores for {r.n} samples")  # a bug, said plainly
-    extra: dict[str, Any] = {"seconds": round(seconds, 3), "epochs_recorded": r.epochs, "inits": r.inits}
-    flipped = r.flipped
-    auc = None
-    if flipped is not None:
-        auc = label_noise_auroc(values, flipped, m.higher_is_harder)
-        extra.update(label_noise_auroc=auc, label_noise_flipped=int(flipped.sum()))
+    t = table(r, m, full, _checked(r, m, values))
     out = Path(out) if out is not None else layout.scores_table(r.path, m.name)
-    write_scores(out, np.arange(r.n, dtype=np.int64), r.targets, values, method=m.name, parameters=full,
-                 higher_is_harder=True if m.higher_is_harder is None else m.higher_is_harder,
-                 fingerprint=r.fingerprint, source_run=str(r.path), extra=extra)
-    return ScoreResult(m.name, out, values, full, seconds, auc, 0 if flipped is None else int(flipped.sum()))
+    meta = {k: v for k, v in t.meta.items() if k not in ("artifact", "method", "parameters", "higher_is_harder",
+                                                          "fingerprint", "source_run")}
+    meta["seconds"] = round(seconds, 3)
+    write_scores(out, t.sample, t.target, t.score, method=m.name, parameters=full,
+                 higher_is_harder=t.meta["higher_is_harder"], fingerprint=r.fingerprint, source_run=str(r.path),
+                 extra=meta)
+    return ScoreResult(m.name, out, t.score, full, seconds, t.meta.get("label_noise_auroc"),
+                       int(t.meta.get("label_noise_flipped", 0)))
 
 
 def _line(res: ScoreResult, m: ScoreMethod) -> str:
