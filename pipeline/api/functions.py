@@ -27,3 +27,17 @@ def score(run: str | os.PathLike | Run, method: str, *, out: str | os.PathLike |
     if out is not None and out is not False:
         t.path = _write(r, m, full, values, seconds, None if out is True else Path(out)).path
     return t
+
+
+def register_score(name: str, fn=None, **metadata: Any):
+    """Add your own score: ``register_score("mine", fn, higher_is_harder=True)`` or as a decorator.
+
+    ``fn(run, **params)`` gets an open :class:`pipeline.io.Run` (its
+    ``iter_logits()``, ``dynamics()``, ``targets``, ...) and returns one float
+    per sample in sample order. Then ``score(run, "mine")`` and, in the same
+    process, ``prune score --method mine`` use it; from the shell use
+    ``--method package.module:function`` or a ``prune.scores`` entry point.
+    """
+    from pipeline.score.registry import register_score as register
+
+    return register(name, fn, **metadata)

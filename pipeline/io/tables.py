@@ -157,7 +157,7 @@ class Scores:
     """A score table: one score per sample, and where it came from."""
 
     sample: np.ndarray
-    target: np.ndarray
+    target: np.ndarray | None
     score: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -167,8 +167,9 @@ class Scores:
         return self.meta.get("method", "?")
 
     @property
-    def higher_is_harder(self) -> bool:
-        return bool(self.meta.get("higher_is_harder", True))
+    def higher_is_harder(self) -> bool | None:
+        """Which end is hard, from the ``higher_is_harder`` metadata; None when the table does not say."""
+        return parse_flag(self.meta.get("higher_is_harder"), "higher_is_harder", self.path)
 
     @property
     def fingerprint(self) -> str | None:
@@ -194,20 +195,47 @@ def write_scores(path: str | os.PathLike, sample: np.ndarray, target: np.ndarray
     write_table(path, {"sample": sample, "target": target, "score": score}, SCORES_SCHEMA, meta)
 
 
+def parse_flag(value: Any, key: str, path: Path | None) -> bool | None:
+    """A boolean metadata value: true/false (JSON or the strings "true"/"false"), None when absent; else one line."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise PruneError(f"{path or 'score table'}: metadata {key} must be true or false, got {value!r}")
+
+
+def _int_column(table: pa.Table, name: str, path) -> np.ndarray:
+    col = table.column(name)
+    if not pa.types.is_integer(col.type):
+        raise PruneError(f"{path}: column {name!r} must hold integers, got {col.type}")
+    if col.null_count:
+        raise PruneError(f"{path}: column {name!r} has {col.null_count} missing value(s)")
+    return col.to_numpy().astype(np.int64, copy=False)
+
+
 def read_scores(path: str | os.PathLike) -> Scores:
-    """A score table, rows in sample order; sample ids must be unique and non-negative."""
-    table = _read(path, SCORES_SCHEMA, "score table")
+    """A score table, rows in sample order; sample ids must be unique and non-negative.
+
+    Only ``sample`` and ``score`` are required: a table written by your own
+    code may leave out ``target`` (then ``.target`` is None) and the
+    metadata; ``prune select`` says what it needs of them.
+    """
+    table = _read(path, pa.schema([SCORES_SCHEMA.field("sample"), SCORES_SCHEMA.field("score")]), "score table")
     meta = _decode_metadata(table.schema)
-    sample = table.column("sample").to_numpy().astype(np.int64, copy=False)
-    target = table.column("target").to_numpy().astype(np.int64, copy=False)
-    score = table.column("score").to_numpy().astype(np.float64, copy=False)
+    sample = _int_column(table, "sample", path)
+    target = _int_column(table, "target", path) if "target" in table.column_names else None
+    col = table.column("score")
+    if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) or col.null_count:
+        raise PruneError(f"{path}: column 'score' must hold numbers without missing values, got {col.type}")
+    score = col.to_numpy().astype(np.float64, copy=False)
     del table
     # Tables we write are sorted with unique ids: one comparison pass shows
     # it, and strictly increasing ids are unique, so only a table that needs
     # the sort is searched for duplicates.
     if len(sample) > 1 and not np.all(sample[1:] > sample[:-1]):
         order = np.argsort(sample, kind="stable")
-        sample, target, score = sample[order], target[order], score[order]
+        sample, score = sample[order], score[order]
+        target = None if target is None else target[order]
         if not np.all(sample[1:] != sample[:-1]):
             raise PruneError(f"{path}: sample ids must be unique and non-negative")
     if len(sample) and sample[0] < 0:
