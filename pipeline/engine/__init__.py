@@ -2,5 +2,6 @@
 and the counting rules (rate → count) that every stage shares.
 
 Importing this package imports nothing heavy; torch comes in with the modules that need it
-(``loop``, ``hooks``, ``plans``, ``recording``), never with ``counts``.
+(``loop``, ``recording``, and the plans' loss buffers when a plan first sees a batch), never with
+``counts``, ``hooks`` or the registry of ``plans``.
 """

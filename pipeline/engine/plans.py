@@ -18,17 +18,28 @@ training set every epoch:
 Each selection rule is a pure function over arrays (tested on hand-computed
 cases); the plan classes only keep the state between epochs. Nothing here
 loops over samples in Python: loops run over classes at most.
+
+The rules are registered by name in :data:`DYNAMIC` (plan class, summary,
+paper, the ``prune train`` options each reads with their defaults, and the
+rates and budgets it accepts): a new rule is one plan class, one
+:func:`register_dynamic` line and one test. ``prune train --dynamic`` (its
+help, its errors, the plan it builds) reads only the registry. torch is
+imported by the methods that use it, so the registry costs no torch import.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
 import numpy as np
-import torch
 
 from pipeline.engine.counts import keep_count, proportional_shares
 from pipeline.engine.hooks import Plan
+from pipeline.io.errors import PruneError
 
-DYNAMIC: tuple[str, ...] = ("rs2", "rcap", "infobatch")
+if TYPE_CHECKING:
+    import torch
 
 # InfoBatch's code (``InfoBatch(..., delta=0.875)``) prunes during the first
 # 87.5% of epochs and trains on everything for the rest.
@@ -36,6 +47,8 @@ INFOBATCH_DELTA = 0.875
 # InfoBatch's code keeps at least 10% of the below-mean samples
 # (``keep_ratio = max(0.1, 1 - prune_ratio)``); higher rates are refused.
 INFOBATCH_MAX_RATE = 0.9
+# RCAP's softmax temperature in the authors' example.
+RCAP_BETA = 0.25
 
 
 class StaticPlan(Plan):
@@ -60,16 +73,20 @@ class DynamicPlan(Plan):
 
     name = "dynamic"
 
-    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, initial_loss: float = 0.0):
+    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, epochs: int | None = None,
+                 initial_loss: float = 0.0):
         self.targets = np.asarray(targets, dtype=np.int64)
         self.n = len(self.targets)
         self.num_classes = int(num_classes) if num_classes is not None else int(self.targets.max()) + 1
         self.rate = float(rate)
+        self.epochs = None if epochs is None else int(epochs)  # epochs trained, for a rule that changes over them
         self.initial_loss = float(initial_loss)
         self._loss: torch.Tensor | None = None
         self.used: list[tuple[int, np.ndarray, np.ndarray]] = []
 
     def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
+        import torch
+
         if self._loss is None:
             self._loss = torch.full((self.n,), self.initial_loss, dtype=torch.float32, device=loss.device)
         self._loss[idx] = loss.float()
@@ -149,9 +166,9 @@ class RS2Plan(DynamicPlan):
 
     name = "rs2"
 
-    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None,
+    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, epochs: int | None = None,
                  with_replacement: bool = False, stratify: bool = False):
-        super().__init__(targets, rate, num_classes=num_classes)
+        super().__init__(targets, rate, num_classes=num_classes, epochs=epochs)
         self.with_replacement = with_replacement
         self.stratify = stratify
         k = keep_count(self.n, rate)
@@ -272,9 +289,9 @@ class RCAPPlan(DynamicPlan):
 
     name = "rcap"
 
-    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, beta: float,
-                 clip: float | None = None):
-        super().__init__(targets, rate, num_classes=num_classes)
+    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, epochs: int | None = None,
+                 beta: float = RCAP_BETA, clip: float | None = None):
+        super().__init__(targets, rate, num_classes=num_classes, epochs=epochs)
         self.beta = float(beta)
         self.clip = float(np.log(self.num_classes)) if clip is None else float(clip)
         self.initial_loss = self.clip
@@ -334,8 +351,9 @@ class InfoBatchPlan(DynamicPlan):
 
     def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, epochs: int,
                  delta: float = INFOBATCH_DELTA):
-        super().__init__(targets, rate, num_classes=num_classes, initial_loss=3.0)
-        self.epochs = int(epochs)
+        if epochs is None:
+            raise PruneError("infobatch stops pruning at a fraction of the epochs: it needs the number of epochs")
+        super().__init__(targets, rate, num_classes=num_classes, epochs=epochs, initial_loss=3.0)
         self.delta = float(delta)
 
     def prunes(self, epoch: int) -> bool:
@@ -349,3 +367,117 @@ class InfoBatchPlan(DynamicPlan):
 
     def params(self) -> dict:
         return {"rate": self.rate, "delta": self.delta, "epochs_pruned": sum(self.prunes(e) for e in range(self.epochs))}
+
+
+# ---------------------------------------------------------------------------- the registry
+
+
+def _positive(flag: str) -> Callable[[Any], str | None]:
+    def check(value) -> str | None:
+        return None if value > 0 else f"{flag} must be positive, got {value}"
+    return check
+
+
+@dataclass(frozen=True)
+class DynamicRule:
+    """A dynamic pruning rule (``prune train --dynamic NAME``) and what it takes.
+
+    ``plan`` is built as ``plan(targets, rate, num_classes=C, epochs=E,
+    **options)`` with ``options`` its ``defaults`` overridden by what the
+    user gave. ``max_rate``/``rate_note`` and ``budgets``/``budget_note``
+    limit the ``--rate`` and ``--budget`` it accepts (and say why);
+    ``rate_of`` names what ``--rate`` is a fraction of when it is not every
+    sample (then the samples per epoch vary).
+    """
+
+    name: str
+    plan: type[DynamicPlan]
+    summary: str  # one phrase, shown by `prune train --help`
+    paper: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # options of `prune train` it reads, with their defaults
+    checks: Mapping[str, Callable[[Any], str | None]] = field(default_factory=dict)  # option -> error line or None
+    max_rate: float | None = None
+    rate_note: str = ""
+    budgets: tuple[str, ...] | None = None  # None: every --budget
+    budget_note: str = ""
+    rate_of: str | None = None
+
+    def options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Its options: the defaults, then those ``given`` (None: not given); a given value is checked."""
+        out = dict(self.defaults)
+        for name, value in given.items():
+            if value is None or name not in self.defaults:
+                continue
+            bad = self.checks[name](value) if name in self.checks else None
+            if bad:
+                raise PruneError(bad)
+            out[name] = value
+        return out
+
+    def check_rate(self, rate: float, budget: str | None = None) -> None:
+        """The rates (and ``--budget``, if given) it accepts: one line each, saying why."""
+        if not 0 < rate < 1:
+            raise PruneError(f"--rate must be in (0, 1), got {rate}")
+        if self.max_rate is not None and rate > self.max_rate:
+            raise PruneError(f"--dynamic {self.name} {self.rate_note}; --rate must be at most {self.max_rate}, got {rate}")
+        if budget is not None and self.budgets is not None and budget not in self.budgets:
+            raise PruneError(f"--dynamic {self.name} {self.budget_note}; only --budget {' or '.join(self.budgets)} "
+                             f"applies to it")
+
+    def build(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, epochs: int | None = None,
+              **given: Any) -> DynamicPlan:
+        """The plan of this rule, its options filled in from the defaults."""
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            raise PruneError(f"--dynamic {self.name} takes no {', '.join(unknown)} "
+                             f"(it takes {', '.join(self.defaults) or 'no options'})")
+        self.check_rate(rate)
+        return self.plan(targets, rate, num_classes=num_classes, epochs=epochs, **self.options(given))
+
+
+#: Dynamic pruning rules by name (``prune train --dynamic``).
+DYNAMIC: dict[str, DynamicRule] = {}
+
+
+def register_dynamic(rule: DynamicRule, *, replace: bool = False) -> DynamicRule:
+    """Add a dynamic pruning rule (``prune train --dynamic``, ``DynamicSampler``)."""
+    if not isinstance(rule, DynamicRule):
+        raise TypeError(f"expected a DynamicRule, got {type(rule).__name__}")
+    if not (isinstance(rule.plan, type) and issubclass(rule.plan, DynamicPlan)):
+        raise TypeError(f"dynamic rule {rule.name!r}: plan must be a DynamicPlan subclass")
+    if rule.name in DYNAMIC and not replace:
+        raise ValueError(f"a dynamic rule named {rule.name!r} is registered; pass replace=True to replace it")
+    DYNAMIC[rule.name] = rule
+    return rule
+
+
+def get_dynamic(name: str) -> DynamicRule:
+    try:
+        return DYNAMIC[name]
+    except KeyError:
+        raise PruneError(f"unknown --dynamic method {name!r}; choose one of: {', '.join(DYNAMIC)}") from None
+
+
+def dynamic_help() -> str:
+    """Every rule with its summary, for ``--dynamic``'s help: "rs2 (…), rcap (…), infobatch (…)"."""
+    return ", ".join(f"{r.name} ({r.summary})" for r in DYNAMIC.values())
+
+
+def option_readers(option: str) -> list[str]:
+    """The rules that read ``option``."""
+    return [r.name for r in DYNAMIC.values() if option in r.defaults]
+
+
+register_dynamic(DynamicRule(
+    "rs2", RS2Plan, "a fresh random subset each epoch, without replacement across epochs by default",
+    "Okanovic et al., ICLR 2024", defaults={"with_replacement": False, "stratify": False}))
+register_dynamic(DynamicRule(
+    "rcap", RCAPPlan, "class-aware: class budgets from loss mass, high-loss samples sampled first",
+    "Hassan et al., UAI 2025", defaults={"beta": RCAP_BETA, "clip": None},
+    checks={"beta": _positive("--beta"), "clip": _positive("--clip")}))
+register_dynamic(DynamicRule(
+    "infobatch", InfoBatchPlan, "drop part of the below-mean-loss samples each epoch, rescale the loss of the rest",
+    "Qin et al., ICLR 2024", max_rate=INFOBATCH_MAX_RATE,
+    rate_note="keeps at least 10% of the low-loss samples (as its authors' code)",
+    budgets=("epochs",), budget_note="trains on a loss-dependent number of samples each epoch",
+    rate_of="the below-mean-loss samples"))

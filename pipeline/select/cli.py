@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from pipeline.cliutil import RunOpt, SeedOpt, say, stage_app, user_errors
+from pipeline.select.catalog import input_help, option_help, quota_help, sampler_help
 
 app = stage_app("select", "Choose which samples to keep: a score table + a sampler (+ a class quota) → a manifest.")
 
@@ -15,28 +16,32 @@ app = stage_app("select", "Choose which samples to keep: a score table + a sampl
 @app.callback()
 @user_errors
 def select_cmd(
-    method: str = typer.Option("topk", "--method", help=(
-        "Sampler: topk (keep the hard end), random, ccs (coverage-centric stratified sampling), "
-        "moderate (the band of scores around the median), d2 (message passing on a k-NN graph of embeddings), "
-        "kcenter (greedy k-center on embeddings). d2 and kcenter need `prune record --embeddings`.")),
+    method: str = typer.Option("topk", "--method", help=f"Sampler. {sampler_help()}."),
     rate: float = typer.Option(..., "--rate", help="Fraction of the training set to REMOVE, in (0, 1); keeps N − round(rate·N)."),
     run: Path = RunOpt,
     scores: Optional[str] = typer.Option(None, "--scores", help="Score table: a path, or a method name in RUN/scores (default: the run's newest table)."),
     out: Path = typer.Option(Path("keep.parquet"), "--out", help="Manifest to write: sorted kept sample ids with their provenance."),
-    keep: str = typer.Option("hard", "--keep", help="topk, d2, normalize: keep the 'hard' end of the scores or the 'easy' end."),
+    keep: str = typer.Option("hard", "--keep", help=option_help(
+        "keep", "keep the 'hard' end of the scores or the 'easy' end", defaults=False)),
     quota: str = typer.Option("none", "--quota", help=(
-        "Class quota; the sampler then runs inside each class with its budget: none (global), "
-        "proportional (class shares of the full set), balanced (equal counts where possible), "
-        "drop (DRoP: more samples for classes with lower validation recall), "
-        "strategyq (class shares of the manifest given by --like), "
-        "normalize (class shares of the global top after min-max normalising scores within each class).")),
-    beta: Optional[float] = typer.Option(None, "--beta", help="ccs, d2: fraction of the hardest samples dropped first (ccs default by rate: 0 up to 0.5, 0.1 at 0.7–0.8, 0.3 from 0.9; d2 default 0)."),
-    strata: Optional[int] = typer.Option(None, "--strata", help="ccs: number of equal-width score bins (default 50); d2: run inside that many CCS bins (default 1: no bins)."),
-    k: Optional[int] = typer.Option(None, "--k", help="d2: neighbours per sample in the k-NN graph of embeddings (default 5)."),
-    gamma: Optional[float] = typer.Option(None, "--gamma", help="d2: a pick lowers a neighbour at distance d by exp(−gamma·d) times its own value; larger gamma, more local (default 0.1)."),
-    snapshot: Optional[str] = typer.Option(None, "--snapshot", help="d2, kcenter: which recorded embeddings to use, by epoch count (default: the last recorded, 'final')."),
-    recalls: Optional[Path] = typer.Option(None, "--recalls", help="drop: per-class recalls from a `prune train` metrics.json (val.recall; per_class if absent) instead of the run's own validation recall."),
-    like: Optional[Path] = typer.Option(None, "--like", help="strategyq: the manifest whose class shares to copy, e.g. keep.parquet of another method."),
+        f"Class quota; the sampler then runs inside each class with its budget. {quota_help()}.")),
+    beta: Optional[float] = typer.Option(None, "--beta", help=option_help(
+        "beta", "fraction of the hardest samples dropped first")),
+    strata: Optional[int] = typer.Option(None, "--strata", help=option_help(
+        "strata", "number of equal-width score bins, each with an equal share of the budget "
+        "(d2 runs inside them; 1: no bins)")),
+    k: Optional[int] = typer.Option(None, "--k", help=option_help(
+        "k", "neighbours per sample in the k-NN graph of embeddings")),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help=option_help(
+        "gamma", "a pick lowers a neighbour at distance d by exp(−gamma·d) times its own value; larger gamma, "
+        "more local")),
+    snapshot: Optional[str] = typer.Option(None, "--snapshot", help=input_help(
+        "embeddings", "which recorded embeddings to use, by epoch count (default: the last recorded, 'final').")),
+    recalls: Optional[Path] = typer.Option(None, "--recalls", help=input_help(
+        "recalls", "per-class recalls from a `prune train` metrics.json (val.recall; per_class if absent) "
+        "instead of the run's own validation recall.")),
+    like: Optional[Path] = typer.Option(None, "--like", help=input_help(
+        "like", "the manifest whose class shares to copy, e.g. keep.parquet of another method.")),
     seed: int = SeedOpt,
 ):
     """Write a manifest of kept sample ids (exactly N − round(rate·N), sorted, ties broken by sample id)."""

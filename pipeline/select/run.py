@@ -1,4 +1,9 @@
-"""``prune select``: a score table + a sampler (+ a class quota) → a manifest of kept ids."""
+"""``prune select``: a score table + a sampler (+ a class quota) → a manifest of kept ids.
+
+This module reads and writes files; the selection itself is :mod:`pipeline.select.core`
+(:func:`~pipeline.select.core.choose` on arrays), which looks samplers and quotas up
+in :mod:`pipeline.select.catalog`.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.io import PruneError, file_sha256, layout, open_run, read_json, read_manifest, read_scores, write_manifest
-from pipeline.engine.counts import checked_keep_count, round_half_up
-from pipeline.select.catalog import QUOTAS, SAMPLERS
-
-#: Defaults of the options only some samplers read (None on the command line
-#: means "not given", so an option given to a method that ignores it is an error).
-D2_K = 5
-D2_GAMMA = 0.1  # γ_r of the authors' CIFAR command (`--gamma 0.1`)
-CCS_STRATA = 50
+from pipeline.engine.counts import checked_keep_count
+from pipeline.select import core
+from pipeline.select.base import Inputs
 
 
 def find_scores(run, scores: str | None, needed: bool) -> Path | None:
@@ -127,44 +127,16 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
            beta: float | None, strata: int | None, seed: int, k: int | None = None, gamma: float | None = None,
            snapshot: str | int | None = None, recalls: str | Path | None = None, like: str | Path | None = None,
            log=print) -> dict[str, Any]:
-    from pipeline.select import quotas as Q
-    from pipeline.select import samplers as S
-
-    if method not in SAMPLERS:
-        raise PruneError(f"unknown selection method {method!r}; valid methods: {', '.join(SAMPLERS)}")
-    if quota not in QUOTAS:
-        raise PruneError(f"unknown quota {quota!r}; valid quotas: {', '.join(QUOTAS)}")
-    sampler_info, quota_info = SAMPLERS[method], QUOTAS[quota]
-    if not 0.0 < rate < 1.0:
-        raise PruneError(f"--rate is the fraction removed and must be in (0, 1), got {rate}")
-    if keep not in ("hard", "easy"):
-        raise PruneError(f"--keep must be 'hard' or 'easy', got {keep!r}")
-    # The options added with the catalog are refused where they would be
-    # silently ignored (--beta, --strata and --keep keep their old leniency).
-    given = {"k": k, "gamma": gamma, "snapshot": snapshot, "recalls": recalls, "like": like}
-    accepted = set(sampler_info.options) | set(quota_info.options)
-    extra = [name for name, v in given.items() if v is not None and name not in accepted]
-    if extra:
-        flags = ", ".join("--" + e for e in extra)
-        raise PruneError(f"{flags} does not apply to --method {method} --quota {quota}")
-    if strata is None:
-        strata = {"ccs": CCS_STRATA}.get(method, 1)
-    if strata < 1:
-        raise PruneError(f"--strata must be at least 1, got {strata}")
-    k = D2_K if k is None else k
-    gamma = D2_GAMMA if gamma is None else gamma
-    if k < 1:
-        raise PruneError(f"--k must be at least 1, got {k}")
-    if not (np.isfinite(gamma) and gamma >= 0):
-        raise PruneError(f"--gamma must be a number >= 0, got {gamma}")
+    """The stage: read what the sampler and quota need from the run (and --scores, --recalls, --like), select
+    (:mod:`pipeline.select.core`), write the manifest ``out``; returns its metadata."""
+    # Names, rate and options are checked before the run is opened.
+    choice = core.resolve(method, quota, rate=rate, given={
+        "keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
+        "snapshot": snapshot, "recalls": recalls, "like": like})
     snap = parse_snapshot(snapshot)
-    if method in ("ccs", "d2"):
-        if beta is None:
-            beta = S.ccs_default_beta(rate) if method == "ccs" else 0.0
-        if not 0.0 <= beta < 1.0:
-            raise PruneError(f"--beta must be in [0, 1), got {beta}")
-    if quota == "strategyq" and like is None:
-        raise PruneError("--quota strategyq copies class shares from another manifest: pass --like keep.parquet")
+    needs = choice.needs
+    if "like" in needs and like is None:
+        raise PruneError(f"--quota {quota} copies class shares from another manifest: pass --like keep.parquet")
 
     r = open_run(run)
     n = r.n
@@ -173,10 +145,12 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
     C = r.num_classes
     # Every input is read and checked before anything is said, computed or written.
     notes: list[str] = []
-    if quota == "drop":
-        rec, source = read_recalls(recalls, r.classes, r.dataset) if recalls is not None else run_recalls(r)
-        notes.append(f"recalls: {source}")
-    if quota == "strategyq":
+    sources: dict[str, Any] = {}  # where each input came from, recorded in the manifest
+    rec = like_counts = None
+    if "recalls" in needs:
+        rec, sources["recalls"] = read_recalls(recalls, r.classes, r.dataset) if recalls is not None else run_recalls(r)
+        notes.append(f"recalls: {sources['recalls']}")
+    if "like" in needs:
         ref = read_manifest(like)
         if ref.fingerprint != r.fingerprint:
             raise PruneError(f"--like {like} selects from other data (fingerprint {str(ref.fingerprint)[:12]}…, "
@@ -184,143 +158,90 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         if ref.sample[-1] >= n:
             raise PruneError(f"--like {like} keeps sample {int(ref.sample[-1])}, but the run has {n} samples")
         like_sha = sha256_in_background(like)
-    needs_scores = sampler_info.needs_scores or quota_info.needs_scores
-    table_path = find_scores(r, scores, needed=needs_scores)
+        like_counts = np.bincount(targets[ref.sample], minlength=C)
+    table_path = find_scores(r, scores, needed="scores" in needs)
     values = None
     hard_high = True
     score_meta: dict[str, Any] = {}
     if table_path is not None:
         table_sha = sha256_in_background(table_path)  # the sha256 goes into the manifest
         table = read_scores(table_path)
-        if table.fingerprint != r.fingerprint:
+        if table.fingerprint is None:
+            # a table written by the user's own code: accepted when its ids are exactly this run's
+            notes.append(f"note: {table_path} carries no fingerprint (not written by prune score); its provenance is "
+                         "unknown, so its ids are taken to be this run's samples")
+        elif table.fingerprint != r.fingerprint:
             raise PruneError(f"{table_path} was scored on other data (fingerprint {str(table.fingerprint)[:12]}…, "
                              f"run {r.fingerprint[:12]}…)")
         if len(table.sample) != n or table.sample[0] != 0 or table.sample[-1] != n - 1:
-            raise PruneError(f"{table_path} has {len(table.sample)} scores but the run has {n} samples")
-        if not np.array_equal(table.target, targets):
+            raise PruneError(f"{table_path} has {len(table.sample)} scores for ids {int(table.sample[0]) if len(table.sample) else '-'}"
+                             f"..{int(table.sample[-1]) if len(table.sample) else '-'}, but the run has {n} samples 0..{n - 1}")
+        if table.target is not None and not np.array_equal(table.target, targets):
             raise PruneError(f"{table_path}: its targets differ from the run's")
         if not np.all(np.isfinite(table.score)):
             raise PruneError(f"{table_path} holds NaN or infinite scores")
+        if table.higher_is_harder is None:
+            raise PruneError(f"{table_path} does not say which end of its scores is hard: add the Parquet metadata "
+                             "key higher_is_harder (true or false), e.g. with pyarrow "
+                             "table.replace_schema_metadata({'higher_is_harder': 'true'})")
         values, hard_high = table.score, table.higher_is_harder
         score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in below
                       "parameters": table.meta.get("parameters", {}), "higher_is_harder": hard_high}
         notes.append(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
 
     emb = None
-    emb_meta: dict[str, Any] = {}
-    if sampler_info.needs_embeddings:
+    if "embeddings" in needs:
         stack = r.embeddings(snap)  # (init, sample, dim); names `prune record --embeddings` when missing
         used = snap if snap is not None else r.snapshot_epochs[-1]
         # Embeddings of independently trained inits live in unrelated spaces,
         # so they are concatenated (squared distances add up over inits), not
         # averaged (which would mix unrelated coordinates).
         emb = np.ascontiguousarray(np.transpose(stack, (1, 0, 2)).reshape(n, -1))
-        emb_meta = {"snapshot": used, "inits": int(stack.shape[0]), "dim": int(stack.shape[2])}
+        sources["embeddings"] = {"snapshot": used, "inits": int(stack.shape[0]), "dim": int(stack.shape[2])}
         notes.append(f"embeddings: after epoch {used}, {stack.shape[0]} init(s) × {stack.shape[2]} dims")
+    if "like" in needs:
+        sources["like"] = {"path": str(like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample))}
 
-    rng = np.random.default_rng(seed)
-    if method in ("ccs", "d2") and quota == "none":
-        try:  # checked before anything is printed, rather than inside the sampler
-            S.cutoff_size(beta, n, n_keep, method)
-        except ValueError as err:
-            raise PruneError(str(err)) from None  # the message names the method
+    inputs = Inputs(targets=targets, num_classes=C, classes=tuple(r.classes), scores=values,
+                    higher_is_harder=hard_high, emb=emb, recalls=rec, like_counts=like_counts, sources=sources)
+    core.check(choice, n, n_keep)  # checked before anything is printed, rather than inside the sampler
     for line in notes:
         log(line)
-
-    def cutoff(size: int, budget: int) -> float:
-        # Inside a class the hard cutoff may not eat into the class's budget:
-        # a class that keeps more than 1 - beta of its samples (a small or a
-        # DRoP-favoured class) drops only what its budget leaves. Globally a
-        # too-large --beta stays an error.
-        if quota == "none" or round_half_up(beta, size) <= size - budget:
-            return beta
-        return (size - budget) / size
-
-    def sampler(pos: np.ndarray | None, budget: int) -> np.ndarray:
-        """Kept sample ids among ``pos`` (one class's ids, sorted), or among all n samples when None."""
-        from pipeline.select import embedding as G
-
-        def sub(a: np.ndarray) -> np.ndarray:  # all samples: the arrays as they are, no gather
-            return a if pos is None else a[pos]
-
-        size = n if pos is None else len(pos)
-        try:
-            if method == "random":
-                chosen = S.select_random(size, budget, rng)
-            elif method == "topk":
-                chosen = S.select_topk(sub(values), budget, higher_is_harder=hard_high, keep=keep)
-            elif method == "ccs":
-                chosen = S.select_ccs(sub(values), budget, higher_is_harder=hard_high, beta=cutoff(size, budget),
-                                      strata=strata, rng=rng)
-            elif method == "moderate":
-                chosen = S.select_moderate(sub(values), budget, higher_is_harder=hard_high)
-            elif method == "kcenter":
-                chosen = G.select_kcenter(sub(emb), budget)
-            else:
-                chosen = G.select_d2(sub(values), sub(emb), budget, higher_is_harder=hard_high, keep=keep, k=k,
-                                     gamma=gamma, beta=cutoff(size, budget), strata=strata)
-        except ValueError as err:
-            raise PruneError(f"{method}: {err}") from None
-        return chosen if pos is None else pos[chosen]
-
-    class_counts = np.bincount(targets, minlength=C)
-    detail: dict[str, Any] = {}
-    if quota == "none":
-        kept = sampler(None, n_keep)
-    else:
-        if quota == "proportional":
-            budgets = Q.quota_proportional(class_counts, n_keep)
-        elif quota == "balanced":
-            budgets = Q.quota_balanced(class_counts, n_keep)
-        elif quota == "drop":
-            budgets = Q.quota_drop(class_counts, rec, n_keep)
-            detail = {"recalls": {r.classes[c]: float(rec[c]) for c in range(C)}, "recalls_from": source,
-                      "floor": Q.DROP_FLOOR, "rule": "paper (Algorithm 1): densities ∝ 1 − recall"}
-        elif quota == "strategyq":
-            like_counts = np.bincount(targets[ref.sample], minlength=C)
-            try:
-                budgets = Q.quota_like(class_counts, like_counts, n_keep)
-            except ValueError as err:
-                raise PruneError(f"--like {like}: {err}") from None
-            detail = {"like": {"path": str(like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample)),
-                               "class_counts_kept": {r.classes[c]: int(like_counts[c]) for c in range(C)}}}
-        else:  # normalize
-            budgets = Q.quota_normalize(values, targets, n_keep, higher_is_harder=hard_high, keep=keep, num_classes=C)
-        kept = Q.select_with_quota(budgets, targets, sampler)
-    kept = np.asarray(kept, dtype=np.int64)
-    assert len(kept) == n_keep and np.all(kept[1:] > kept[:-1]), "a sampler broke the exact-count contract"
-    kept_targets = targets[kept]
-    kept_counts = np.bincount(kept_targets, minlength=C)
+    kept, parameters, detail = core.run(choice, inputs, n_keep, seed)
     if score_meta:
         score_meta["sha256"] = table_sha.result()
-
-    parameters: dict[str, Any] = {}
-    if method == "topk":
-        parameters = {"keep": keep}
-    elif method == "ccs":
-        parameters = {"beta": beta, "strata": strata}
-    elif method == "d2":
-        parameters = {"keep": keep, "k": k, "gamma": gamma, "gamma_forward": 1.0, "beta": beta, "strata": strata,
-                      "embeddings": emb_meta}
-    elif method == "kcenter":
-        parameters = {"embeddings": emb_meta}
-    if quota == "normalize":
-        detail = {"keep": keep}
     meta = {
-        "method": method,
-        "parameters": parameters,
-        "rate": rate,
-        "n_total": n,
-        "n_kept": int(n_keep),
-        "class_counts_total": {r.classes[c]: int(class_counts[c]) for c in range(C)},
-        "class_counts_kept": {r.classes[c]: int(kept_counts[c]) for c in range(C)},
-        "quota": quota,
-        "quota_detail": detail or None,
-        "seed": seed,
+        **describe(method=method, quota=quota, rate=rate, kept=kept, targets=targets, classes=r.classes,
+                   parameters=parameters, detail=detail, seed=seed),
         "scores": score_meta or None,
         "fingerprint": r.fingerprint,
         "source_run": str(r.path),
         "data": r.dataset,
     }
-    write_manifest(out, kept, kept_targets, meta)
+    files = None
+    if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
+        from pipeline.io.files import read_files
+
+        files = read_files(layout.files_table(r.path), n)[kept]
+    write_manifest(out, kept, targets[kept], meta, files=files)
     return meta
+
+
+def describe(*, method: str, quota: str, rate: float | None, kept: np.ndarray, targets: np.ndarray,
+             classes, parameters: dict[str, Any], detail: dict[str, Any] | None, seed: int) -> dict[str, Any]:
+    """What every manifest records of a selection: method, parameters, rate, counts (kept and full) per class."""
+    C = len(classes)
+    class_counts = np.bincount(targets, minlength=C)
+    kept_counts = np.bincount(targets[kept], minlength=C)
+    return {
+        "method": method,
+        "parameters": parameters,
+        "rate": rate,
+        "n_total": int(len(targets)),
+        "n_kept": int(len(kept)),
+        "class_counts_total": {classes[c]: int(class_counts[c]) for c in range(C)},
+        "class_counts_kept": {classes[c]: int(kept_counts[c]) for c in range(C)},
+        "quota": quota,
+        "quota_detail": detail,
+        "seed": seed,
+    }

@@ -7,9 +7,16 @@ from typing import Optional
 
 import typer
 
+from pipeline.io.errors import PruneError
 from pipeline.cliutil import DeviceOpt, RunOpt, SeedOpt, say, stage_app, user_errors
 from pipeline.data.registry import data_help
+from pipeline.engine.plans import DYNAMIC, dynamic_help, option_readers
 from pipeline.models.registry import model_help
+
+
+def _readers(option: str) -> str:
+    return " or ".join(option_readers(option))
+
 
 app = stage_app("train", "Train a fresh model on a manifest's samples; report overall and worst-class accuracy.")
 
@@ -20,6 +27,8 @@ def train_cmd(
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest of kept sample ids from `prune select` (default: no manifest, the full training set)."),
     run: Path = RunOpt,
     data: Optional[str] = typer.Option(None, "--data", help=f"Data set to train on (default: the run's; a manifest of other data is refused): {data_help()}."),
+    image_column: Optional[str] = typer.Option(None, "--image-column", help="With --data hf:PATH: the column holding the inputs (default 'image')."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="With --data hf:PATH: the column holding the class labels (default 'label')."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder of the data set's files (default: the run's)."),
     model: Optional[str] = typer.Option(None, "--model", help=f"Model (default: the run's query model, with its hyper-parameters): {model_help()}."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: as many as the run's full-data training)."),
@@ -36,23 +45,31 @@ def train_cmd(
     cdbw: bool = typer.Option(False, "--cdbw", help="Cost-sensitive training (CDB-W, as DRoP): from the second epoch on, "
                               "weight each class's loss by 1 - its validation recall of the epoch before."),
     dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning: pick a new subset of the full training "
-                                          "set every epoch with rs2 (random), rcap (class-aware, high-loss first) or "
-                                          "infobatch (drop part of the well-learned samples); needs --rate, no --manifest."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="With --dynamic: the fraction of samples removed each epoch "
-                                         "(infobatch: of the samples whose loss is below the mean)."),
-    with_replacement: bool = typer.Option(False, "--with-replacement", help="With --dynamic rs2: draw each epoch's subset "
-                                          "afresh, instead of going through every sample before any repeats."),
-    stratify: bool = typer.Option(False, "--stratify", help="With --dynamic rs2: sample each class in proportion to its "
-                                  "size."),
-    beta: Optional[float] = typer.Option(None, "--beta", help="With --dynamic rcap: softmax temperature of the losses; "
-                                         "smaller favours high-loss samples more (default 0.25, as the RCAP example)."),
-    clip: Optional[float] = typer.Option(None, "--clip", help="With --dynamic rcap: losses are clipped to this value "
-                                         "before the softmax (default log of the number of classes)."),
+                                          f"set every epoch with {dynamic_help()}; needs --rate, no --manifest."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="With --dynamic: the fraction of samples removed each epoch"
+                                         + "".join(f" ({r.name}: of {r.rate_of})" for r in DYNAMIC.values() if r.rate_of)
+                                         + "."),
+    with_replacement: bool = typer.Option(False, "--with-replacement", help=f"With --dynamic {_readers('with_replacement')}: "
+                                          "draw each epoch's subset afresh, instead of going through every sample "
+                                          "before any repeats."),
+    stratify: bool = typer.Option(False, "--stratify", help=f"With --dynamic {_readers('stratify')}: sample each class in "
+                                  "proportion to its size."),
+    beta: Optional[float] = typer.Option(None, "--beta", help=f"With --dynamic {_readers('beta')}: softmax temperature of "
+                                         "the losses; smaller favours high-loss samples more (default "
+                                         f"{DYNAMIC['rcap'].defaults['beta']}, as the RCAP example)."),
+    clip: Optional[float] = typer.Option(None, "--clip", help=f"With --dynamic {_readers('clip')}: losses are clipped to "
+                                         "this value before the softmax (default log of the number of classes)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
 ):
     """Train, evaluate on val and test every epoch, write metrics.json and history.parquet."""
+    from pipeline.data.hf import with_columns
     from pipeline.train.run import parse_seeds, train
+
+    if data is not None:
+        data = with_columns(data, image_column, label_column)
+    elif image_column is not None or label_column is not None:
+        raise PruneError("--image-column and --label-column go with --data hf:PATH")
 
     seed_list = parse_seeds(seeds) if seeds is not None else None
     m = train(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs, batch_size=batch_size,

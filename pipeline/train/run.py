@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.io import PruneError, fingerprint, layout, open_run, read_manifest, write_json
 from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
 from pipeline.engine.budget import BUDGETS
-from pipeline.engine.plans import DYNAMIC, INFOBATCH_MAX_RATE
+from pipeline.engine.plans import get_dynamic, option_readers
 
 # the metrics that summary.json averages over seeds: (name, path into metrics.json)
 SUMMARY_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -46,39 +46,35 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
+def _dynamic_given(*, beta: float | None, clip: float | None, with_replacement: bool, stratify: bool) -> dict[str, Any]:
+    """The dynamic-pruning options as given (None: not given; a flag left off is not given)."""
+    return {"with_replacement": with_replacement or None, "stratify": stratify or None, "beta": beta, "clip": clip}
+
+
 def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, rate: float | None, beta: float | None,
                    clip: float | None, with_replacement: bool, stratify: bool) -> None:
     """Every protocol option is checked here, before any data is loaded."""
     if budget not in BUDGETS:
         raise PruneError(f"unknown --budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
+    rule = None
     if dynamic is None:
         if rate is not None:
             raise PruneError("--rate is the per-epoch rate of --dynamic pruning; for a static subset run "
                              "`prune select --rate R` and pass its manifest with --manifest")
     else:
-        if dynamic not in DYNAMIC:
-            raise PruneError(f"unknown --dynamic method {dynamic!r}; choose one of: {', '.join(DYNAMIC)}")
+        rule = get_dynamic(dynamic)
         if manifest is not None:
             raise PruneError("--dynamic re-selects from the full training set every epoch; it takes no --manifest")
         if rate is None:
             raise PruneError(f"--dynamic {dynamic} needs --rate, the fraction of samples removed each epoch (e.g. --rate 0.7)")
-        if not 0 < rate < 1:
-            raise PruneError(f"--rate must be in (0, 1), got {rate}")
-        if dynamic == "infobatch":
-            if rate > INFOBATCH_MAX_RATE:
-                raise PruneError(f"--dynamic infobatch keeps at least 10% of the low-loss samples (as its authors' code); "
-                                 f"--rate must be at most {INFOBATCH_MAX_RATE}, got {rate}")
-            if budget != "epochs":
-                raise PruneError("--dynamic infobatch trains on a loss-dependent number of samples each epoch; "
-                                 "only --budget epochs applies to it")
-    if (with_replacement or stratify) and dynamic != "rs2":
-        raise PruneError("--with-replacement and --stratify apply to --dynamic rs2 only")
-    if (beta is not None or clip is not None) and dynamic != "rcap":
-        raise PruneError("--beta and --clip apply to --dynamic rcap only")
-    if beta is not None and not beta > 0:
-        raise PruneError(f"--beta must be positive, got {beta}")
-    if clip is not None and not clip > 0:
-        raise PruneError(f"--clip must be positive, got {clip}")
+        rule.check_rate(rate, budget)
+    given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
+    for name, value in given.items():
+        if value is not None and (rule is None or name not in rule.defaults):
+            readers = " or ".join(option_readers(name)) or "no rule"  # "no rule": one a user rule replaced
+            raise PruneError(f"--{name.replace('_', '-')} applies to --dynamic {readers} only")
+    if rule is not None:
+        rule.options(given)  # checks the values given
 
 
 @dataclasses.dataclass
@@ -98,6 +94,7 @@ class Setup:
     budget: str
     cdbw: bool
     dynamic: dict | None  # {"method": name, **parameters}
+    notes: list[str] = dataclasses.field(default_factory=list)  # said before training starts
 
 
 def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str | None, model: str | None,
@@ -126,11 +123,15 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
         y = labels_as_trained(r.info, bundle.train.y)
         if y is not bundle.train.y:
             bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=y))
-    fp = fingerprint(data_name, "train", bundle.train.y)
+    fp = fingerprint(bundle.name, "train", bundle.train.y, bundle.identity)
     n = len(bundle.train)
     weights = None
+    notes: list[str] = []
     if m is not None:
-        if m.fingerprint != fp:
+        if m.fingerprint is None:
+            notes.append(f"note: {manifest} carries no fingerprint (not written by prune select); its provenance is "
+                         f"unknown, so its ids are taken to be {data_name}'s training samples")
+        elif m.fingerprint != fp:
             raise PruneError(f"{manifest} was made for other data (fingerprint {str(m.fingerprint)[:12]}…) than "
                              f"{data_name} train (fingerprint {fp[:12]}…); select again on a run of this data")
         if m.sample[-1] >= n:
@@ -151,31 +152,25 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     kept = checked_keep_count(n, rate) if dynamic is not None else len(ids)
     dyn = None
     if dynamic is not None:
-        dyn = {"method": dynamic, "rate": rate}
-        if dynamic == "rs2":
-            dyn.update(with_replacement=with_replacement, stratify=stratify)
-        if dynamic == "rcap":
-            dyn.update(beta=0.25 if beta is None else beta, clip=clip)
+        given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
+        dyn = {"method": dynamic, "rate": rate, **get_dynamic(dynamic).options(given)}
     return Setup(bundle=bundle, data_name=data_name, cfg=cfg,
                  epochs=budget_epochs(budget, cfg.epochs, kept, n, cfg.batch_size), ids=ids, weights=weights,
                  manifest=None if m is None else {"path": str(manifest), "method": m.meta.get("method"),
                                                   "rate": m.meta.get("rate"), "fingerprint": m.fingerprint,
                                                   "weighted": weights is not None},
-                 n=n, kept=kept, device=dev, budget=budget, cdbw=cdbw, dynamic=dyn)
+                 n=n, kept=kept, device=dev, budget=budget, cdbw=cdbw, dynamic=dyn, notes=notes)
 
 
 def make_plan(s: Setup):
-    from pipeline.engine.plans import InfoBatchPlan, RCAPPlan, RS2Plan, StaticPlan
+    from pipeline.engine.plans import StaticPlan
 
-    y, C = s.bundle.train.y, len(s.bundle.classes)
     d = s.dynamic
     if d is None:
         return StaticPlan(s.ids, s.weights)
-    if d["method"] == "rs2":
-        return RS2Plan(y, d["rate"], num_classes=C, with_replacement=d["with_replacement"], stratify=d["stratify"])
-    if d["method"] == "rcap":
-        return RCAPPlan(y, d["rate"], num_classes=C, beta=d["beta"], clip=d["clip"])
-    return InfoBatchPlan(y, d["rate"], num_classes=C, epochs=s.epochs)
+    rule = get_dynamic(d["method"])
+    return rule.build(s.bundle.train.y, d["rate"], num_classes=len(s.bundle.classes), epochs=s.epochs,
+                      **{k: d[k] for k in rule.defaults})
 
 
 def _split_metrics(res, epoch: int, val) -> dict[str, Any]:
@@ -317,13 +312,16 @@ def train(
                 beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
     name = name or default_name(manifest, dynamic, rate, budget, cdbw)
     out_dir = Path(out) if out is not None else layout.train_dir(run, name)
-    if s.dynamic is None:
+    rule = None if s.dynamic is None else get_dynamic(s.dynamic["method"])
+    if rule is None:
         what = f"{len(s.ids)} of {s.n} samples"
-    elif s.dynamic["method"] == "infobatch":
-        what = f"infobatch dynamic pruning of {s.dynamic['rate']:g} of the below-mean-loss samples of {s.n}"
+    elif rule.rate_of is not None:
+        what = f"{rule.name} dynamic pruning of {s.dynamic['rate']:g} of {rule.rate_of} of {s.n}"
     else:
         what = f"{s.dynamic['method']} dynamic pruning at rate {s.dynamic['rate']:g} ({s.kept} of {s.n} per epoch)"
     extra = (f", budget {s.budget}" if s.budget != "epochs" else "") + (", CDB-W" if s.cdbw else "")
+    for note in s.notes:
+        log(note)
     log(f"training {s.cfg.model} on {s.data_name}, {what}, for {s.epochs} epochs{extra}")
     if seeds is None:
         return fit_one(s, seed, out_dir, log)

@@ -1,0 +1,153 @@
+"""The shape of a sampler and of a class quota: a function over arrays plus its metadata.
+
+A selection reads a few arrays (:class:`Inputs`), lets a quota turn the global
+budget into one budget per class, and runs a sampler on all samples or inside
+each class (on a :class:`Pool`). Entries of both kinds are registered by name
+in :mod:`pipeline.select.catalog`; :mod:`pipeline.select.core` runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+#: What an entry can read besides its options. Samplers read scores and
+#: embeddings; quotas read scores, per-class validation recalls and the class
+#: counts of another manifest ("like").
+SAMPLER_NEEDS = ("scores", "embeddings")
+QUOTA_NEEDS = ("scores", "recalls", "like")
+
+#: The `prune select` flags that provide an input (one a method does not read is refused).
+INPUT_FLAGS: dict[str, tuple[str, ...]] = {"embeddings": ("snapshot",), "recalls": ("recalls",), "like": ("like",)}
+
+
+@dataclass(frozen=True)
+class ByRate:
+    """A default that depends on the pruning rate (CCS's β): ``fn(rate)``; ``text`` says how, for help."""
+
+    fn: Callable[[float], Any]
+    text: str
+
+    def __call__(self, rate: float) -> Any:
+        return self.fn(rate)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The samples one sampler call chooses from: all of them, or one class's.
+
+    Arrays are indexed by position ``0..n-1`` (increasing sample id); a field
+    the sampler does not read (see :attr:`Sampler.needs`) is None.
+    """
+
+    n: int
+    scores: np.ndarray | None = None
+    higher_is_harder: bool = True
+    emb: np.ndarray | None = None  # (n, dim)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a selection reads, as arrays over the whole training set (positions = sample ids).
+
+    ``sources`` says where inputs came from (input name → what the manifest
+    records of it: the embeddings' snapshot, the recalls' file, the reference
+    manifest); it is empty when the arrays were given directly.
+    """
+
+    targets: np.ndarray  # int64 (n,), in [0, num_classes)
+    num_classes: int
+    classes: tuple[str, ...]  # class names, as the manifest writes them
+    scores: np.ndarray | None = None  # (n,), finite
+    higher_is_harder: bool = True
+    emb: np.ndarray | None = None  # (n, dim)
+    recalls: np.ndarray | None = None  # (num_classes,), in [0, 1]
+    like_counts: np.ndarray | None = None  # (num_classes,), kept per class by the reference selection
+    sources: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.targets.shape[0])
+
+    @cached_property
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.targets, minlength=self.num_classes)
+
+    def pool(self, pos: np.ndarray | None, needs: tuple[str, ...]) -> Pool:
+        """The pool of positions ``pos`` (None: all samples, the arrays as they are, no gather)."""
+
+        def sub(a):
+            return a if pos is None or a is None else a[pos]
+
+        return Pool(n=self.n if pos is None else len(pos),
+                    scores=sub(self.scores) if "scores" in needs else None,
+                    higher_is_harder=self.higher_is_harder,
+                    emb=sub(self.emb) if "embeddings" in needs else None)
+
+
+def _options(defaults: Mapping[str, Any], needs: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(defaults) + tuple(f for need in needs for f in INPUT_FLAGS.get(need, ()))
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A sampler (``prune select --method NAME``).
+
+    ``fn(pool, n_keep, rng, **params)`` returns exactly ``n_keep`` sorted
+    unique positions of ``pool`` (ties broken by the lower position), taking
+    its randomness only from ``rng``; ``params`` are ``defaults`` with what the
+    user gave, in that order (the manifest records them so). An option
+    named ``beta`` is a hard cutoff (the fraction of the hardest samples
+    dropped first): it is checked against the budget globally and capped
+    inside a class whose budget it would eat into.
+    """
+
+    name: str
+    fn: Callable[..., np.ndarray]
+    summary: str  # one line, shown by `prune select --help`
+    paper: str
+    needs: tuple[str, ...] = ("scores",)  # of SAMPLER_NEEDS
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # every parameter it reads, with its default
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Options of `prune select` it reads: its parameters, and the flags that provide its inputs."""
+        return _options(self.defaults, self.needs)
+
+    @property
+    def needs_scores(self) -> bool:
+        return "scores" in self.needs
+
+    @property
+    def needs_embeddings(self) -> bool:
+        return "embeddings" in self.needs
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A class quota (``prune select --quota NAME``).
+
+    ``fn(inputs, n_keep, **params)`` returns one ``int64`` budget per class,
+    summing exactly to ``n_keep``, none above its class's size; ``fn=None``
+    is one global selection. ``detail(inputs, params)`` is what the manifest
+    records of it (default: its parameters).
+    """
+
+    name: str
+    fn: Callable[..., np.ndarray] | None
+    summary: str
+    paper: str
+    needs: tuple[str, ...] = ()  # of QUOTA_NEEDS
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    detail: Callable[[Inputs, dict[str, Any]], dict[str, Any]] | None = None
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return _options(self.defaults, self.needs)
+
+    @property
+    def needs_scores(self) -> bool:
+        return "scores" in self.needs

@@ -1,0 +1,329 @@
+"""Selection on arrays: scores (+ embeddings, recalls, …) and a rate → the kept sample ids (DESIGN §6).
+
+:func:`choose` is the whole of ``prune select`` without files: it validates
+its arguments once, at the door (bad input is one-line
+:class:`~pipeline.io.PruneError`), then hands clean arrays to :func:`run`,
+which assumes them valid. The stage (:mod:`pipeline.select.run`) reads and
+checks its files itself and calls :func:`resolve`, :func:`check` and
+:func:`run` directly, so both go down the same path. Samplers and quotas are
+looked up in :mod:`pipeline.select.catalog`, user-registered ones included.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from pipeline.engine.counts import checked_keep_count, round_half_up
+from pipeline.io import PruneError
+from pipeline.select.base import ByRate, Inputs, Quota, Sampler
+from pipeline.select.catalog import get_quota, get_sampler
+from pipeline.select.quotas import select_with_quota
+from pipeline.select.samplers import cutoff_size
+
+#: Options ``prune select`` has always accepted and ignored where they do not
+#: apply (the others are refused there, so a misplaced one is never silent).
+LENIENT = ("keep", "beta", "strata")
+
+
+def _keep(v):
+    if v not in ("hard", "easy"):
+        return f"--keep must be 'hard' or 'easy', got {v!r}"
+
+
+def _beta(v):
+    if not (isinstance(v, (int, float, np.floating, np.integer)) and 0.0 <= v < 1.0):
+        return f"--beta must be in [0, 1), got {v}"
+
+
+def _at_least_one(flag):
+    def check(v):
+        if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+            return f"--{flag} must be at least 1, got {v}"
+    return check
+
+
+def _gamma(v):
+    if not (isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v) and v >= 0):
+        return f"--gamma must be a number >= 0, got {v}"
+
+
+#: How a given value of a shared option is checked (one line on failure). A
+#: value is checked whether or not the chosen method reads it.
+OPTION_CHECKS = {"keep": _keep, "beta": _beta, "strata": _at_least_one("strata"), "k": _at_least_one("k"),
+                 "gamma": _gamma}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A sampler and a quota with their full parameters (defaults, then what was given)."""
+
+    sampler: Sampler
+    quota: Quota
+    params: dict[str, Any]  # the sampler's
+    quota_params: dict[str, Any]
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.sampler.needs + self.quota.needs))
+
+
+def resolve(method: str, quota: str, *, rate: float, given: Mapping[str, Any]) -> Choice:
+    """Look up ``method`` and ``quota``, check ``rate`` and the options ``given`` (None: not given), fill defaults.
+
+    An option neither entry reads is an error, except the :data:`LENIENT`
+    ones; a given value is checked by :data:`OPTION_CHECKS`.
+    """
+    s, q = get_sampler(method), get_quota(quota)
+    if not (isinstance(rate, (int, float, np.floating)) and 0.0 < rate < 1.0):
+        raise PruneError(f"--rate is the fraction removed and must be in (0, 1), got {rate}")
+    accepted = set(s.options) | set(q.options)
+    extra = [name for name, v in given.items() if v is not None and name not in accepted and name not in LENIENT]
+    if extra:
+        raise PruneError(f"{', '.join('--' + e.replace('_', '-') for e in extra)} does not apply to "
+                         f"--method {method} --quota {quota}")
+    for name, v in given.items():
+        if v is not None and name in OPTION_CHECKS:
+            bad = OPTION_CHECKS[name](v)
+            if bad:
+                raise PruneError(bad)
+
+    def fill(defaults: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, default in defaults.items():
+            v = given.get(name)
+            out[name] = v if v is not None else default(rate) if isinstance(default, ByRate) else default
+        return out
+
+    return Choice(s, q, fill(s.defaults), fill(q.defaults))
+
+
+def check(choice: Choice, n: int, n_keep: int) -> None:
+    """What needs the data set's size: a global hard cutoff (``beta``) must leave ``n_keep`` samples."""
+    if choice.quota.fn is None and "beta" in choice.params:
+        try:
+            cutoff_size(choice.params["beta"], n, n_keep, choice.sampler.name)
+        except ValueError as err:
+            raise PruneError(str(err)) from None  # the message names the method
+
+
+def _class_cutoff(beta: float, size: int, budget: int) -> float:
+    # Inside a class the hard cutoff may not eat into the class's budget: a
+    # class that keeps more than 1 - beta of its samples (a small or a
+    # DRoP-favoured class) drops only what its budget leaves. Globally a
+    # too-large beta stays an error (``check``).
+    if round_half_up(beta, size) <= size - budget:
+        return beta
+    return (size - budget) / size
+
+
+def _positions(chosen, budget: int, n: int, name: str) -> np.ndarray:
+    """A sampler call's result, checked: exactly ``budget`` unique positions in [0, n), sorted here if need be."""
+    chosen = np.asarray(chosen)
+    if chosen.ndim != 1 or (chosen.size and chosen.dtype.kind not in "iu"):
+        raise PruneError(f"sampler {name} must return a one-dimensional integer array")
+    chosen = chosen.astype(np.int64, copy=False)
+    if chosen.size > 1 and not (chosen[1:] > chosen[:-1]).all():
+        chosen = np.sort(chosen)
+    if chosen.shape[0] != budget or (chosen.size > 1 and not (chosen[1:] > chosen[:-1]).all()) or (
+            chosen.size and (chosen[0] < 0 or chosen[-1] >= n)):
+        raise PruneError(f"sampler {name} returned {chosen.shape[0]} positions (duplicates or out-of-range ones "
+                         f"included), expected {budget} distinct ones in [0, {n})")
+    return chosen
+
+
+def run(choice: Choice, inputs: Inputs, n_keep: int, seed: int) -> tuple[np.ndarray, dict[str, Any], dict[str, Any] | None]:
+    """Select on valid inputs: (kept sample ids, the sampler's recorded parameters, the quota's detail or None)."""
+    s, q = choice.sampler, choice.quota
+    rng = np.random.default_rng(seed)
+
+    def sampler(pos: np.ndarray | None, budget: int) -> np.ndarray:
+        """Kept sample ids among ``pos`` (one class's ids, sorted), or among all samples when None."""
+        pool = inputs.pool(pos, s.needs)
+        params = choice.params
+        if pos is not None and "beta" in params:
+            params = {**params, "beta": _class_cutoff(params["beta"], pool.n, budget)}
+        try:
+            chosen = s.fn(pool, budget, rng, **params)
+        except ValueError as err:
+            raise PruneError(f"{s.name}: {err}") from None
+        chosen = _positions(chosen, budget, pool.n, s.name)
+        return chosen if pos is None else pos[chosen]
+
+    if q.fn is None:
+        kept = sampler(None, n_keep)
+    else:
+        try:
+            budgets = q.fn(inputs, n_keep, **choice.quota_params)
+        except ValueError as err:
+            raise PruneError(f"quota {q.name}: {err}") from None
+        try:
+            kept = select_with_quota(budgets, inputs.targets, sampler)
+        except ValueError as err:  # a sampler or quota that broke its contract
+            raise PruneError(f"--method {s.name} --quota {q.name}: {err}") from None
+    kept = np.asarray(kept, dtype=np.int64)
+    if len(kept) != n_keep:  # pragma: no cover - the checks above hold every entry to its count
+        raise PruneError(f"--method {s.name} --quota {q.name} kept {len(kept)} samples, expected {n_keep}")
+
+    parameters = dict(choice.params)
+    for need in s.needs:  # where its inputs came from (the embeddings' snapshot), when known
+        if need != "scores" and need in inputs.sources:
+            parameters[need] = inputs.sources[need]
+    detail = q.detail(inputs, choice.quota_params) if q.detail is not None else dict(choice.quota_params)
+    return kept, parameters, detail or None
+
+
+# -------------------------------------------------------------------------- the door
+
+def _array(a, name: str, kinds: str, ndim: int) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != ndim or (a.size and a.dtype.kind not in kinds):
+        what = "integers" if kinds == "iu" else "numbers"
+        raise PruneError(f"{name} must be a {ndim}-dimensional array of {what}, got shape {a.shape} dtype {a.dtype}")
+    return a
+
+
+def choose(
+    *,
+    targets,
+    values=None,
+    higher_is_harder: bool = True,
+    num_classes: int | None = None,
+    classes: Sequence[str] | None = None,
+    n_keep: int | None = None,
+    rate: float | None = None,
+    method: str = "topk",
+    quota: str = "none",
+    keep: str | None = None,
+    beta: float | None = None,
+    strata: int | None = None,
+    k: int | None = None,
+    gamma: float | None = None,
+    emb=None,
+    recalls=None,
+    like_counts=None,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[np.ndarray, dict[str, Any], dict[str, Any] | None]:
+    """Choose which samples to keep: ``prune select`` on arrays, no run folder.
+
+    Keeps exactly ``N − round(rate·N)`` samples (or ``n_keep``; give one of the
+    two), ties broken by sample id, deterministic for a ``seed``. Positions
+    are sample ids ``0..N-1``.
+
+    Parameters
+    ----------
+    targets : array of int, shape (N,)
+        Class of every sample, in ``[0, num_classes)``.
+    values : array of float, shape (N,), optional
+        Scores (a score table's ``score`` column); needed by the samplers and
+        quotas that read scores. ``higher_is_harder`` says which end is hard.
+    num_classes, classes
+        Number of classes (default ``targets.max() + 1``) and their names as
+        the quota detail writes them (default ``"0"``, ``"1"``, …).
+    n_keep, rate
+        Samples to keep, or the fraction removed (``0 < rate < 1``).
+    method, quota
+        Names in :data:`pipeline.select.catalog.SAMPLERS` / ``QUOTAS``,
+        registered ones included.
+    keep, beta, strata, k, gamma
+        The options of ``prune select`` (None: the entry's default). ``keep``,
+        ``beta`` and ``strata`` are ignored where they do not apply; the
+        others are an error there.
+    emb : array, shape (N, dim), optional
+        Embeddings, for the samplers that need them (d2, kcenter).
+    recalls : array, shape (num_classes,), optional
+        Validation recall per class, for ``quota="drop"``.
+    like_counts : array of int, shape (num_classes,), optional
+        Kept samples per class of a reference selection, for ``quota="strategyq"``.
+    options : mapping, optional
+        Further parameters of a registered sampler or quota, by name.
+
+    Returns
+    -------
+    (kept, parameters, quota_detail)
+        Sorted unique ``int64`` sample ids; the sampler's full parameters and
+        the quota's detail (or None), as a manifest records them.
+    """
+    get_sampler(method), get_quota(quota)  # unknown names before anything else
+    targets = _array(targets, "targets", "iu", 1)
+    n = int(targets.shape[0])
+    if n == 0:
+        raise PruneError("targets is empty: there is nothing to select from")
+    if targets.min() < 0:
+        raise PruneError(f"targets must be >= 0, got {int(targets.min())}")
+    top = int(targets.max()) + 1
+    if num_classes is None:
+        num_classes = top
+    elif not (isinstance(num_classes, (int, np.integer)) and num_classes >= top):
+        raise PruneError(f"num_classes must be an integer >= targets.max() + 1 = {top}, got {num_classes}")
+    num_classes = int(num_classes)
+    classes = tuple(str(c) for c in range(num_classes)) if classes is None else tuple(str(c) for c in classes)
+    if len(classes) != num_classes:
+        raise PruneError(f"classes names {len(classes)} classes, expected {num_classes}")
+
+    if (n_keep is None) == (rate is None):
+        raise PruneError("give exactly one of n_keep and rate")
+    if rate is not None:
+        n_keep = checked_keep_count(n, rate)  # the one rate -> count rule; refuses a rate outside (0, 1)
+        rate = float(rate)
+    else:
+        try:
+            n_keep = operator.index(n_keep)
+        except TypeError:
+            raise PruneError(f"n_keep must be an integer, got {n_keep!r}") from None
+        if not 1 <= n_keep < n:  # as for a rate: keeping nothing, or everything, is no selection
+            raise PruneError(f"n_keep must be in [1, {n - 1}], got {n_keep}")
+        rate = (n - n_keep) / n  # what rate-dependent defaults (CCS's beta) read
+    given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma, **(options or {})}
+    choice = resolve(method, quota, rate=rate, given=given)
+
+    needs = choice.needs
+    if "scores" in needs:
+        if values is None:
+            raise PruneError(f"--method {method} --quota {quota} reads scores: pass values")
+        values = _array(values, "values", "biuf", 1)
+        if values.shape[0] != n:
+            raise PruneError(f"values has {values.shape[0]} scores but targets {n} samples")
+        if not np.all(np.isfinite(values)):
+            raise PruneError("values holds NaN or infinite scores")
+    if not isinstance(higher_is_harder, (bool, np.bool_)):
+        raise PruneError(f"higher_is_harder must be True or False, got {higher_is_harder!r}")
+    if "embeddings" in needs:
+        if emb is None:
+            raise PruneError(f"--method {method} reads embeddings: pass emb, shape (N, dim)")
+        emb = _array(emb, "emb", "biuf", 2)
+        if emb.shape[0] != n:
+            raise PruneError(f"emb has {emb.shape[0]} rows but targets {n} samples")
+        if not np.all(np.isfinite(emb)):
+            raise PruneError("emb holds NaN or infinite values")
+    if "recalls" in needs:
+        if recalls is None:
+            raise PruneError(f"--quota {quota} reads validation recalls: pass recalls, one per class")
+        recalls = _array(recalls, "recalls", "biuf", 1).astype(np.float64)
+        if recalls.shape != (num_classes,):
+            raise PruneError(f"recalls must hold one recall per class ({num_classes}), got {recalls.shape[0]}")
+        if not np.all(np.isfinite(recalls)) or (recalls < 0).any() or (recalls > 1).any():
+            raise PruneError("recalls must be in [0, 1]")
+    if "like" in needs:
+        if like_counts is None:
+            raise PruneError(f"--quota {quota} copies class shares: pass like_counts, kept samples per class")
+        like_counts = _array(like_counts, "like_counts", "iu", 1).astype(np.int64)
+        if like_counts.shape != (num_classes,):
+            raise PruneError(f"like_counts must hold one count per class ({num_classes}), got {like_counts.shape[0]}")
+        if (like_counts < 0).any() or like_counts.sum() == 0:
+            raise PruneError("like_counts must be >= 0 and keep at least one sample")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise PruneError(f"seed must be an integer, got {seed!r}") from None
+
+    inputs = Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
+                    scores=values if "scores" in needs else None, higher_is_harder=bool(higher_is_harder),
+                    emb=emb if "embeddings" in needs else None, recalls=recalls if "recalls" in needs else None,
+                    like_counts=like_counts if "like" in needs else None)
+    check(choice, n, n_keep)
+    return run(choice, inputs, n_keep, seed)
