@@ -17,6 +17,9 @@ from pipeline.data import cifar as cifar_mod
 from pipeline.data import mnist as mnist_mod
 from pipeline.data import mnist1d as mnist1d_mod
 from pipeline.data.digits import stratified_split
+from pipeline.io import fingerprint
+
+MNIST1D_TRAIN_FINGERPRINT = "8df2f43c06be553bab2c5fcab62901f20f86e849adec1fbf34fa0d9e9916b566"
 
 # Test-split labels with a hand-computed DRoP split: class 3 at 0,1,3,8 -> val 0,1;
 # class 1 at 2,4,9 -> val 2; class 0 at 5,6,7 -> val 5.
@@ -425,6 +428,9 @@ def test_mnist1d_shapes(mnist1d_full):
     files = [p.name for p in data_dir.iterdir()]
     assert files == [mnist1d_mod.cache_path(data_dir).name]  # no temporary file left behind
     assert "n20000_seed42" in files[0]
+    # the digest every existing MNIST-1D run carries (computed before data identities existed): unchanged
+    assert b.identity == ""
+    assert fingerprint("mnist1d", "train", b.train.y) == MNIST1D_TRAIN_FINGERPRINT
 
 
 def test_mnist1d_cache_is_used(mnist1d_full, monkeypatch):
@@ -505,8 +511,9 @@ def test_split_take_accepts_a_tensor_of_ids_and_stays_put_on_the_cpu():
 
 @pytest.mark.parametrize("name", [n for n in DATASETS if n not in ("mnist1d", "digits")])
 def test_file_based_loaders_name_the_missing_path(tmp_path, name):
+    spec = f"{name}:missing" if DATASETS[name].argument else name  # npz:PATH, hf:PATH read PATH under --data-dir
     with pytest.raises(DataError, match=f"expected {tmp_path}"):
-        load_dataset(name, data_dir=tmp_path)
+        load_dataset(spec, data_dir=tmp_path)
 
 
 # ---------------------------------------------------------------- the registry
@@ -528,19 +535,24 @@ def test_load_dataset_calls_the_entrys_loader(name, monkeypatch, tmp_path):
     import dataclasses
 
     calls = []
-    fake = dataclasses.replace(DATASETS[name], load=lambda root, download: calls.append((root, download)) or "bundle")
+    if DATASETS[name].argument:  # npz:PATH: the loader gets PATH first, exactly as written (its case kept)
+        fake = dataclasses.replace(DATASETS[name], load=lambda arg, root, download: calls.append((arg, root, download)) or "bundle")
+        spec, first = f"{name.upper()}:Some/File", ("Some/File",)
+    else:
+        fake = dataclasses.replace(DATASETS[name], load=lambda root, download: calls.append((root, download)) or "bundle")
+        spec, first = name.upper(), ()
     monkeypatch.setitem(DATASETS, name, fake)
     monkeypatch.setenv("PRUNE_DATA_DIR", str(tmp_path / "default"))
-    assert load_dataset(name.upper(), data_dir=tmp_path, download=True) == "bundle"
-    assert load_dataset(name) == "bundle"
-    assert calls == [(tmp_path, True), (tmp_path / "default" if fake.default_dir else None, False)]
+    assert load_dataset(spec, data_dir=tmp_path, download=True) == "bundle"
+    assert load_dataset(f"{name}:Some/File" if first else name) == "bundle"
+    assert calls == [(*first, tmp_path, True), (*first, tmp_path / "default" if fake.default_dir else None, False)]
 
 
 @pytest.mark.parametrize("name", ["imagenet", "", "cifar"])
 def test_unknown_data_set_is_one_line_listing_the_registry(name):
     with pytest.raises(DataError) as err:
         load_dataset(name)
-    assert str(err.value) == f"unknown data set '{name}'; valid: " + ", ".join(DATASETS)
+    assert str(err.value) == f"unknown data set '{name}'; valid: " + ", ".join(e.usage for e in DATASETS.values())
 
 
 def test_data_help_lists_the_registry():
@@ -549,4 +561,5 @@ def test_data_help_lists_the_registry():
     text = data_help()
     assert "\n" not in text and text.startswith("mnist1d (embedded, no download)")
     for entry in DATASETS.values():
-        assert f"{entry.name} ({entry.summary})" in text
+        assert f"{entry.usage} ({entry.summary})" in text
+        assert "[" not in entry.summary  # rich would read [brackets] in --help as markup and drop them

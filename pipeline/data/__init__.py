@@ -1,7 +1,9 @@
 """Data sets as in-memory (or lazily read) splits: `load_dataset(name) -> DataBundle`.
 
-Every data set gets a DRoP validation split: the first half of each class of the
-test split (by index) is `val`, the rest is `test` (`drop_val_split`).
+Every data set without a validation split of its own gets DRoP's: the first half
+of each class of the test split (by index) is `val`, the rest is `test`
+(`drop_val_split`). A user's own data comes as `npz:PATH` or `hf:PATH`
+(`pipeline/data/npz.py`, `pipeline/data/hf.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from .augment import random_crop_flip
 from .base import DataBundle, DataError, Split, default_data_dir, drop_val_split
-from .registry import DATASETS, DataSetEntry, data_help, get_dataset
+from .registry import DATASETS, DataSetEntry, data_help, get_dataset, resolve
 
 __all__ = [
     "DATASETS",
@@ -33,11 +35,15 @@ def load_dataset(name: str, *, data_dir: str | Path | None = None, download: boo
     `download=True` lets torchvision fetch CIFAR/MNIST files that are missing;
     nothing is ever downloaded otherwise. Raises `DataError` (one line) for an
     unknown name, missing or corrupt files, or labels out of range. For
-    `imagefolder`, `data_dir` is the folder holding `train/` and `val/`.
+    `imagefolder`, `data_dir` is the folder holding `train/` and `val/`. For
+    `npz:PATH` and `hf:PATH`, a relative PATH is read under `data_dir` when one is
+    given, else under the current folder.
     """
-    entry = get_dataset(name)
+    entry, arg = resolve(name)
     if data_dir is not None:
         root = Path(data_dir).expanduser()
     else:
         root = default_data_dir() if entry.default_dir else None
+    if entry.argument:
+        return entry.load(arg, root, download)
     return entry.load(root, download)

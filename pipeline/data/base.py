@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from pipeline.io.errors import PruneError
+
 if TYPE_CHECKING:  # torch is imported lazily so that `prune --help` stays instant
     import torch
 
 
-class DataError(Exception):
-    """A data set cannot be loaded; the message is one user-facing line."""
+class DataError(PruneError):
+    """A data set cannot be loaded; the message is one user-facing line (the CLI prints it, exit 2)."""
 
 
 def default_data_dir() -> Path:
@@ -122,7 +124,14 @@ class Split:
 
 @dataclass(eq=False)
 class DataBundle:
-    """A loaded data set: class names, input shape, the three splits and its augmentation."""
+    """A loaded data set: class names, input shape, the three splits and its augmentation.
+
+    `identity` names what the training split's sample ids point at, for data
+    whose name alone does not (files in a folder, a user's .npz or Hugging Face
+    data set): it enters the fingerprint (`pipeline.io.fingerprint`), so a
+    manifest made on one folder is refused on another with the same labels.
+    Built-in data sets leave it empty, which keeps their fingerprints as they were.
+    """
 
     name: str
     classes: list[str]
@@ -131,6 +140,7 @@ class DataBundle:
     val: Split
     test: Split
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+    identity: str = ""
 
 
 def drop_val_split(y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,19 +178,27 @@ def make_bundle(
     train: Split,
     test: Split,
     augment: Callable | None = None,
+    *,
+    val: Split | None = None,
+    identity: str = "",
 ) -> DataBundle:
-    """Check labels and carve val out of the test split (`drop_val_split`)."""
+    """Check labels and carve val out of the test split (`drop_val_split`), unless the data set brings its own `val`."""
     train.y = check_labels(name, "train", train.y, len(classes))
     test.y = check_labels(name, "test", test.y, len(classes))
-    val_idx, test_idx = drop_val_split(test.y)
+    if val is None:
+        val_idx, test_idx = drop_val_split(test.y)
+        val, test = test.subset(val_idx), test.subset(test_idx)
+    else:
+        val.y = check_labels(name, "val", val.y, len(classes))
     return DataBundle(
         name=name,
         classes=list(classes),
         input_shape=tuple(int(s) for s in input_shape),
         train=train,
-        val=test.subset(val_idx),
-        test=test.subset(test_idx),
+        val=val,
+        test=test,
         augment=augment,
+        identity=identity,
     )
 
 

@@ -3,10 +3,16 @@
 Images are read lazily in `Split.take`, converted to RGB and resized to one
 fixed size: that of the first training image, but at most 224x224 (larger
 first images, as in ImageNet, give 224x224). TinyImageNet thus stays 64x64.
+
+The data's identity (`DataBundle.identity`, part of the fingerprint) is a
+sha256 over the class names and each training file's path under the folder
+and size in bytes: a manifest made on one folder is refused on another with
+the same labels, and still fits the same folder copied or moved elsewhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +72,20 @@ def _tiny_imagenet_val(val_dir: Path, classes: list[str]) -> tuple[list[Path], n
     return [e[2] for e in entries], np.asarray([e[0] for e in entries], dtype=np.int64)
 
 
+def identity(root: Path, classes: list[str], train_files: list[Path]) -> str:
+    """sha256 over the class names, then each training file's path relative to ``root`` and its size in bytes."""
+    h = hashlib.sha256()
+    for name in classes:
+        h.update(f"class\0{name}\0".encode())
+    for path in train_files:
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise DataError(f"cannot read image {path}: {e}") from None
+        h.update(f"file\0{path.relative_to(root).as_posix()}\0{size}\0".encode())
+    return h.hexdigest()
+
+
 def _image_size(path: Path) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
@@ -105,4 +125,5 @@ def load(data_dir: Path | None, download: bool = False) -> DataBundle:
     common = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD, image_size=size)
     train = Split(y=train_y, files=train_files, **common)
     test = Split(y=val_y, files=val_files, **common)
-    return make_bundle("imagefolder", classes, (3, *size), train, test, augment=random_crop_flip)
+    return make_bundle("imagefolder", classes, (3, *size), train, test, augment=random_crop_flip,
+                       identity=identity(root, classes, train_files))

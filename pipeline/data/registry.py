@@ -4,6 +4,11 @@ A new data set is one loader module in ``pipeline/data/`` with a
 ``load(data_dir, download) -> DataBundle``, plus one entry in ``_ENTRIES`` below,
 plus one test. ``prune record --help`` and the unknown-name error list this
 registry, so nothing else changes.
+
+A user's own data comes through an entry that takes an argument, written
+``NAME:ARG`` on the command line (``--data npz:my.npz``, ``--data hf:folder``):
+its ``load(arg, data_dir, download)`` gets the text after the first colon, and
+``"npz:my.npz" in DATASETS`` holds, so every check by name accepts it.
 """
 
 from __future__ import annotations
@@ -13,23 +18,29 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from . import cifar, digits, imagefolder, mnist, mnist1d  # numpy only: torch is imported inside each load
+from . import cifar, digits, hf, imagefolder, mnist, mnist1d, npz  # numpy only: torch (and datasets) inside each load
 from .base import DataBundle, DataError
 
 
 @dataclass(frozen=True)
 class DataSetEntry:
     name: str
-    load: Callable[[Path | None, bool], DataBundle]  # (data_dir, download) -> DataBundle: the loader module's function
-    summary: str  # one phrase, shown by `prune record --help`
+    load: Callable[..., DataBundle]  # the loader module's function: (data_dir, download), or (arg, data_dir, download)
+    summary: str  # one phrase, shown by `prune record --help` (no [brackets]: rich reads them as markup)
     files: str  # what --data-dir holds for it, in its standard layout
     download: str | None = None  # what --download fetches when the files are missing; None: there is nothing to fetch
     default_dir: bool = True  # without --data-dir the loader reads default_data_dir(); False: it gets None and asks
+    argument: str | None = None  # e.g. "PATH": named NAME:ARG, and load is (arg, data_dir, download) -> DataBundle
 
     @property
     def loader(self) -> Callable:
         """The loader module's function behind ``load`` (the data set name bound first where one module serves two)."""
         return self.load.func if isinstance(self.load, partial) else self.load
+
+    @property
+    def usage(self) -> str:
+        """How ``--data`` names it: ``mnist1d``, or ``npz:PATH`` for an entry that takes an argument."""
+        return f"{self.name}:{self.argument}" if self.argument else self.name
 
 
 _ENTRIES = (
@@ -48,19 +59,59 @@ _ENTRIES = (
     DataSetEntry("imagefolder", imagefolder.load, "train/ and val/ class folders, e.g. TinyImageNet",
                  "train/<class>/ and val/<class>/ image files (or TinyImageNet's val/images + val_annotations.txt)",
                  default_dir=False),
+    DataSetEntry("npz", npz.load,
+                 "your arrays: a numpy.savez file with x, y and optional x_test, y_test, x_val, y_val, classes; "
+                 "uint8 x is images",
+                 "the .npz file itself (a relative PATH is read under --data-dir when given)",
+                 default_dir=False, argument="PATH"),
+    DataSetEntry("hf", hf.load,
+                 "a Hugging Face save_to_disk folder; hf:PATH#INPUT,LABEL names the columns, default image,label; "
+                 "needs the datasets package, the hf extra",
+                 "the save_to_disk folder itself (a relative PATH is read under --data-dir when given)",
+                 default_dir=False, argument="PATH"),
 )
 
-DATASETS: dict[str, DataSetEntry] = {e.name: e for e in _ENTRIES}
+
+class DataSets(dict):
+    """Entries by name; a name ``NAME:ARG`` is in it when entry NAME takes an argument (``npz:my.npz``)."""
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        if not isinstance(name, str):
+            return False
+        key, sep, arg = name.partition(":")
+        entry = self.get(key)
+        return bool(sep and arg and entry is not None and entry.argument)
+
+
+DATASETS: DataSets = DataSets((e.name, e) for e in _ENTRIES)
+
+
+def valid_names() -> str:
+    """"mnist1d, digits, ..., npz:PATH, hf:PATH": what an unknown-name error lists."""
+    return ", ".join(e.usage for e in DATASETS.values())
+
+
+def resolve(name: str) -> tuple[DataSetEntry, str | None]:
+    """The entry of data set ``name`` (any case) and its argument (``"my.npz"`` of ``npz:my.npz``; None for the rest).
+
+    An unknown name, or one that lacks (or has but takes no) argument, is a one-line `DataError`.
+    """
+    key, sep, arg = name.partition(":")
+    entry = DATASETS.get(key.lower())
+    if entry is not None and entry.argument and not arg:
+        raise DataError(f"data set '{entry.name}' needs its {entry.argument}: --data {entry.usage}")
+    if entry is None or (sep and not entry.argument):
+        raise DataError(f"unknown data set '{name}'; valid: {valid_names()}")
+    return entry, (arg if entry.argument else None)
 
 
 def get_dataset(name: str) -> DataSetEntry:
-    """The entry of data set ``name`` (any case); an unknown name is a one-line `DataError` listing the valid ones."""
-    try:
-        return DATASETS[name.lower()]
-    except KeyError:
-        raise DataError(f"unknown data set '{name}'; valid: {', '.join(DATASETS)}") from None
+    """The entry of data set ``name`` (any case, ``npz:PATH`` included); an unknown name is a one-line `DataError` listing the valid ones."""
+    return resolve(name)[0]
 
 
 def data_help() -> str:
-    """Every data set with its summary, for ``--data``'s help: "mnist1d (embedded, no download), digits (...), ..."."""
-    return ", ".join(f"{e.name} ({e.summary})" for e in DATASETS.values())
+    """Every data set with its summary, for ``--data``'s help: "mnist1d (embedded, no download), ..., npz:PATH (...)"."""
+    return ", ".join(f"{e.usage} ({e.summary})" for e in DATASETS.values())

@@ -41,6 +41,10 @@ _DEFAULTS: dict[str, TrainConfig] = {
     "cifar100": _cfg("resnet18", 200, 128, 0.1, 5e-4, nesterov=True),
     # The ImageNet ResNet recipe: lr 0.1 for batch 256, divided by 10 at 1/3 and 2/3 of training.
     "imagefolder": _cfg("tv:resnet18", 90, 256, 0.1, 1e-4, schedule="multistep", milestones=(1 / 3, 2 / 3)),
+    # a user's own arrays or Hugging Face data set: the MLP fits any input shape (it flattens);
+    # pass --model (e.g. resnet18, tv:<name>) for images
+    "npz": _cfg("mlp", 30, 128, 0.05, 5e-4, nesterov=True),
+    "hf": _cfg("mlp", 30, 128, 0.05, 5e-4, nesterov=True),
 }
 
 # Changes to a data set's recipe when another model is asked for.
@@ -53,7 +57,7 @@ _MODEL_OVERRIDES: dict[tuple[str, str], dict] = {
 
 def auto_config(data: str, model: str | None = None) -> TrainConfig:
     """Default model and SGD recipe for data set `data`; `model` swaps in another architecture."""
-    key = data.lower()
+    key = data.partition(":")[0].lower()  # npz:PATH and hf:PATH share their kind's recipe
     if key not in _DEFAULTS:
         from pipeline.data import DATASETS, DataError
 

@@ -19,6 +19,8 @@ app = stage_app("record", "Train the query model on the full data set and record
 def record_cmd(
     run: Path = RunOpt,
     data: str = typer.Option("mnist1d", "--data", help=f"Data set: {data_help()}."),
+    image_column: Optional[str] = typer.Option(None, "--image-column", help="With --data hf:PATH: the column holding the inputs (default 'image')."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="With --data hf:PATH: the column holding the class labels (default 'label')."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder holding the data set's files in their standard layout (mnist1d caches its generated arrays here; default ~/.cache/prune)."),
     download: bool = typer.Option(False, "--download", help="Fetch a torchvision data set into --data-dir if it is missing (never done otherwise)."),
     model: Optional[str] = typer.Option(None, "--model", help=f"Model: {model_help()}; default: the data set's auto config."),
@@ -36,7 +38,10 @@ def record_cmd(
     force: bool = typer.Option(False, "--force", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
 ):
     """Train on the full data and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
+    from pipeline.data.hf import with_columns
     from pipeline.record.run import record
+
+    data = with_columns(data, image_column, label_column)
 
     path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
                   seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,

@@ -93,7 +93,7 @@ def record(
         # A new Split (same inputs) rather than an edit: the loader's bundle stays clean.
         bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=flip_labels(clean, C, label_noise, seed)))
         log(f"label noise: flipped {int(np.sum(bundle.train.y != clean))} of {n} training labels (seed {seed})")
-    fp = fingerprint(data, "train", bundle.train.y)
+    fp = fingerprint(bundle.name, "train", bundle.train.y, bundle.identity)
 
     # Everything is written into a hidden sibling folder and renamed into place
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
@@ -169,6 +169,7 @@ def record(
             "label_noise_seed": seed,
             "label_noise_flipped": int(np.sum(bundle.train.y != clean)),
             "fingerprint": fp,
+            "data_identity": bundle.identity,
             "device": str(dev),
             "torch_threads": torch.get_num_threads(),
             "final_test_accuracy": final_test,

@@ -82,7 +82,7 @@ def load_training_data(run):
         raise PruneError(f"run {run.path} has no model to differentiate (it was not recorded by `prune record`)")
     bundle = load_data(run.dataset, run.info.get("data_dir"), False)
     y = labels_as_trained(run.info, bundle.train.y)
-    if len(y) != run.n or fingerprint(run.dataset, "train", y) != run.fingerprint:
+    if len(y) != run.n or fingerprint(bundle.name, "train", y, bundle.identity) != run.fingerprint:
         raise PruneError(f"the {run.dataset} training set found on disk is not the one run {run.path} recorded "
                          "(its fingerprint differs); point --data-dir of `prune record` at the same files")
     return bundle, y
