@@ -79,7 +79,7 @@ def test_iterating_again_without_set_epoch_moves_to_the_next_epoch():
 
 
 @pytest.mark.parametrize("kw,message", [
-    ({"name": "nope", "rate": 0.3}, "unknown dynamic rule 'nope'"),
+    ({"name": "nope", "rate": 0.3}, "unknown --dynamic method 'nope'"),
     ({"name": "rs2", "rate": 1.5}, r"rate must be in \(0, 1\)"),
     ({"name": "infobatch", "rate": 0.3}, "needs epochs=E"),
 ])

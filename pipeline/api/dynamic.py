@@ -56,7 +56,12 @@ class DynamicSampler(Sampler):
         checked_keep_count(len(y), rate, flag="rate", what="samples")
         self.name, self.rate, self.seed = name, float(rate), int(seed)
         self.targets = y.astype(np.int64)
-        self.plan = _make_plan(name, self.targets, self.rate, num_classes=num_classes, epochs=epochs, options=options)
+        from pipeline.engine.plans import get_dynamic
+
+        rule = get_dynamic(name)
+        if name == "infobatch" and epochs is None:
+            raise PruneError("DynamicSampler('infobatch', ...) needs epochs=E (it stops pruning after 87.5% of them)")
+        self.plan = rule.build(self.targets, self.rate, num_classes=num_classes, epochs=epochs, **options)
         self.epoch = 0
         self._drawn: int | None = None  # the epoch whose ids are drawn
         self._iterated = False
@@ -123,20 +128,3 @@ class DynamicSampler(Sampler):
         self._weight = {"cpu": torch.from_numpy(full)}
         self._drawn = self.epoch
 
-
-def _make_plan(name, targets, rate, *, num_classes, epochs, options):
-    from pipeline.engine import plans as P
-
-    rules = {"rs2": P.RS2Plan, "rcap": P.RCAPPlan, "infobatch": P.InfoBatchPlan}
-    if name not in rules:
-        raise PruneError(f"unknown dynamic rule {name!r}; choose one of: {', '.join(rules)}")
-    if name == "infobatch":
-        if epochs is None:
-            raise PruneError("DynamicSampler('infobatch', ...) needs epochs=E (it stops pruning after 87.5% of them)")
-        options = {**options, "epochs": epochs}
-    if name == "rcap":
-        options = {"beta": 0.25, **options}
-    try:
-        return rules[name](targets, rate, num_classes=num_classes, **options)
-    except TypeError as err:
-        raise PruneError(f"DynamicSampler({name!r}): {err}") from None

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pipeline.io import PruneError, Run, Scores
 
@@ -41,3 +44,102 @@ def register_score(name: str, fn=None, **metadata: Any):
     from pipeline.score.registry import register_score as register
 
     return register(name, fn, **metadata)
+
+
+@dataclass
+class Selection:
+    """Kept sample ids (sorted, unique) and what a manifest records of them."""
+
+    ids: np.ndarray
+    targets: np.ndarray
+    meta: dict[str, Any]
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the manifest (``keep.parquet``) that ``prune train --manifest`` and :func:`read_manifest` read."""
+        from pipeline.io import write_manifest
+
+        write_manifest(path, self.ids, self.targets, self.meta)
+        self.path = Path(path)
+        return self.path
+
+
+def select(scores=None, rate: float | None = None, *, method: str = "topk", quota: str = "none", targets=None,
+           higher_is_harder: bool | None = None, n_keep: int | None = None, seed: int = 0, keep: str | None = None,
+           beta: float | None = None, strata: int | None = None, k: int | None = None, gamma: float | None = None,
+           embeddings=None, recalls=None, like=None, classes=None, out: str | os.PathLike | None = None,
+           **options: Any) -> Selection:
+    """Which samples to keep (``prune select`` on values in memory): exactly N − round(rate·N) ids.
+
+    ``scores`` is what :func:`score` returns, a score table's path, a plain
+    array of one score per sample (then ``higher_is_harder`` defaults to True
+    and ``targets`` must be given for class quotas), or None for samplers that
+    need no scores (random, kcenter). ``method`` and ``quota`` are any
+    registered sampler and quota; ``embeddings`` (N, dim) feed d2/kcenter,
+    ``recalls`` (one per class) the DRoP quota, ``like`` (a manifest, its path
+    or kept counts per class) strategyq. ``out`` writes the manifest too.
+    """
+    from pipeline.io import read_manifest, read_scores
+    from pipeline.select.core import choose
+    from pipeline.select.run import describe
+
+    meta_extra: dict[str, Any] = {}
+    values = None
+    if isinstance(scores, (str, os.PathLike)):
+        scores = read_scores(scores)
+    if isinstance(scores, Scores):
+        if len(scores.sample) and not np.array_equal(scores.sample, np.arange(len(scores.sample))):
+            raise PruneError("the score table must hold one score for every sample 0..N-1")
+        values = scores.score
+        if targets is None:
+            targets = scores.target
+        if higher_is_harder is None:
+            higher_is_harder = scores.higher_is_harder
+        meta_extra = {"scores": {"method": scores.meta.get("method"), "parameters": scores.meta.get("parameters", {}),
+                                 "higher_is_harder": higher_is_harder,
+                                 "path": None if scores.path is None else str(scores.path)},
+                      "fingerprint": scores.fingerprint, "source_run": scores.meta.get("source_run")}
+    elif scores is not None:
+        values = np.asarray(scores, dtype=np.float64)
+    if targets is None:
+        if values is None:
+            raise PruneError("give targets= (one label per sample), or scores that carry them")
+        targets = np.zeros(len(values), dtype=np.int64)  # one class: only global selection needs no labels
+        if quota != "none":
+            raise PruneError(f"quota {quota!r} needs the class of every sample: pass targets=")
+    if higher_is_harder is None:
+        higher_is_harder = True
+    like_counts = None
+    if like is not None:
+        ref = read_manifest(like) if isinstance(like, (str, os.PathLike)) else like
+        y = np.asarray(targets)
+        like_counts = np.bincount(y[ref.sample], minlength=int(y.max()) + 1) if hasattr(ref, "sample") else ref
+    kept, parameters, detail = choose(
+        targets=targets, values=values, higher_is_harder=bool(higher_is_harder), classes=classes, n_keep=n_keep,
+        rate=rate, method=method, quota=quota, keep=keep, beta=beta, strata=strata, k=k, gamma=gamma,
+        emb=embeddings, recalls=recalls, like_counts=like_counts, seed=seed, options=options or None)
+    y = np.asarray(targets, dtype=np.int64)
+    names = [str(c) for c in range(int(y.max()) + 1)] if classes is None else [str(c) for c in classes]
+    meta = {**describe(method=method, quota=quota, rate=rate, kept=kept, targets=y, classes=names,
+                       parameters=parameters, detail=detail, seed=seed), **meta_extra}
+    sel = Selection(ids=kept, targets=y[kept], meta=meta)
+    if out is not None:
+        sel.write(out)
+    return sel
+
+
+def register_sampler(*args: Any, **kwargs: Any):
+    """Add your own sampler (see :func:`pipeline.select.catalog.register_sampler` for the contract)."""
+    from pipeline.select.catalog import register_sampler as register
+
+    return register(*args, **kwargs)
+
+
+def register_quota(*args: Any, **kwargs: Any):
+    """Add your own class quota (see :func:`pipeline.select.catalog.register_quota` for the contract)."""
+    from pipeline.select.catalog import register_quota as register
+
+    return register(*args, **kwargs)
