@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from pipeline.cliutil import CONTEXT, DeviceOpt, SeedOpt, say, user_errors
+from pipeline.export.cli import app as export_app
 from pipeline.record.cli import app as record_app
 from pipeline.score.cli import app as score_app
 from pipeline.select.cli import app as select_app
@@ -28,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
 )
-for sub in (record_app, score_app, select_app, train_app):
+for sub in (record_app, score_app, select_app, train_app, export_app):
     app.add_typer(sub)
 
 

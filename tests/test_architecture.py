@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
 STAGES = sorted(p.name for p in PACKAGE.iterdir()
-                if p.is_dir() and p.name in {"record", "score", "select", "train", "rounds", "sweep", "report"})
+                if p.is_dir() and p.name in {"record", "score", "select", "train", "export", "rounds", "sweep", "report"})
 SHARED = ("engine", "io", "data", "models")
 
 

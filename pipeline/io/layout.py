@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 RUN_JSON = "run.json"
+FILES = "files.parquet"
 TRAJECTORIES = "trajectories.zarr"
 DYNAMICS = "dynamics"
 EVAL_TABLE = "eval.parquet"
@@ -60,3 +61,8 @@ def scores_table(run: str | os.PathLike, method: str) -> Path:
 
 def train_dir(run: str | os.PathLike, name: str) -> Path:
     return Path(run) / TRAIN / name
+
+
+def files_table(run: str | os.PathLike) -> Path:
+    """File-backed data sets: each training sample's file, relative to the data folder."""
+    return Path(run) / FILES

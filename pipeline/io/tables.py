@@ -52,6 +52,8 @@ SCORES_SCHEMA = pa.schema([("sample", pa.int64()), ("target", pa.int64()), ("sco
 
 MANIFEST_SCHEMA = pa.schema([("sample", pa.int64()), ("target", pa.int64())])
 MANIFEST_WEIGHTED_SCHEMA = MANIFEST_SCHEMA.append(pa.field("weight", pa.float64()))
+# file-backed data sets: each kept sample's file, relative to the data folder (RUN/files.parquet)
+MANIFEST_PATH_FIELD = pa.field("path", pa.string())
 
 # RUN/train/<name>/history.parquet: one row per epoch and split
 HISTORY_SCHEMA = pa.schema(
@@ -258,6 +260,12 @@ class Manifest:
     weight: np.ndarray | None
     meta: dict[str, Any]
     path: Path | None = None
+    files: np.ndarray | None = None  # relative file of each kept sample (file-backed data sets)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The kept sample ids (sorted, unique)."""
+        return self.sample
 
     @property
     def fingerprint(self) -> str | None:
@@ -274,7 +282,7 @@ MANIFEST_ENCODING = {"sample": "DELTA_BINARY_PACKED", "target": "DELTA_BINARY_PA
 
 
 def write_manifest(path: str | os.PathLike, sample: np.ndarray, target: np.ndarray, meta: dict[str, Any],
-                   weight: np.ndarray | None = None) -> None:
+                   weight: np.ndarray | None = None, files: np.ndarray | None = None) -> None:
     sample = np.asarray(sample, dtype=np.int64)
     if len(sample) > 1 and not np.all(sample[1:] > sample[:-1]):
         raise ValueError("manifest ids must be sorted and unique")  # a bug, not a user error
@@ -283,6 +291,9 @@ def write_manifest(path: str | os.PathLike, sample: np.ndarray, target: np.ndarr
     if weight is not None:
         cols["weight"] = np.asarray(weight, dtype=np.float64)
         schema = MANIFEST_WEIGHTED_SCHEMA
+    if files is not None:
+        cols["path"] = list(files)
+        schema = schema.append(MANIFEST_PATH_FIELD)
     write_table(path, cols, schema, {"artifact": "manifest", **meta}, use_dictionary=["weight"], compression="none",
                 column_encoding=MANIFEST_ENCODING)
 
@@ -296,7 +307,9 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
     if not np.all(sample[1:] > sample[:-1]) or sample[0] < 0:
         raise PruneError(f"{path}: manifest sample ids must be sorted, unique and non-negative")
     weight = table.column("weight").to_numpy().astype(np.float64) if "weight" in table.column_names else None
-    return Manifest(sample=sample, target=table.column("target").to_numpy().astype(np.int64), weight=weight, meta=meta, path=Path(path))
+    files = np.asarray(table.column("path").to_pylist(), dtype=object) if "path" in table.column_names else None
+    return Manifest(sample=sample, target=table.column("target").to_numpy().astype(np.int64), weight=weight, meta=meta,
+                    path=Path(path), files=files)
 
 
 def _plain(obj: Any) -> Any:

@@ -115,6 +115,10 @@ def record(
         if label_noise > 0:
             ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
             ct[:] = clean
+        if bundle.train.files is not None and data_dir is not None:  # file-backed: manifests will name each file
+            from pipeline.io.files import relative_paths, write_files
+
+            write_files(layout.files_table(partial), relative_paths(bundle.train.files, data_dir))
         eval_cols: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
         train_ids = np.arange(n, dtype=np.int64)
         final_test = []
