@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+import pipeline.api.composite  # noqa: F401 - lets `--dynamic SCORE+SAMPLER` resolve (no torch, no stage import)
 from pipeline.cliutil import CONTEXT, DeviceOpt, SeedOpt, say, user_errors
 from pipeline.export.cli import app as export_app
 from pipeline.record.cli import app as record_app

@@ -56,6 +56,7 @@ class DynamicSampler(Sampler):
         checked_keep_count(len(y), rate, flag="rate", what="samples")
         self.name, self.rate, self.seed = name, float(rate), int(seed)
         self.targets = y.astype(np.int64)
+        import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER names
         from pipeline.engine.plans import get_dynamic
 
         rule = get_dynamic(name)
@@ -89,11 +90,13 @@ class DynamicSampler(Sampler):
         return len(self._ids)
 
     # -- losses in, weights out -------------------------------------------------
-    def update(self, idx, loss):
+    def update(self, idx, loss, logits=None):
         """Tell the rule the per-sample losses of one batch; returns those samples' loss weights.
 
         ``idx`` and ``loss`` are (B,) tensors (any device; no host sync). The
         weights are 1 except for InfoBatch's kept low-loss samples (1 / (1 − rate)).
+        A SCORE+SAMPLER rule (e.g. "tdds+ccs") scores the training logits:
+        pass them as ``logits`` (B, C).
         """
         import torch
 
@@ -101,7 +104,9 @@ class DynamicSampler(Sampler):
         loss = loss.detach() if isinstance(loss, torch.Tensor) else torch.as_tensor(np.asarray(loss))
         idx = idx if isinstance(idx, torch.Tensor) else torch.as_tensor(np.asarray(idx))
         idx = idx.to(loss.device).long()
-        self.plan.on_batch(self.epoch, idx, None, loss)
+        if logits is not None and not isinstance(logits, torch.Tensor):
+            logits = torch.as_tensor(np.asarray(logits))
+        self.plan.on_batch(self.epoch, idx, None if logits is None else logits.detach().to(loss.device), loss)
         w = self._weight.get(str(loss.device))
         if w is None:
             w = self._weight[str(loss.device)] = self._weight["cpu"].to(loss.device)

@@ -372,6 +372,78 @@ class InfoBatchPlan(DynamicPlan):
 # ---------------------------------------------------------------------------- the registry
 
 
+# ---------------------------------------------------------------------------- any score × sampler
+
+
+class ScoredPlan(DynamicPlan):
+    """Any trajectory score × any sampler, re-selected from the training dynamics so far (DataCull's dynamic mode).
+
+    The first ``warmup`` epochs train on every sample, so that every sample
+    has a trajectory. From then on, every ``every`` epochs, the score is
+    computed from the logits of the last ``history`` epochs (all so far when
+    None) and the sampler keeps ``N − round(rate·N)`` samples; in between the
+    subset stays. A sample left out of an epoch keeps the logits of its most
+    recent training pass, as the loss-based rules keep its last loss.
+
+    The mechanism only: a composed rule (``pipeline.api.composite``) fills in
+    :meth:`score` and :meth:`choose` with a registered score and sampler, so
+    the engine imports no stage.
+    """
+
+    name = "scored"
+
+    def score(self, logits: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Scores (N,) of the trajectory ``logits`` (1, T, N, C) float32, and whether higher is harder."""
+        raise NotImplementedError
+
+    def choose(self, scores: np.ndarray, higher_is_harder: bool, n_keep: int, seed: int) -> np.ndarray:
+        """``n_keep`` sorted sample ids chosen by the sampler from ``scores``."""
+        raise NotImplementedError
+
+    def __init__(self, targets: np.ndarray, rate: float, *, num_classes: int | None = None, epochs: int | None = None,
+                 every: int = 5, warmup: int = 1, history: int | None = None):
+        super().__init__(targets, rate, num_classes=num_classes, epochs=epochs)
+        self.every, self.warmup, self.history = int(every), int(warmup), None if history is None else int(history)
+        self.budget = keep_count(self.n, rate)
+        self._last = None  # device (N, C): each sample's logits from its most recent training pass
+        self.trajectory: list[np.ndarray] = []  # host float16 (N, C), one per finished epoch
+        self.current = np.arange(self.n, dtype=np.int64)
+        self.selections: list[int] = []  # epochs at which the subset was recomputed
+
+    def on_batch(self, epoch: int, idx, logits, loss) -> None:
+        import torch
+
+        super().on_batch(epoch, idx, logits, loss)
+        if logits is None:
+            raise PruneError(f"dynamic rule {self.name!r} scores the training logits: pass them with the losses "
+                             "(DynamicSampler.update(idx, loss, logits=logits))")
+        if self._last is None:
+            self._last = torch.full((self.n, logits.shape[1]), float("nan"), device=logits.device)
+        self._last[idx] = logits.detach().float()
+
+    def select(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+        if epoch > 0 and self._last is not None:  # the epoch before has ended: its logits join the trajectory
+            self.trajectory.append(self._last.cpu().numpy().astype(np.float16))
+            if self.history is not None:
+                del self.trajectory[:-self.history]
+        if epoch < self.warmup:
+            return np.arange(self.n, dtype=np.int64), None
+        if (epoch - self.warmup) % self.every == 0:
+            logits = np.stack(self.trajectory).astype(np.float32)[None]
+            if not np.all(np.isfinite(logits)):
+                raise PruneError(f"dynamic rule {self.name!r}: some samples have no logits yet (training diverged, "
+                                 f"or fewer than --warmup epochs saw every sample)")
+            scores, hard_high = self.score(logits)
+            self.current = np.asarray(self.choose(scores, hard_high, self.budget, int(rng.integers(2**32))),
+                                      dtype=np.int64)
+            self.selections.append(epoch)
+        return self.current, None
+
+    def params(self) -> dict:
+        return {"rate": self.rate, "every": self.every, "warmup": self.warmup, "history": self.history,
+                "selected_at": self.selections}
+
+
 def _positive(flag: str) -> Callable[[Any], str | None]:
     def check(value) -> str | None:
         return None if value > 0 else f"{flag} must be positive, got {value}"
@@ -451,11 +523,19 @@ def register_dynamic(rule: DynamicRule, *, replace: bool = False) -> DynamicRule
     return rule
 
 
+#: Functions name -> DynamicRule or None, asked for a name not in DYNAMIC (composed rules such as "tdds+ccs").
+RESOLVERS: list[Callable[[str], DynamicRule | None]] = []
+
+
 def get_dynamic(name: str) -> DynamicRule:
-    try:
+    if name in DYNAMIC:
         return DYNAMIC[name]
-    except KeyError:
-        raise PruneError(f"unknown --dynamic method {name!r}; choose one of: {', '.join(DYNAMIC)}") from None
+    for resolve in RESOLVERS:
+        rule = resolve(name)
+        if rule is not None:
+            return rule
+    composed = " or SCORE+SAMPLER (e.g. tdds+ccs)" if RESOLVERS else ""
+    raise PruneError(f"unknown --dynamic method {name!r}; choose one of: {', '.join(DYNAMIC)}{composed}")
 
 
 def dynamic_help() -> str:

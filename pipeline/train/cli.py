@@ -59,6 +59,12 @@ def train_cmd(
                                          f"{DYNAMIC['rcap'].defaults['beta']}, as the RCAP example)."),
     clip: Optional[float] = typer.Option(None, "--clip", help=f"With --dynamic {_readers('clip')}: losses are clipped to "
                                          "this value before the softmax (default log of the number of classes)."),
+    every: Optional[int] = typer.Option(None, "--every", help="With --dynamic SCORE+SAMPLER (e.g. tdds+ccs): "
+                                        "recompute the scores and re-select every this many epochs (default 5)."),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help="With --dynamic SCORE+SAMPLER: epochs on the full "
+                                         "data before the first selection (default: the score's window, at least 1)."),
+    history: Optional[int] = typer.Option(None, "--history", help="With --dynamic SCORE+SAMPLER: score only the last "
+                                          "this many epochs of the trajectory (default: every epoch so far)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
 ):
@@ -74,7 +80,8 @@ def train_cmd(
     seed_list = parse_seeds(seeds) if seeds is not None else None
     m = train(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs, batch_size=batch_size,
               lr=lr, seed=seed, device=device, name=name, out=out, log=say, budget=budget, cdbw=cdbw, dynamic=dynamic,
-              rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list)
+              rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list,
+              dynamic_options={"every": every, "warmup": warmup, "history": history})
     if seed_list is None:
         say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
             f"({m['n_train']} samples, {m['sample_passes']} sample-passes, {m['epochs']} epochs, {m['seconds']:.1f}s)")

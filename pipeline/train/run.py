@@ -46,13 +46,20 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
-def _dynamic_given(*, beta: float | None, clip: float | None, with_replacement: bool, stratify: bool) -> dict[str, Any]:
-    """The dynamic-pruning options as given (None: not given; a flag left off is not given)."""
-    return {"with_replacement": with_replacement or None, "stratify": stratify or None, "beta": beta, "clip": clip}
+def _dynamic_given(*, beta: float | None, clip: float | None, with_replacement: bool, stratify: bool,
+                   more: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dynamic-pruning options as given (None: not given; a flag left off is not given).
+
+    ``more``: the options of composed rules (every, warmup, history) and any
+    other a registered rule reads, by name.
+    """
+    return {"with_replacement": with_replacement or None, "stratify": stratify or None, "beta": beta, "clip": clip,
+            **(more or {})}
 
 
 def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, rate: float | None, beta: float | None,
-                   clip: float | None, with_replacement: bool, stratify: bool) -> None:
+                   clip: float | None, with_replacement: bool, stratify: bool,
+                   dynamic_options: dict[str, Any] | None = None) -> None:
     """Every protocol option is checked here, before any data is loaded."""
     if budget not in BUDGETS:
         raise PruneError(f"unknown --budget {budget!r}; choose one of: {', '.join(BUDGETS)}")
@@ -68,10 +75,12 @@ def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, r
         if rate is None:
             raise PruneError(f"--dynamic {dynamic} needs --rate, the fraction of samples removed each epoch (e.g. --rate 0.7)")
         rule.check_rate(rate, budget)
-    given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
+    given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+                           more=dynamic_options)
     for name, value in given.items():
         if value is not None and (rule is None or name not in rule.defaults):
-            readers = " or ".join(option_readers(name)) or "no rule"  # "no rule": one a user rule replaced
+            readers = " or ".join(option_readers(name)) or (
+                "SCORE+SAMPLER (e.g. tdds+ccs)" if name in ("every", "warmup", "history") else "no rule")
             raise PruneError(f"--{name.replace('_', '-')} applies to --dynamic {readers} only")
     if rule is not None:
         rule.options(given)  # checks the values given
@@ -100,14 +109,14 @@ class Setup:
 def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str | None, model: str | None,
             epochs: int | None, batch_size: int | None, lr: float | None, device: str, budget: str, cdbw: bool,
             dynamic: str | None, rate: float | None, beta: float | None, clip: float | None,
-            with_replacement: bool, stratify: bool) -> Setup:
+            with_replacement: bool, stratify: bool, dynamic_options: dict[str, Any] | None = None) -> Setup:
     from pipeline.engine.budget import budget_epochs
     from pipeline.engine.loop import resolve_device
     from pipeline.engine.counts import checked_keep_count
     from pipeline.engine.setup import load_data, train_config
 
     check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
-                   with_replacement=with_replacement, stratify=stratify)
+                   with_replacement=with_replacement, stratify=stratify, dynamic_options=dynamic_options)
     m = read_manifest(manifest) if manifest is not None else None
     r = open_run(run) if layout.run_json(run).exists() or data is None else None
     data_name = data or r.dataset
@@ -152,7 +161,8 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     kept = checked_keep_count(n, rate) if dynamic is not None else len(ids)
     dyn = None
     if dynamic is not None:
-        given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
+        given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+                               more=dynamic_options)
         dyn = {"method": dynamic, "rate": rate, **get_dynamic(dynamic).options(given)}
     return Setup(bundle=bundle, data_name=data_name, cfg=cfg,
                  epochs=budget_epochs(budget, cfg.epochs, kept, n, cfg.batch_size), ids=ids, weights=weights,
@@ -302,6 +312,7 @@ def train(
     with_replacement: bool = False,
     stratify: bool = False,
     seeds: list[int] | None = None,
+    dynamic_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train under one protocol; with ``seeds``, once per seed into ``<out>/seed=S/`` plus ``<out>/summary.json``.
 
@@ -309,7 +320,8 @@ def train(
     """
     s = prepare(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
                 batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
-                beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify)
+                beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+                dynamic_options=dynamic_options)
     name = name or default_name(manifest, dynamic, rate, budget, cdbw)
     out_dir = Path(out) if out is not None else layout.train_dir(run, name)
     rule = None if s.dynamic is None else get_dynamic(s.dynamic["method"])

@@ -1,0 +1,109 @@
+"""Composed dynamic rules: any score × any sampler, re-selected during training (``--dynamic tdds+ccs``).
+
+DataCull's dynamic mode: the importance of every sample is recomputed from
+the trajectory recorded so far, and the subset re-selected every k epochs.
+``SCORE+SAMPLER`` names a rule made of a registered score that reads the
+training logits (tdds, aum, forgetting, el2n, dynunc, variability,
+correctness, entropy, margin, confidence, loss, or your own) and a
+registered sampler (ccs, topk, random, moderate, or your own), run by the
+engine's :class:`~pipeline.engine.plans.ScoredPlan`. Importing this module
+lets ``prune train --dynamic`` and :class:`pipeline.DynamicSampler` resolve
+such names; it imports neither torch nor the stages until a rule is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pipeline.engine import plans as P
+from pipeline.io import PruneError
+
+#: Options of a composed rule (besides the score's and the sampler's own).
+EVERY, WARMUP = 5, None  # WARMUP None: as many epochs as the score's window needs, at least 1
+
+
+def _needs_more_than_logits(method) -> str | None:
+    for need in method.needs:
+        if "embeddings" in need or "checkpoints" in need:
+            return need
+    return None
+
+
+def resolve(name: str) -> P.DynamicRule | None:
+    """The rule ``SCORE+SAMPLER``, or None for a name of another shape."""
+    if name.count("+") != 1:
+        return None
+    score_name, sampler_name = name.split("+")
+    from pipeline.score.registry import get_method
+    from pipeline.select.catalog import get_sampler
+
+    method = get_method(score_name)
+    sampler = get_sampler(sampler_name)
+    need = _needs_more_than_logits(method)
+    if need is not None:
+        raise PruneError(f"--dynamic {name}: {score_name} needs {need}, but dynamic pruning scores the training "
+                         "logits; pick a trajectory score (tdds, aum, forgetting, el2n, dynunc, ...)")
+    if "embeddings" in sampler.needs:
+        raise PruneError(f"--dynamic {name}: the {sampler_name} sampler needs embeddings, which dynamic pruning does "
+                         "not record; pick ccs, topk, random or moderate")
+    score_keys = tuple(k for k in method.defaults if k != "epochs")  # a dynamic score always reads every epoch kept
+    sampler_keys = tuple(sampler.defaults)
+    clash = set(score_keys) & set(sampler_keys)
+    if clash:
+        raise PruneError(f"--dynamic {name}: {score_name} and {sampler_name} both take {', '.join(sorted(clash))}")
+
+    class Composed(P.ScoredPlan):
+        def __init__(self, targets, rate, *, num_classes=None, epochs=None, every=EVERY, warmup=WARMUP,
+                     history=None, **params: Any):
+            self.score_params = {k: params[k] for k in score_keys if params.get(k) is not None}
+            self.sampler_params = {k: params[k] for k in sampler_keys if params.get(k) is not None}
+            if warmup is None:
+                full = method.resolve(self.score_params, None) if method.defaults else {}
+                window = int(full.get("window", 0) or 0)
+                warmup = max(1, window + (1 if score_name == "dynunc" else 0))
+            if history is not None and history < warmup:
+                raise PruneError(f"--history {history} keeps fewer epochs than the {warmup} the score needs")
+            super().__init__(targets, rate, num_classes=num_classes, epochs=epochs, every=every, warmup=warmup,
+                             history=history)
+
+        def score(self, logits):
+            from pipeline.engine.memory import MemoryRun
+            from pipeline.score.run import compute
+
+            _, m, _, values, _ = compute(run=MemoryRun(logits, self.targets), method=score_name,
+                                         params=dict(self.score_params))
+            return values, (True if m.higher_is_harder is None else m.higher_is_harder)
+
+        def choose(self, scores, higher_is_harder, n_keep, seed):
+            from pipeline.select.core import choose
+
+            kept, _, _ = choose(targets=self.targets, values=scores, higher_is_harder=higher_is_harder,
+                                num_classes=self.num_classes, n_keep=n_keep, method=sampler_name, seed=seed,
+                                options=self.sampler_params or None)
+            return kept
+
+        def params(self) -> dict:
+            return {**super().params(), "score": score_name, "sampler": sampler_name, **self.score_params,
+                    **self.sampler_params}
+
+    Composed.__name__ = Composed.__qualname__ = f"Scored[{name}]"
+    Composed.name = name
+    defaults = {"every": EVERY, "warmup": WARMUP, "history": None,
+                **{k: None for k in score_keys}, **{k: None for k in sampler_keys}}
+    checks = {"every": _at_least_one("--every"), "warmup": _at_least_one("--warmup"),
+              "history": _at_least_one("--history")}
+    return P.DynamicRule(name, Composed, f"{method.name} scores of the training so far, {sampler.name} sampling",
+                         f"DataCull's dynamic mode; {method.paper}; {sampler.paper}", defaults=defaults, checks=checks)
+
+
+def _at_least_one(flag: str):
+    def check(value) -> str | None:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+        return None if ok else f"{flag} must be a whole number of epochs >= 1, got {value}"
+    return check
+
+
+if resolve not in P.RESOLVERS:
+    P.RESOLVERS.append(resolve)
