@@ -8,6 +8,8 @@ from typing import Callable
 
 from pipeline.io import PruneError
 
+TDDS_WINDOW = 10  # TDDS's default window J (the authors'); the demo uses the defaults
+
 
 def _rates(spec: str) -> list[float]:
     try:
@@ -29,6 +31,9 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, l
     from pipeline.train.run import train
 
     rate_list = _rates(rates)
+    if epochs is not None and epochs < TDDS_WINDOW:  # checked before the recording, not at the TDDS step after it
+        raise PruneError(f"--epochs must be at least {TDDS_WINDOW}: the demo scores TDDS over windows of "
+                         f"{TDDS_WINDOW} epochs")
     run = Path(run)
     ep = [] if epochs is None else ["--epochs", str(epochs)]
     quiet = lambda _msg: None  # noqa: E731 - the demo prints one line per stage instead of per epoch
@@ -56,7 +61,7 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, l
             words[1:1] = ["--manifest", str(manifest)]
         say_cmd(*words)
         m = train(manifest=manifest, run=run, data=None, data_dir=None, model=None, epochs=epochs, batch_size=None, lr=None,
-                  seed=seed, device=device, name=name, out=None, log=quiet)
+                  seed=seed, device=device, name=name, out=None, log=quiet, force=True)
         log(f"  test accuracy {m['accuracy']:.4f}, worst class {m['worst_class_accuracy']:.4f} ({m['seconds']:.1f}s)")
         rows.append({"method": label, "rate": rate, "n_train": m["n_train"], "accuracy": m["accuracy"],
                      "worst_class_accuracy": m["worst_class_accuracy"], "seconds": m["seconds"]})

@@ -127,3 +127,68 @@ def test_two_record_processes_into_one_folder(tmp_path):
     loser = next(r for r in results if r[0] == 2)
     assert loser[2].count("\n") == 1 and loser[2].startswith("error: ") and "Traceback" not in loser[2]
     assert is_run(target)
+
+
+# ------------------------------------------------------------------ prune train result folders
+
+
+@pytest.fixture
+def digits_run(tmp_path):
+    run = tmp_path / "run"
+    assert _record(["--run", str(run)]).exit_code == 0
+    return run
+
+
+def _train(run, *args):
+    return runner.invoke(app, ["train", "--run", str(run), "--epochs", "1", "--device", "cpu", *args])
+
+
+def test_a_second_train_into_the_same_name_needs_force(digits_run):
+    assert _train(digits_run, "--name", "a").exit_code == 0
+    first = (digits_run / "train" / "a" / "metrics.json").read_bytes()
+    res = _train(digits_run, "--name", "a", "--seed", "1")
+    assert res.exit_code == 2 and "pass --force" in res.output
+    assert (digits_run / "train" / "a" / "metrics.json").read_bytes() == first
+    assert _train(digits_run, "--name", "a", "--seed", "1", "--force").exit_code == 0
+    assert (digits_run / "train" / "a" / "metrics.json").read_bytes() != first
+    assert not [p for p in (digits_run / "train").iterdir() if p.name.startswith(".")]  # no partial left
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", "."])
+def test_a_name_is_a_plain_folder_name(digits_run, tmp_path, name):
+    res = _train(digits_run, "--name", name)
+    assert res.exit_code == 2 and "plain folder name" in res.output
+    assert not (tmp_path.parent / "x").exists()
+
+
+def test_unwritable_outputs_are_refused_before_training(digits_run, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    res = _train(digits_run, "--out", str(tmp_path / "afile" / "sub"))
+    assert res.exit_code == 2 and "cannot write the result" in res.output and "training" not in res.output
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("x")
+    res = _train(digits_run, "--out", str(mine), "--force")
+    assert res.exit_code == 2 and (mine / "notes.txt").read_text() == "x"
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        res = _train(digits_run, "--out", str(ro / "out"))
+        assert res.exit_code == 2 and "cannot write" in res.output
+
+
+def test_seeds_write_their_folders_and_summary_under_the_final_name(digits_run):
+    assert _train(digits_run, "--name", "s", "--seeds", "0,1").exit_code == 0
+    import json
+
+    summary = json.loads((digits_run / "train" / "s" / "summary.json").read_text())
+    assert [r["path"] for r in summary["runs"]] == [str(digits_run / "train" / "s" / f"seed={k}" / "metrics.json")
+                                                    for k in (0, 1)]
+    assert all(os.path.exists(r["path"]) for r in summary["runs"])
+
+
+def test_demo_refuses_too_few_epochs_before_recording(tmp_path):
+    res = runner.invoke(app, ["demo", "--epochs", "3", "--run", str(tmp_path / "demo")])
+    assert res.exit_code == 2 and "--epochs must be at least 10" in res.output
+    assert not (tmp_path / "demo").exists()

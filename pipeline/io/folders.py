@@ -109,15 +109,14 @@ def partial_folder(path: Path) -> Path:
 
 @contextlib.contextmanager
 def folder_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock for ``path`` (a hidden ``.NAME.lock`` file beside it)."""
+    """An exclusive advisory lock for swapping ``path``: a lock on its parent folder (no lock file left behind)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.parent / f".{path.name}.lock"
-    with open(lock, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def swap_into_place(partial: Path, claim: Claim, recognise: Callable[[Path], bool], force: bool) -> None:

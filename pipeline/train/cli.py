@@ -65,6 +65,8 @@ def train_cmd(
                                          "data before the first selection (default: the score's window, at least 1)."),
     history: Optional[int] = typer.Option(None, "--history", help="With --dynamic SCORE+SAMPLER: score only the last "
                                           "this many epochs of the trajectory (default: every epoch so far)."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier result in the result folder (the old one "
+                               "is deleted only once the new one is complete; a folder that is not a result never is)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
 ):
@@ -81,7 +83,7 @@ def train_cmd(
     m = train(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs, batch_size=batch_size,
               lr=lr, seed=seed, device=device, name=name, out=out, log=say, budget=budget, cdbw=cdbw, dynamic=dynamic,
               rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list,
-              dynamic_options={"every": every, "warmup": warmup, "history": history})
+              dynamic_options={"every": every, "warmup": warmup, "history": history}, force=force)
     if seed_list is None:
         say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
             f"({m['n_train']} samples, {m['sample_passes']} sample-passes, {m['epochs']} epochs, {m['seconds']:.1f}s)")

@@ -9,6 +9,8 @@ error; ``dynamic`` re-selects the samples every epoch (RS2, RCAP, InfoBatch);
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, layout, open_run, read_manifest, write_json
+from pipeline.io.folders import claim_folder, is_train_result, partial_folder, swap_into_place
 from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
 from pipeline.engine.budget import BUDGETS
 from pipeline.engine.plans import get_dynamic, option_readers
@@ -188,7 +191,8 @@ def _split_metrics(res, epoch: int, val) -> dict[str, Any]:
             "balanced_accuracy": res.balanced_accuracy, "worst_class_accuracy": res.worst_class_accuracy}
 
 
-def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], label: str = "") -> dict[str, Any]:
+def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], label: str = "",
+            report_dir: Path | None = None) -> dict[str, Any]:
     """Train one fresh model with ``seed`` under the setup's protocol; write metrics.json, history.parquet
     (and samples.parquet for dynamic pruning) into ``out_dir``."""
     from pipeline.engine.budget import steps_per_epoch
@@ -257,7 +261,7 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
         write_table(out_dir / layout.SAMPLES, plan.samples_columns(), SAMPLES_SCHEMA,
                     {"artifact": "samples", "dynamic": metrics["dynamic"], "seed": seed})
     write_json(out_dir / layout.METRICS_JSON, metrics)
-    metrics["out"] = str(out_dir)
+    metrics["out"] = str(out_dir if report_dir is None else report_dir)  # where the result ends up
     return metrics
 
 
@@ -313,17 +317,44 @@ def train(
     stratify: bool = False,
     seeds: list[int] | None = None,
     dynamic_options: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Train under one protocol; with ``seeds``, once per seed into ``<out>/seed=S/`` plus ``<out>/summary.json``.
 
     Returns the metrics (one seed) or the summary (``seeds``), with ``out`` added.
     """
-    s = prepare(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
-                batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
-                beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-                dynamic_options=dynamic_options)
+    # the protocol's options and the result folder are checked before anything is loaded or trained
+    check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
+                   with_replacement=with_replacement, stratify=stratify, dynamic_options=dynamic_options)
     name = name or default_name(manifest, dynamic, rate, budget, cdbw)
+    if out is None and (name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name):
+        raise PruneError(f"--name {name!r} must be a plain folder name (it goes under {layout.train_dir(run, '')}); "
+                         "use --out for a folder elsewhere")
     out_dir = Path(out) if out is not None else layout.train_dir(run, name)
+    claim = claim_folder(out_dir, what="training result", recognise=is_train_result, force=force,
+                         flag="--out" if out is not None else "--name")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        partial = partial_folder(out_dir)
+        partial.mkdir()
+    except OSError as err:
+        raise PruneError(f"cannot write the result {out_dir}: {err.strerror or err}") from None
+    try:
+        result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=dict(
+            manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
+            batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
+            beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+            dynamic_options=dynamic_options))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    swap_into_place(partial, claim, is_train_result, force)
+    return result
+
+
+def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, log, prepared: dict) -> dict:
+    """Train into ``partial``; every path reported is the final one, ``out_dir``."""
+    s = prepare(**prepared)
     rule = None if s.dynamic is None else get_dynamic(s.dynamic["method"])
     if rule is None:
         what = f"{len(s.ids)} of {s.n} samples"
@@ -336,11 +367,11 @@ def train(
         log(note)
     log(f"training {s.cfg.model} on {s.data_name}, {what}, for {s.epochs} epochs{extra}")
     if seeds is None:
-        return fit_one(s, seed, out_dir, log)
+        return fit_one(s, seed, partial, log, report_dir=out_dir)
 
     runs = []
     for sd in seeds:
-        runs.append(fit_one(s, sd, out_dir / f"seed={sd}", log, label=f"seed {sd}  "))
+        runs.append(fit_one(s, sd, partial / f"seed={sd}", log, label=f"seed {sd}  ", report_dir=out_dir / f"seed={sd}"))
         log(f"seed {sd}: test accuracy {runs[-1]['accuracy']:.4f}  worst class {runs[-1]['worst_class_accuracy']:.4f}")
     first = runs[0]
     summary = {
@@ -358,6 +389,6 @@ def train(
         "data": first["data"],
         "model": first["model"],
     }
-    write_json(out_dir / layout.SUMMARY_JSON, summary)
+    write_json(partial / layout.SUMMARY_JSON, summary)
     summary["out"] = str(out_dir)
     return summary
