@@ -26,6 +26,9 @@ _API = {
     "register_score": "pipeline.api.functions",
     "register_sampler": "pipeline.api.functions",
     "register_quota": "pipeline.api.functions",
+    "Sampler": "pipeline.select.base",
+    "Quota": "pipeline.select.base",
+    "ScoreMethod": "pipeline.score.base",
     "open_run": "pipeline.io",
     "read_scores": "pipeline.io",
     "PruneError": "pipeline.io",
@@ -35,6 +38,8 @@ __all__ = sorted([*_API, "score", "select"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("score", "select"):  # the callable stage packages
+        return importlib.import_module(f"pipeline.{name}")
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -88,3 +88,33 @@ def test_a_users_own_table_is_accepted_with_a_note_or_told_what_to_add(run, tmp_
     res = runner.invoke(app, ["select", "--method", "topk", "--rate", "0.5", "--run", str(run),
                               "--scores", str(tmp_path / "short.parquet"), "--out", str(tmp_path / "k2.parquet")])
     assert res.exit_code == 2 and "100 scores" in res.output and not (tmp_path / "k2.parquet").exists()
+
+
+def test_python_select_refuses_a_table_that_does_not_say_its_hard_end(tmp_path):
+    pq.write_table(pa.table({"sample": np.arange(4), "score": [0.0, 1.0, 2.0, 3.0]}), tmp_path / "t.parquet")
+    with pytest.raises(PruneError, match="does not say which end"):
+        select(tmp_path / "t.parquet", 0.5, targets=np.zeros(4, dtype=int))
+    sel = select(tmp_path / "t.parquet", 0.5, targets=np.zeros(4, dtype=int), higher_is_harder=False)
+    np.testing.assert_array_equal(sel.ids, [0, 1])
+
+
+def test_drop_reads_the_recalls_of_the_scores_run_and_subset_takes_a_selection(run):
+    s = score(run, "aum")
+    auto = select(s, 0.5, method="topk", quota="drop")
+    given = select(s, 0.5, method="topk", quota="drop", recalls=open_run(run).final_val_recalls())
+    np.testing.assert_array_equal(auto.ids, given.ids)
+    from pipeline import subset
+
+    assert len(subset(list(range(120)), auto)) == 60
+
+
+def test_the_api_names_resolve_without_importing_anything_first():
+    import inspect
+    import subprocess
+    import sys
+
+    code = ("import pipeline, inspect; print(callable(pipeline.score), callable(pipeline.select), "
+            "list(inspect.signature(pipeline.score).parameters)[:2])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True True ['run', 'method']"
+    assert "rate" in inspect.signature(select).parameters

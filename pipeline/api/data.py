@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from pipeline.io import Manifest, PruneError
 from pipeline.io import read_manifest as _read_manifest
 
@@ -40,21 +42,35 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
     return _read_manifest(path)
 
 
-def subset(dataset, manifest: Manifest | str | os.PathLike):
-    """``torch.utils.data.Subset`` of ``dataset`` holding the manifest's samples (a path or a read manifest)."""
+def kept_ids(selection) -> np.ndarray:
+    """The kept ids of a manifest path, a read :class:`Manifest`, a :class:`pipeline.Selection` or an id array."""
+    if isinstance(selection, (str, os.PathLike)):
+        return _read_manifest(selection).sample
+    ids = getattr(selection, "sample", selection)
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+        raise PruneError("expected a manifest (path or read), a Selection, or a one-dimensional array of sample ids")
+    return ids.astype(np.int64)
+
+
+def subset(dataset, selection):
+    """``torch.utils.data.Subset`` of ``dataset`` holding the kept samples (see :func:`kept_ids` for what it takes).
+
+    Wrap first, then subset (``subset(IndexedDataset(ds), m)``) to keep the
+    full data set's ids in each batch.
+    """
     from torch.utils.data import Subset
 
-    m = manifest if isinstance(manifest, Manifest) else _read_manifest(manifest)
-    if len(m.sample) and int(m.sample[-1]) >= len(dataset):
-        raise PruneError(f"the manifest keeps sample {int(m.sample[-1])} but the data set has {len(dataset)} samples")
-    return Subset(dataset, m.sample.tolist())
+    ids = kept_ids(selection)
+    if len(ids) and (int(ids.max()) >= len(dataset) or int(ids.min()) < 0):
+        raise PruneError(f"the selection keeps sample {int(ids.max())} but the data set has {len(dataset)} samples")
+    return Subset(dataset, ids.tolist())
 
 
-def subset_sampler(manifest: Manifest | str | os.PathLike, *, seed: int | None = None):
-    """A ``SubsetRandomSampler`` over the manifest's ids, for a DataLoader over the full data set."""
+def subset_sampler(selection, *, seed: int | None = None):
+    """A ``SubsetRandomSampler`` over the kept ids, for a DataLoader over the full data set."""
     import torch
     from torch.utils.data import SubsetRandomSampler
 
-    m = manifest if isinstance(manifest, Manifest) else _read_manifest(manifest)
     gen = None if seed is None else torch.Generator().manual_seed(int(seed))
-    return SubsetRandomSampler(m.sample.tolist(), generator=gen)
+    return SubsetRandomSampler(kept_ids(selection).tolist(), generator=gen)

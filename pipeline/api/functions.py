@@ -55,6 +55,15 @@ class Selection:
     meta: dict[str, Any]
     path: Path | None = None
 
+    @property
+    def sample(self) -> np.ndarray:
+        """The kept ids (as a manifest's ``sample`` column)."""
+        return self.ids
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.meta.get("fingerprint")
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -98,10 +107,26 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
             targets = scores.target
         if higher_is_harder is None:
             higher_is_harder = scores.higher_is_harder
-        meta_extra = {"scores": {"method": scores.meta.get("method"), "parameters": scores.meta.get("parameters", {}),
-                                 "higher_is_harder": higher_is_harder,
-                                 "path": None if scores.path is None else str(scores.path)},
-                      "fingerprint": scores.fingerprint, "source_run": scores.meta.get("source_run")}
+            if higher_is_harder is None:
+                raise PruneError(f"{scores.path or 'the score table'} does not say which end of its scores is hard: "
+                                 "pass higher_is_harder=True/False, or add the metadata key higher_is_harder")
+        source = scores.meta.get("source_run")
+        if recalls is None and source and (Path(source) / "run.json").exists():
+            from pipeline.select.catalog import get_quota
+
+            if "recalls" in get_quota(quota).needs:  # DRoP: the recalls of the run the scores came from
+                from pipeline.io import open_run
+
+                recalls = open_run(source).final_val_recalls()
+        sha = None
+        if scores.path is not None:
+            from pipeline.io import file_sha256
+
+            sha = file_sha256(scores.path)
+        meta_extra = {"scores": {"path": None if scores.path is None else str(scores.path), "sha256": sha,
+                                 "method": scores.meta.get("method"), "parameters": scores.meta.get("parameters", {}),
+                                 "higher_is_harder": higher_is_harder},
+                      "fingerprint": scores.fingerprint, "source_run": source}
     elif scores is not None:
         values = np.asarray(scores, dtype=np.float64)
     if targets is None:
@@ -111,7 +136,7 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
         if quota != "none":
             raise PruneError(f"quota {quota!r} needs the class of every sample: pass targets=")
     if higher_is_harder is None:
-        higher_is_harder = True
+        higher_is_harder = True  # plain arrays: higher is harder unless said otherwise
     like_counts = None
     if like is not None:
         ref = read_manifest(like) if isinstance(like, (str, os.PathLike)) else like
@@ -131,15 +156,24 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     return sel
 
 
-def register_sampler(*args: Any, **kwargs: Any):
-    """Add your own sampler (see :func:`pipeline.select.catalog.register_sampler` for the contract)."""
+def register_sampler(entry, *, replace: bool = False):
+    """Add your own sampler: a :class:`pipeline.Sampler` entry (``fn(pool, n_keep, rng, **params)`` → positions).
+
+    See docs/api.md for the contract; bad entries are one-line errors.
+    """
     from pipeline.select.catalog import register_sampler as register
 
-    return register(*args, **kwargs)
+    try:
+        return register(entry, replace=replace)
+    except (TypeError, ValueError) as err:
+        raise PruneError(str(err)) from None
 
 
-def register_quota(*args: Any, **kwargs: Any):
-    """Add your own class quota (see :func:`pipeline.select.catalog.register_quota` for the contract)."""
+def register_quota(entry, *, replace: bool = False):
+    """Add your own class quota: a :class:`pipeline.Quota` entry (``fn(inputs, n_keep, **params)`` → budgets)."""
     from pipeline.select.catalog import register_quota as register
 
-    return register(*args, **kwargs)
+    try:
+        return register(entry, replace=replace)
+    except (TypeError, ValueError) as err:
+        raise PruneError(str(err)) from None

@@ -17,3 +17,14 @@ class _CallableModule(_types.ModuleType):
 
 
 _sys.modules[__name__].__class__ = _CallableModule
+
+
+def __getattr__(name: str):
+    # help() and inspect.signature() of the callable package show the function's
+    if name == "__signature__":
+        import inspect
+
+        from pipeline.api.functions import select as fn
+
+        return inspect.signature(fn)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
