@@ -50,7 +50,7 @@ def main() -> None:
                 else:
                     train(manifest=None, run=run if (run / "run.json").exists() else Path(tmp) / "none", data=a.data,
                           data_dir=None, model=None, epochs=a.epochs, batch_size=None, lr=None, seed=0, device=a.device,
-                          name="full", out=Path(tmp) / "train", log=quiet)
+                          name="full", out=Path(tmp) / "train", log=quiet, force=True)
                 times[label].append(time.perf_counter() - t0)
     base = statistics.median(times["train (no recording)"])
     print(f"data={a.data} device={a.device} torch_threads={torch.get_num_threads()} repeats={a.repeats}")

@@ -34,11 +34,11 @@ _API = {
     "PruneError": "pipeline.io",
 }
 
-__all__ = sorted([*_API, "score", "select"])
+__all__ = sorted([*_API, "record", "score", "select", "train"])
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("score", "select"):  # the callable stage packages
+    if name in ("score", "select", "record", "train"):  # the callable stage packages
         return importlib.import_module(f"pipeline.{name}")
     module = _API.get(name)
     if module is None:

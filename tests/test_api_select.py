@@ -118,3 +118,15 @@ def test_the_api_names_resolve_without_importing_anything_first():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True True ['run', 'method']"
     assert "rate" in inspect.signature(select).parameters
+
+
+def test_record_and_train_as_functions(tmp_path):
+    from pipeline import record, train
+
+    r = record(tmp_path / "run", data="digits", epochs=2, checkpoints="final", device="cpu")
+    assert r.epochs == 2 and r.dataset == "digits"
+    sel = select(score(r.path, "aum"), 0.5, method="topk", out=tmp_path / "keep.parquet")
+    m = train(tmp_path / "keep.parquet", run=r.path, epochs=1, device="cpu")
+    assert m["n_train"] == len(sel) and m["out"] == str(r.path / "train" / "keep")
+    d = train(run=r.path, epochs=2, device="cpu", dynamic="rcap", rate=0.5, beta=0.5)
+    assert d["dynamic"]["beta"] == 0.5

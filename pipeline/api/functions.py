@@ -177,3 +177,52 @@ def register_quota(entry, *, replace: bool = False):
         return register(entry, replace=replace)
     except (TypeError, ValueError) as err:
         raise PruneError(str(err)) from None
+
+
+def record(run: str | os.PathLike = "runs/default", *, data: str = "mnist1d", data_dir: str | None = None,
+           download: bool = False, model: str | None = None, epochs: int | None = None, inits: int = 1, seed: int = 0,
+           batch_size: int | None = None, lr: float | None = None, device: str = "auto", eval_pass: bool = False,
+           checkpoints: str = "0,10%,final", embeddings: str = "", label_noise: float = 0.0,
+           logits_dtype: str = "float16", force: bool = False, log=None):
+    """``prune record``: train the query model on the full data and write a run folder; returns the open run.
+
+    The options are the command's (``prune record --help``); ``log`` receives
+    its progress lines (default: silent).
+    """
+    from pipeline.io import open_run
+    from pipeline.record.run import record as stage
+
+    path = stage(run=Path(run), data=data, data_dir=data_dir, download=download, model=model, epochs=epochs,
+                 inits=inits, seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass,
+                 checkpoints=checkpoints, logits_dtype=logits_dtype, force=force, log=log or _quiet,
+                 embeddings=embeddings, label_noise=label_noise)
+    return open_run(path)
+
+
+def train(manifest: str | os.PathLike | None = None, *, run: str | os.PathLike = "runs/default",
+          data: str | None = None, data_dir: str | None = None, model: str | None = None, epochs: int | None = None,
+          batch_size: int | None = None, lr: float | None = None, seed: int = 0, seeds: list[int] | None = None,
+          device: str = "auto", name: str | None = None, out: str | os.PathLike | None = None,
+          budget: str = "epochs", cdbw: bool = False, dynamic: str | None = None, rate: float | None = None,
+          force: bool = False, log=None, **dynamic_options: Any) -> dict[str, Any]:
+    """``prune train``: train a fresh model on a manifest's samples (or full data, or ``dynamic`` pruning).
+
+    Returns metrics.json's contents (with ``seeds``: summary.json's), plus
+    ``out``, the result folder. ``dynamic_options``: the rule's own options
+    (rcap: beta, clip; rs2: with_replacement, stratify; SCORE+SAMPLER:
+    every, warmup, history).
+    """
+    from pipeline.train.run import train as stage
+
+    known = ("beta", "clip", "with_replacement", "stratify")
+    fixed = {k: dynamic_options.pop(k) for k in known if k in dynamic_options}
+    return stage(manifest=None if manifest is None else Path(manifest), run=Path(run), data=data, data_dir=data_dir,
+                 model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, name=name,
+                 out=None if out is None else Path(out), log=log or _quiet, budget=budget, cdbw=cdbw, dynamic=dynamic,
+                 rate=rate, beta=fixed.get("beta"), clip=fixed.get("clip"),
+                 with_replacement=bool(fixed.get("with_replacement", False)), stratify=bool(fixed.get("stratify", False)),
+                 seeds=seeds, dynamic_options=dynamic_options or None, force=force)
+
+
+def _quiet(_msg: str) -> None:
+    pass

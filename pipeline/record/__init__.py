@@ -1,0 +1,6 @@
+"""``prune record``: the stage. The package is also the public function
+:func:`pipeline.api.functions.record` (``from pipeline import record``), see :mod:`pipeline._callable`."""
+
+from pipeline._callable import make_callable
+
+make_callable(__name__, "pipeline.api.functions:record")

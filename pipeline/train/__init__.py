@@ -1,0 +1,6 @@
+"""``prune train``: the stage. The package is also the public function
+:func:`pipeline.api.functions.train` (``from pipeline import train``), see :mod:`pipeline._callable`."""
+
+from pipeline._callable import make_callable
+
+make_callable(__name__, "pipeline.api.functions:train")
