@@ -34,6 +34,23 @@ for sub in (record_app, score_app, select_app, train_app, export_app):
     app.add_typer(sub)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"prune {version('prune')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("prune (not installed: no version)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", metavar="", callback=_version, is_eager=True,
+                                      help="Print prune's version and exit.")) -> None:
+    """Data pruning from recorded training dynamics."""
+
+
 @app.command("demo")
 @user_errors
 def demo_cmd(

@@ -217,3 +217,12 @@ def test_train_on_a_label_noise_run_uses_its_flipped_labels(tmp_path, monkeypatc
     np.testing.assert_array_equal(m.target, run.targets[m.sample])  # the noisy labels, as trained
     metrics = json.loads((tmp_path / "runs" / "default" / "train" / "keep" / "metrics.json").read_text())
     assert metrics["manifest"]["fingerprint"] == run.fingerprint
+
+
+def test_version_and_flags_without_a_value_placeholder():
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.startswith("prune ")
+    for cmd in ("record", "train", "select", "score", "export"):
+        out = runner.invoke(app, [cmd, "--help"], env={"COLUMNS": "200"}).output
+        flags = [line for line in out.splitlines() if "<bool>" in line and "--help" not in line]
+        assert not flags, flags

@@ -22,7 +22,7 @@ def record_cmd(
     image_column: Optional[str] = typer.Option(None, "--image-column", help="With --data hf:PATH: the column holding the inputs (default 'image')."),
     label_column: Optional[str] = typer.Option(None, "--label-column", help="With --data hf:PATH: the column holding the class labels (default 'label')."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder holding the data set's files in their standard layout (mnist1d caches its generated arrays here; default ~/.cache/prune)."),
-    download: bool = typer.Option(False, "--download", help="Fetch a torchvision data set into --data-dir if it is missing (never done otherwise)."),
+    download: bool = typer.Option(False, "--download", metavar="", help="Fetch a torchvision data set into --data-dir if it is missing (never done otherwise)."),
     model: Optional[str] = typer.Option(None, "--model", help=f"Model: {model_help()}; default: the data set's auto config."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the data set's auto config)."),
     inits: int = typer.Option(1, "--inits", help="Independent trainings (initialisations) to record; scores average over them."),
@@ -30,12 +30,12 @@ def record_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch size (default: auto config)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of SGD (default: auto config)."),
     device: str = DeviceOpt,
-    eval_pass: bool = typer.Option(False, "--eval-pass", help="Also record eval-mode, un-augmented logits of every training sample at the end of each epoch (eval_logits; EL2N prefers them)."),
+    eval_pass: bool = typer.Option(False, "--eval-pass", metavar="", help="Also record eval-mode, un-augmented logits of every training sample at the end of each epoch (eval_logits; EL2N prefers them)."),
     checkpoints: str = typer.Option("0,10%,final", "--checkpoints", help="Save model weights after these numbers of epochs: k, P% (= ceil(P/100·epochs)) or final; 0 = the initial weights. The default keeps GraNd's early checkpoint."),
     embeddings: str = typer.Option("", "--embeddings", help="Record penultimate-layer features of every training sample after these epochs (same syntax as --checkpoints, e.g. 0,final); moderate and prototype scores need them."),
     label_noise: float = typer.Option(0.0, "--label-noise", help="Flip the labels of this seeded random fraction of the training set before training (each to a random other class); scores then report their AUROC at finding them."),
     logits_dtype: str = typer.Option("float16", "--logits-dtype", help="Stored precision of recorded logits: float16 (half the disk) or float32."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
+    force: bool = typer.Option(False, "--force", metavar="", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
 ):
     """Train on the full data and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
     from pipeline.data.hf import with_columns

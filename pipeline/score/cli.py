@@ -17,8 +17,8 @@ app = stage_app("score", "Turn a recorded run into a per-sample score table (RUN
 @user_errors
 def score_cmd(
     method: Optional[str] = typer.Option(None, "--method", help="Score to compute (see --list): forgetting, aum, el2n, tdds, random, grand, dynunc, entropy, margin, confidence, loss, variability, correctness, moderate, prototype."),
-    all_methods: bool = typer.Option(False, "--all", help="Compute every score this run's recordings allow (one table each, in RUN/scores/), sharing one read of the logits."),
-    list_methods: bool = typer.Option(False, "--list", help="List every method: its formula, paper, hard end and what it needs recorded; then exit."),
+    all_methods: bool = typer.Option(False, "--all", metavar="", help="Compute every score this run's recordings allow (one table each, in RUN/scores/), sharing one read of the logits."),
+    list_methods: bool = typer.Option(False, "--list", metavar="", help="List every method: its formula, paper, hard end and what it needs recorded; then exit."),
     run: Path = RunOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the table (default RUN/scores/<method>.parquet; not with --all)."),
     window: Optional[int] = typer.Option(None, "--window", help="tdds, dynunc: epochs per sliding window J (default 10)."),
@@ -28,7 +28,7 @@ def score_cmd(
     never_learned: Optional[str] = typer.Option(None, "--never-learned", help="forgetting: score of never-correct samples, 'epochs' (E, Toneva et al.) or 'zero' (CCS/DeepCore)."),
     space: Optional[str] = typer.Option(None, "--space", help="aum: 'logit' (mean logit margin, Pleiss et al.) or 'prob' (summed probability margin, CCS); confidence: 'prob' (max softmax) or 'logit' (max logit, DeepCore's code)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="random: seed of the uniform scores; prototype: seed of k-means (default 0)."),
-    last_layer: bool = typer.Option(False, "--last-layer", help="grand: gradient of the final linear layer only, exact and cheap (DeepCore's variant)."),
+    last_layer: bool = typer.Option(False, "--last-layer", metavar="", help="grand: gradient of the final linear layer only, exact and cheap (DeepCore's variant)."),
     device: Optional[str] = typer.Option(None, "--device", help="grand: where to compute the per-sample gradients: auto, cpu, cuda or cuda:N (default auto)."),
     snapshot: Optional[int] = typer.Option(None, "--snapshot", help="moderate, prototype: which recorded embeddings, by epochs completed (default the last recorded)."),
     clusters: Optional[int] = typer.Option(None, "--clusters", help="prototype: number of k-means clusters (default the number of classes)."),

@@ -42,17 +42,17 @@ def train_cmd(
     budget: str = typer.Option("epochs", "--budget", help="How long a subset trains: epochs (as many epochs as full data), "
                                "iterations (as many optimiser steps as full data, as CCS) or drop (DRoP's longer "
                                "schedule E' = (0.5 + 0.5 f) E / f for a kept fraction f)."),
-    cdbw: bool = typer.Option(False, "--cdbw", help="Cost-sensitive training (CDB-W, as DRoP): from the second epoch on, "
+    cdbw: bool = typer.Option(False, "--cdbw", metavar="", help="Cost-sensitive training (CDB-W, as DRoP): from the second epoch on, "
                               "weight each class's loss by 1 - its validation recall of the epoch before."),
     dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning: pick a new subset of the full training "
                                           f"set every epoch with {dynamic_help()}; needs --rate, no --manifest."),
     rate: Optional[float] = typer.Option(None, "--rate", help="With --dynamic: the fraction of samples removed each epoch"
                                          + "".join(f" ({r.name}: of {r.rate_of})" for r in DYNAMIC.values() if r.rate_of)
                                          + "."),
-    with_replacement: bool = typer.Option(False, "--with-replacement", help=f"With --dynamic {_readers('with_replacement')}: "
+    with_replacement: bool = typer.Option(False, "--with-replacement", metavar="", help=f"With --dynamic {_readers('with_replacement')}: "
                                           "draw each epoch's subset afresh, instead of going through every sample "
                                           "before any repeats."),
-    stratify: bool = typer.Option(False, "--stratify", help=f"With --dynamic {_readers('stratify')}: sample each class in "
+    stratify: bool = typer.Option(False, "--stratify", metavar="", help=f"With --dynamic {_readers('stratify')}: sample each class in "
                                   "proportion to its size."),
     beta: Optional[float] = typer.Option(None, "--beta", help=f"With --dynamic {_readers('beta')}: softmax temperature of "
                                          "the losses; smaller favours high-loss samples more (default "
@@ -65,7 +65,7 @@ def train_cmd(
                                          "data before the first selection (default: the score's window, at least 1)."),
     history: Optional[int] = typer.Option(None, "--history", help="With --dynamic SCORE+SAMPLER: score only the last "
                                           "this many epochs of the trajectory (default: every epoch so far)."),
-    force: bool = typer.Option(False, "--force", help="Replace an earlier result in the result folder (the old one "
+    force: bool = typer.Option(False, "--force", metavar="", help="Replace an earlier result in the result folder (the old one "
                                "is deleted only once the new one is complete; a folder that is not a result never is)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
