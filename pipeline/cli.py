@@ -18,6 +18,7 @@ from pipeline.export.cli import app as export_app
 from pipeline.record.cli import app as record_app
 from pipeline.score.cli import app as score_app
 from pipeline.select.cli import app as select_app
+from pipeline.sweep.cli import app as sweep_app
 from pipeline.train.cli import app as train_app
 
 app = typer.Typer(
@@ -30,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
 )
-for sub in (record_app, score_app, select_app, train_app, export_app):
+for sub in (record_app, score_app, select_app, train_app, export_app, sweep_app):
     app.add_typer(sub)
 
 

@@ -1,0 +1,51 @@
+"""`prune sweep`: the command line of this stage (heavy imports stay inside the command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipeline.cliutil import DeviceOpt, RunOpt, say, stage_app, user_errors
+
+app = stage_app("sweep", "Train a grid of selections (scores × samplers × quotas × rates × seeds) from one run "
+                         "and tabulate them: RUN/sweeps/NAME/results.parquet.")
+
+
+@app.callback()
+@user_errors
+def sweep_cmd(
+    run: Path = RunOpt,
+    name: Optional[str] = typer.Option(None, "--name", help="The sweep's folder under RUN/sweeps/ (default: the config's name, else 'sweep'). Rerunning a name skips its finished cells."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A TOML file with the grid (keys as the flags below; several grid tables are unioned). Flags given override its top level. See docs/sweep.md."),
+    scores: Optional[str] = typer.Option(None, "--scores", help="Score tables, comma-separated method names; those missing from RUN/scores are computed once (default: tdds)."),
+    methods: Optional[str] = typer.Option(None, "--methods", help="Samplers, comma-separated (default: ccs,random). Samplers that read no scores (random) get one cell per quota and rate, not one per score table."),
+    quotas: Optional[str] = typer.Option(None, "--quotas", help="Class quotas, comma-separated (default: none)."),
+    rates: Optional[str] = typer.Option(None, "--rates", help="Pruning rates (fractions removed), comma-separated (default: 0.3,0.5,0.7,0.9)."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, comma-separated (default: 0). Each seed draws both the selection (random subsets, CCS's draws) and the training."),
+    beta: Optional[str] = typer.Option(None, "--beta", help="Values of β for the samplers that read it (ccs, d2), comma-separated; 'default' is the sampler's own (CCS: by rate). `prune report` picks the best by validation accuracy."),
+    keep: Optional[str] = typer.Option(None, "--keep", help="hard and/or easy: which end of the scores the samplers keep (default: hard)."),
+    budgets: Optional[str] = typer.Option(None, "--budgets", help="Training budgets, comma-separated: epochs, iterations, drop (default: epochs)."),
+    cdbw: Optional[str] = typer.Option(None, "--cdbw", help="off, on or off,on: train with DRoP's CDB-W class weights (default: off)."),
+    full: bool = typer.Option(True, "--full/--no-full", help="Add the full-data reference cells (one training on every sample per seed)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs of every training (default: the run's)."),
+    jobs: int = typer.Option(1, "--jobs", help="Trainings at a time, each in its own process."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per training (default: the cores divided by --jobs). CPU results depend on it: keep it fixed to compare sweeps run with different --jobs."),
+    device: str = DeviceOpt,
+    force: bool = typer.Option(False, "--force", metavar="", help="Start the sweep NAME again, deleting its finished cells."),
+    quiet: bool = typer.Option(False, "--quiet", metavar="", help="Print only the final table."),
+):
+    """Run every cell of the grid once per seed (skipping finished ones) and print mean ± std over seeds."""
+    from pipeline.sweep.grid import build_spec, split_list
+    from pipeline.sweep.run import RESULTS, print_table, probe, sweep, sweep_dir
+
+    given = {"scores": split_list(scores, "scores"), "methods": split_list(methods, "methods"),
+             "quotas": split_list(quotas, "quotas"), "rates": split_list(rates, "rates"),
+             "beta": split_list(beta, "beta"), "keep": split_list(keep, "keep"),
+             "budgets": split_list(budgets, "budgets"), "cdbw": split_list(cdbw, "cdbw")}
+    spec = build_spec(given=given, config=config, name=name, epochs=epochs, seeds=split_list(seeds, "seeds"),
+                      full=None if full else False, probe=probe)
+    df = sweep(run=run, spec=spec, jobs=jobs, threads=threads, device=device, force=force, quiet=quiet, log=say)
+    print_table(df, f"sweep {spec.name} on {run}: test split, mean ± std over {len(spec.seeds)} seed(s)")
+    say(f"wrote {sweep_dir(run, spec.name) / RESULTS}")

@@ -1,0 +1,283 @@
+"""A sweep's grid: which cells to run, from command-line lists or a small TOML file.
+
+A **cell** is one selection protocol: a score table, a sampler, a class quota,
+a pruning rate and the sampler's β, trained under one budget with or without
+CDB-W; the ``full`` cell is training on every sample. Each cell runs once per
+seed, and the seed is both the selection's seed (random subsets, CCS's draws
+inside a stratum) and the training seed, so the spread over seeds is the one
+papers report.
+
+TOML (``prune sweep --config sweep.toml``)::
+
+    name = "closing"                 # optional, like --name
+    epochs = 40                      # optional, like --epochs
+    rates = [0.3, 0.5, 0.7, 0.9]
+    seeds = [0, 1, 2]
+    full = true                      # the full-data reference cells (default true)
+
+    [[grid]]                         # each [[grid]] is a grid of its own; the cells are their union
+    methods = ["random"]
+    quotas = ["none", "drop"]
+
+    [[grid]]
+    scores = ["tdds", "aum"]
+    methods = ["ccs"]
+    beta = [0.0, 0.1, 0.2, 0.3]      # a hyper-parameter `prune report` chooses by validation accuracy
+
+Keys of a grid: ``scores``, ``methods``, ``quotas``, ``rates``, ``beta``,
+``keep``, ``budgets``, ``cdbw``; a key at the top level is the default of every
+grid (with no ``[[grid]]`` the top level is the one grid).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.io import PruneError
+
+GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "keep", "budgets", "cdbw")
+TOP_KEYS = ("name", "epochs", "seeds", "full", "grid")
+DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "quotas": ["none"],
+                             "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "keep": ["hard"],
+                             "budgets": ["epochs"], "cdbw": [False]}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Cell:
+    """One selection protocol of the grid (all seeds share it). ``method == "full"``: all samples."""
+
+    method: str
+    score: str | None = None  # None: the sampler reads no scores (random) or full data
+    quota: str = "none"
+    rate: float | None = None
+    beta: float | None = None  # None: the sampler's default (CCS: by rate)
+    keep: str = "hard"
+    budget: str = "epochs"
+    cdbw: bool = False
+
+    @property
+    def full(self) -> bool:
+        return self.method == "full"
+
+    @property
+    def id(self) -> str:
+        """A folder name that says what the cell is: ``tdds+ccs-none-r0.5-beta0.1``, ``random-drop-r0.9``, ``full``."""
+        if self.full:
+            words = ["full"]
+        else:
+            words = [self.method if self.score is None else f"{self.score}+{self.method}", self.quota, f"r{self.rate:g}"]
+            if self.beta is not None:
+                words.append(f"beta{self.beta:g}")
+            if self.keep != "hard":
+                words.append(f"keep-{self.keep}")
+        if self.budget != "epochs":
+            words.append(self.budget)
+        if self.cdbw:
+            words.append("cdbw")
+        return "-".join(words)
+
+    @property
+    def label(self) -> str:
+        """How tables and figures name the method (without rate, β and seed)."""
+        if self.full:
+            base = "full data"
+        else:
+            base = self.method if self.score is None else f"{self.score} + {self.method}"
+            if self.keep != "hard":
+                base += f" (keep {self.keep})"
+            if self.quota != "none":
+                base += f" + {self.quota}"
+        return base + ("" if self.budget == "epochs" else f", {self.budget}") + (", cdbw" if self.cdbw else "")
+
+    def params(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Spec:
+    """What `prune sweep` runs: cells × seeds, trained for ``epochs`` (None: the run's)."""
+
+    name: str
+    cells: list[Cell]
+    seeds: list[int]
+    epochs: int | None
+
+    def units(self) -> list[tuple[Cell, int]]:
+        return [(c, s) for c in self.cells for s in self.seeds]
+
+
+# -------------------------------------------------------------------------- parsing
+
+def split_list(spec: str | None, what: str) -> list[str] | None:
+    """``"a,b"`` → ["a", "b"]; None stays None (not given)."""
+    if spec is None:
+        return None
+    items = [x.strip() for x in str(spec).split(",") if x.strip()]
+    if not items:
+        raise PruneError(f"--{what} names nothing: {spec!r}")
+    return items
+
+
+def _floats(items: Iterable, what: str, *, allow_default: bool = False) -> list[float | None]:
+    out: list[float | None] = []
+    for x in items:
+        if allow_default and (x is None or (isinstance(x, str) and x.lower() in ("default", "auto"))):
+            out.append(None)
+            continue
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            raise PruneError(f"--{what} must be numbers, got {x!r}") from None
+        if not math.isfinite(v):
+            raise PruneError(f"--{what} must be finite numbers, got {x!r}")
+        out.append(v)
+    return out
+
+
+def _ints(items: Iterable, what: str) -> list[int]:
+    out = []
+    for x in items:
+        try:
+            v = int(x)
+        except (TypeError, ValueError):
+            raise PruneError(f"--{what} must be integers, got {x!r}") from None
+        if isinstance(x, float) and x != v:
+            raise PruneError(f"--{what} must be integers, got {x!r}")
+        out.append(v)
+    return out
+
+
+def _bools(items: Iterable, what: str) -> list[bool]:
+    out = []
+    for x in items:
+        if isinstance(x, bool):
+            out.append(x)
+        elif str(x).lower() in ("on", "true", "yes", "1"):
+            out.append(True)
+        elif str(x).lower() in ("off", "false", "no", "0"):
+            out.append(False)
+        else:
+            raise PruneError(f"--{what} takes on/off, got {x!r}")
+    return out
+
+
+def _unique(items: list, what: str) -> list:
+    if len(set(items)) != len(items):
+        raise PruneError(f"--{what} repeats a value: {items}")
+    return items
+
+
+def normalise(axes: dict[str, Any]) -> dict[str, list]:
+    """Check and type one grid's axes (lists of strings or TOML values)."""
+    out: dict[str, list] = {}
+    for key in GRID_KEYS:
+        v = axes.get(key, DEFAULTS[key])
+        if not isinstance(v, list):
+            v = [v]
+        if not v:
+            raise PruneError(f"{key} is empty")
+        if key == "rates":
+            v = _floats(v, key)
+            bad = [r for r in v if not 0 < r < 1]
+            if bad:
+                raise PruneError(f"--rates are fractions removed, in (0, 1); got {bad[0]:g}")
+        elif key == "beta":
+            v = _floats(v, key, allow_default=True)
+            bad = [b for b in v if b is not None and not 0 <= b < 1]
+            if bad:
+                raise PruneError(f"--beta must be in [0, 1), got {bad[0]:g}")
+        elif key == "cdbw":
+            v = _bools(v, key)
+        else:
+            v = [str(x) for x in v]
+            bad = [x for x in v if not NAME.match(x)]
+            if bad:
+                raise PruneError(f"--{key}: {bad[0]!r} is not a name")
+            if key == "keep" and any(x not in ("hard", "easy") for x in v):
+                raise PruneError(f"--keep takes hard and/or easy, got {v}")
+        out[key] = _unique(v, key)
+    return out
+
+
+def expand(axes: dict[str, list], probe) -> list[Cell]:
+    """Every cell of one grid. ``probe(method)`` says (reads scores, reads β): a sampler that reads no
+    scores (random) gets one cell per (quota, rate, ...) instead of one per score table, and β only
+    varies for samplers that read it (ccs, d2)."""
+    cells = []
+    for method in axes["methods"]:
+        scored, reads_beta = probe(method)
+        for score in (axes["scores"] if scored else [None]):
+            for quota in axes["quotas"]:
+                for rate in axes["rates"]:
+                    for beta in axes["beta"] if reads_beta else [None]:
+                        for keep in axes["keep"] if scored else ["hard"]:
+                            for budget in axes["budgets"]:
+                                for cdbw in axes["cdbw"]:
+                                    cells.append(Cell(method=method, score=score, quota=quota, rate=rate, beta=beta,
+                                                      keep=keep, budget=budget, cdbw=cdbw))
+    return cells
+
+
+def full_cells(grids: list[dict[str, list]]) -> list[Cell]:
+    """Full-data reference cells: one per (budget=epochs, cdbw) setting the grids use."""
+    settings = sorted({c for g in grids for c in g["cdbw"]})
+    return [Cell(method="full", cdbw=c) for c in settings]
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A sweep TOML file, checked for unknown keys."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except OSError as err:
+        raise PruneError(f"--config {path}: {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise PruneError(f"--config {path} is not valid TOML: {err}") from None
+    unknown = [k for k in doc if k not in (*GRID_KEYS, *TOP_KEYS)]
+    if unknown:
+        raise PruneError(f"--config {path}: unknown key(s) {', '.join(unknown)}; "
+                         f"known: {', '.join((*TOP_KEYS, *GRID_KEYS))}")
+    grids = doc.get("grid", [])
+    if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
+        raise PruneError(f"--config {path}: grid must be a list of tables ([[grid]])")
+    for g in grids:
+        bad = [k for k in g if k not in GRID_KEYS]
+        if bad:
+            raise PruneError(f"--config {path}: unknown key(s) in a [[grid]]: {', '.join(bad)}; "
+                             f"known: {', '.join(GRID_KEYS)}")
+    return doc
+
+
+def build_spec(*, given: dict[str, Any], config: Path | None, name: str | None, epochs: int | None,
+               seeds: list | None, full: bool | None, probe) -> Spec:
+    """The sweep from the command line (``given``: axes from flags, None = not given) and/or a TOML file.
+
+    Flags override the file's top level. Cells are deduplicated (two grids may share some).
+    """
+    doc = read_config(config) if config is not None else {}
+    top = {k: v for k, v in doc.items() if k in GRID_KEYS}
+    top.update({k: v for k, v in given.items() if v is not None})
+    grids = [normalise({**top, **g}) for g in doc.get("grid", [])] or [normalise(top)]
+    name = name or doc.get("name") or "sweep"
+    if not isinstance(name, str) or not NAME.match(name):
+        raise PruneError(f"--name {name!r} must be a plain folder name (letters, digits, . _ + -)")
+    epochs = epochs if epochs is not None else doc.get("epochs")
+    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
+        raise PruneError(f"--epochs must be a positive integer, got {epochs!r}")
+    seed_list = _unique(_ints(seeds if seeds is not None else doc.get("seeds", [0]), "seeds"), "seeds")
+    if not seed_list:
+        raise PruneError("--seeds names no seed")
+    cells: dict[str, Cell] = {}
+    if full if full is not None else doc.get("full", True):
+        for c in full_cells(grids):
+            cells[c.id] = c
+    for g in grids:
+        for c in expand(g, probe):
+            cells.setdefault(c.id, c)
+    return Spec(name=name, cells=list(cells.values()), seeds=seed_list, epochs=epochs)

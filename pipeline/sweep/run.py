@@ -1,0 +1,373 @@
+"""``prune sweep``: a grid of selections × seeds from one recorded run, each trained and evaluated (DESIGN §11).
+
+Layout::
+
+    RUN/sweeps/<name>/
+      sweep.json                   the grid, the run's fingerprint, the training epochs
+      cells/<cell-id>/seed=S/
+        keep.parquet               the cell's manifest for seed S (none for the full-data cell)
+        train/                     the `prune train` result (metrics.json, history.parquet)
+        done.json                  completion marker: the cell's row of results.parquet
+      results.parquet              one row per cell and seed: parameters and every metric
+
+The stage calls the public API only (``score``, ``select``, ``train``), never
+another stage. Selections are cheap and made in this process before any
+training, so every bad name or option fails before minutes of work; the
+trainings then run one per process (``--jobs``). A (cell, seed) with its
+``done.json`` is never trained again, so a killed sweep rerun picks up where
+it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from pipeline.io import PruneError, open_run, read_json, read_manifest, write_json
+from pipeline.sweep.grid import Cell, Spec
+
+SWEEPS = "sweeps"
+CELLS = "cells"
+SWEEP_JSON = "sweep.json"
+RESULTS = "results.parquet"
+DONE = "done.json"
+MANIFEST = "keep.parquet"
+TRAIN = "train"
+
+#: The metric columns of results.parquet, each read from a prune train metrics.json.
+METRICS = ("accuracy", "val_accuracy", "balanced_accuracy", "worst_class_accuracy", "val_worst_class_accuracy",
+           "n_kept", "n_total", "sample_passes", "steps", "epochs", "seconds")
+
+
+def sweep_dir(run: str | os.PathLike, name: str) -> Path:
+    return Path(run) / SWEEPS / name
+
+
+def unit_dir(folder: Path, cell: Cell, seed: int) -> Path:
+    return folder / CELLS / cell.id / f"seed={seed}"
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        return os.cpu_count() or 1
+
+
+def default_threads(jobs: int) -> int:
+    """torch threads per training: the cores shared by the jobs, so N jobs never oversubscribe them."""
+    return max(1, cores() // jobs)
+
+
+# -------------------------------------------------------------------------- what a sampler reads
+
+_PROBE: dict[str, tuple[bool, bool]] = {}
+
+
+def probe(method: str) -> tuple[bool, bool]:
+    """(reads scores, reads β) of a sampler, asked of the API on a tiny array; an unknown name is an error."""
+    from pipeline.api.functions import select
+
+    if method == "full":
+        raise PruneError("--methods: 'full' is the full-data reference, added to every sweep (no --full: leave it out)")
+    if method not in _PROBE:
+        y = np.tile(np.arange(2), 10)
+        emb = np.random.default_rng(0).normal(size=(20, 2))
+        values = np.linspace(0.0, 1.0, 20)
+        try:
+            select(None, n_keep=10, targets=y, method=method, embeddings=emb)
+            scored = False
+        except PruneError as err:
+            if "unknown selection method" in str(err):
+                raise
+            scored = True
+        sel = select(values, n_keep=10, targets=y, method=method, embeddings=emb, beta=0.125)
+        _PROBE[method] = (scored, sel.meta["parameters"].get("beta") == 0.125)
+    return _PROBE[method]
+
+
+# -------------------------------------------------------------------------- preparing: folder, scores, selections
+
+def _claim(folder: Path, spec: Spec, r, force: bool) -> None:
+    marker = folder / SWEEP_JSON
+    if marker.exists():
+        old = read_json(marker)
+        if force:
+            shutil.rmtree(folder / CELLS, ignore_errors=True)
+            (folder / RESULTS).unlink(missing_ok=True)
+        elif old.get("fingerprint") != r.fingerprint:
+            raise PruneError(f"{folder} holds a sweep of other data; pass --force to start it again, or another --name")
+        elif old.get("epochs") != spec.epochs:
+            raise PruneError(f"sweep {spec.name} was trained with --epochs {old.get('epochs') or 'default'}; "
+                             f"rerun with that, or pass another --name (or --force to start again)")
+    elif folder.exists() and any(folder.iterdir()):
+        raise PruneError(f"{folder} is not a sweep and is not empty; prune never writes into it: choose another --name")
+
+
+def _scores(r, names: list[str], log) -> dict[str, Any]:
+    """Each score table the grid reads: the run's own, or computed once now (``score(..., out=True)``)."""
+    from pipeline.api.functions import score
+    from pipeline.io import layout, read_scores
+
+    tables = {}
+    for name in names:
+        path = layout.scores_table(r.path, name)
+        if path.exists():
+            tables[name] = read_scores(path)
+        else:
+            log(f"scoring {name}: {path} is missing, computing it once")
+            tables[name] = score(r, name, out=True)
+    return tables
+
+
+def _select(r, cell: Cell, seed: int, tables: dict, recalls, out: Path) -> float | None:
+    """Write the manifest of (cell, seed) unless a valid one is there; returns the β it used (None if none)."""
+    from pipeline.api.functions import select
+
+    if out.exists():
+        try:
+            return read_manifest(out).meta.get("parameters", {}).get("beta")
+        except PruneError:
+            out.unlink()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scores = tables[cell.score] if cell.score is not None else None
+    sel = select(scores, cell.rate, method=cell.method, quota=cell.quota, targets=r.targets, classes=r.classes,
+                 seed=seed, keep=cell.keep, beta=cell.beta, recalls=recalls)
+    sel.write(out)
+    return sel.meta.get("parameters", {}).get("beta")
+
+
+# -------------------------------------------------------------------------- one training (in a worker process)
+
+def _init_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_unit(u: dict[str, Any]) -> dict[str, Any]:
+    """Train one (cell, seed) and write its completion marker; returns its results row."""
+    from pipeline.api.functions import train
+
+    d = Path(u["dir"])
+    for stale in d.glob(f".{TRAIN}.partial-*"):  # a killed training's hidden folder
+        shutil.rmtree(stale, ignore_errors=True)
+    manifest = d / MANIFEST if u["manifest"] else None
+    m = train(manifest, run=u["run"], epochs=u["epochs"], seed=u["seed"], out=d / TRAIN, budget=u["budget"],
+              cdbw=u["cdbw"], device=u["device"], force=True)
+    row = {**u["params"], "cell": u["cell"], "seed": u["seed"], "beta": u["beta"],
+           "accuracy": m["accuracy"], "val_accuracy": m["final"]["val_accuracy"],
+           "balanced_accuracy": m["balanced_accuracy"], "worst_class_accuracy": m["worst_class_accuracy"],
+           "val_worst_class_accuracy": m["val"]["worst_class_accuracy"], "n_kept": m["n_train"], "n_total": m["n_total"],
+           "sample_passes": m["sample_passes"], "steps": m["steps"], "epochs": m["epochs"], "seconds": m["seconds"],
+           "class_recall": [m["per_class"][c]["recall"] for c in u["classes"]],
+           "val_class_recall": [m["val"]["recall"][c] for c in u["classes"]],
+           "threads": u["threads"]}
+    write_json(d / DONE, row)
+    return row
+
+
+# -------------------------------------------------------------------------- progress
+
+class Progress:
+    """A rich progress bar with ETA on a terminal; plain lines otherwise (CI logs stay readable); nothing if quiet."""
+
+    def __init__(self, total: int, quiet: bool, log: Callable[[str], None]):
+        self.total, self.done, self.quiet, self.log = total, 0, quiet, log
+        self.t0 = time.perf_counter()
+        self.bar = None
+        if not quiet and total and sys.stdout.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self.bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("eta"), TimeRemainingColumn(), transient=False)
+            self.task = self.bar.add_task("cells", total=total)
+            self.bar.start()
+
+    def step(self, row: dict[str, Any]) -> None:
+        self.done += 1
+        line = (f"{row['cell']} seed {row['seed']}: test accuracy {row['accuracy']:.4f}, worst class "
+                f"{row['worst_class_accuracy']:.4f} ({row['seconds']:.1f}s)")
+        if self.bar is not None:
+            self.bar.console.print(line)
+            self.bar.advance(self.task)
+        elif not self.quiet:
+            spent = time.perf_counter() - self.t0
+            eta = spent / self.done * (self.total - self.done)
+            self.log(f"[{self.done}/{self.total}] {line}  eta {eta:.0f}s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# -------------------------------------------------------------------------- the stage
+
+def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, device: str = "auto",
+          force: bool = False, quiet: bool = False, log: Callable[[str], None] = print):
+    """Run every (cell, seed) of ``spec`` not yet done; write results.parquet; return it as a Polars frame."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise PruneError(f"--jobs must be a positive integer, got {jobs}")
+    if threads is not None and threads < 1:
+        raise PruneError(f"--threads must be a positive integer, got {threads}")
+    threads = threads or default_threads(jobs)
+    r = open_run(run)
+    folder = sweep_dir(run, spec.name)
+    _claim(folder, spec, r, force)
+    tables = _scores(r, sorted({c.score for c in spec.cells if c.score is not None}), log)
+    for name, t in tables.items():
+        if t.fingerprint not in (None, r.fingerprint):
+            raise PruneError(f"score table {t.path} was made from other data than run {run}")
+    recalls = r.final_val_recalls() if any(c.quota != "none" for c in spec.cells) else None
+
+    units, rows = [], {}
+    for cell, seed in spec.units():
+        d = unit_dir(folder, cell, seed)
+        beta = None if cell.full else _select(r, cell, seed, tables, recalls, d / MANIFEST)
+        key = (cell.id, seed)
+        if (d / DONE).exists():
+            try:
+                rows[key] = read_json(d / DONE)
+                continue
+            except PruneError:
+                pass
+        units.append({"run": str(run), "dir": str(d), "cell": cell.id, "params": cell.params(), "seed": seed,
+                      "beta": beta, "manifest": not cell.full, "epochs": spec.epochs, "budget": cell.budget,
+                      "cdbw": cell.cdbw, "device": device, "classes": list(r.classes), "threads": threads})
+    write_json(folder / SWEEP_JSON, {"name": spec.name, "run": str(run), "fingerprint": r.fingerprint,
+                                     "epochs": spec.epochs, "seeds": spec.seeds,
+                                     "cells": [c.params() | {"id": c.id} for c in spec.cells]})
+    n_all = len(spec.units())
+    if not quiet:
+        log(f"sweep {spec.name}: {len(spec.cells)} cells × {len(spec.seeds)} seed(s) = {n_all} trainings, "
+            f"{n_all - len(units)} already done; {min(jobs, max(1, len(units)))} at a time, "
+            f"{threads} torch thread(s) each")
+    # the longest trainings first, so parallel jobs finish together
+    units.sort(key=lambda u: -(1.0 if u["params"]["method"] == "full" else 1.0 - u["params"]["rate"]))
+    progress = Progress(len(units), quiet, log)
+    try:
+        for row in _execute(units, jobs, threads):
+            rows[(row["cell"], row["seed"])] = row
+            progress.step(row)
+    finally:
+        progress.close()
+    ordered = [rows[(c.id, s)] for c, s in spec.units()]
+    return write_results(folder / RESULTS, ordered, spec.name, list(r.classes))
+
+
+def _execute(units: list[dict], jobs: int, threads: int):
+    """Yield each unit's row as it finishes: in this process for one job, else in spawned processes."""
+    if not units:
+        return
+    if jobs == 1 or len(units) == 1:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for u in units:
+                yield run_unit(u)
+        finally:
+            torch.set_num_threads(before)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads,))
+    try:
+        pending = {pool.submit(run_unit, u): u for u in units}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                u = pending.pop(f)
+                try:
+                    row = f.result()
+                except PruneError as err:
+                    raise PruneError(f"cell {u['cell']} seed {u['seed']}: {err}") from None
+                yield row
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -------------------------------------------------------------------------- results
+
+def results_schema():
+    import pyarrow as pa
+
+    f64, i64, s = pa.float64(), pa.int64(), pa.string()
+    return pa.schema([
+        ("sweep", s), ("cell", s), ("seed", i64), ("score", s), ("method", s), ("quota", s), ("rate", f64),
+        ("beta", f64), ("keep", s), ("budget", s), ("cdbw", pa.bool_()),
+        ("accuracy", f64), ("val_accuracy", f64), ("balanced_accuracy", f64), ("worst_class_accuracy", f64),
+        ("val_worst_class_accuracy", f64), ("n_kept", i64), ("n_total", i64), ("sample_passes", i64), ("steps", i64),
+        ("epochs", i64), ("seconds", f64), ("class_recall", pa.list_(f64)), ("val_class_recall", pa.list_(f64)),
+    ])
+
+
+def write_results(path: Path, rows: list[dict], name: str, classes: list[str]):
+    import polars as pl
+
+    from pipeline.io.tables import write_table
+
+    schema = results_schema()
+    cols: dict[str, list] = {f.name: [] for f in schema}
+    for row in rows:
+        for f in schema:
+            cols[f.name].append(name if f.name == "sweep" else row.get(f.name))
+    write_table(path, cols, schema, {"artifact": "sweep results", "sweep": name, "classes": classes})
+    return pl.read_parquet(path)
+
+
+def summarise(df, by: tuple[str, ...] = ("cell",)):
+    """Mean and sample std (ddof 1; 0 for one seed) of test/val/worst-class accuracy per cell, in the frame's order."""
+    import polars as pl
+
+    keys = ["cell", "score", "method", "quota", "rate", "keep", "budget", "cdbw"]
+    out = (df.with_row_index("_order")
+           .group_by(keys, maintain_order=True)
+           .agg(pl.col("_order").min(), pl.col("beta").first(), pl.col("n_kept").first(), pl.len().alias("seeds"),
+                *[pl.col(m).mean().alias(f"{m}_mean") for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
+                *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std")
+                  for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
+                pl.col("seconds").mean().alias("seconds_mean"))
+           .sort("_order").drop("_order"))
+    return out
+
+
+def pm(mean: float, std: float, seeds: int) -> str:
+    return f"{mean:.4f}" if seeds < 2 else f"{mean:.4f} ± {std:.4f}"
+
+
+def label_of(row: dict[str, Any]) -> str:
+    return Cell(**{k: row[k] for k in ("method", "score", "quota", "rate", "keep", "budget", "cdbw")}).label
+
+
+def print_table(df, title: str, console=None) -> None:
+    """The sweep's results as a rich table: one line per cell, mean ± std over seeds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    s = summarise(df)
+    t = Table(title=title)
+    for col, just in (("method", "left"), ("rate", "right"), ("β", "right"), ("kept", "right"),
+                      ("test accuracy", "right"), ("worst-class acc", "right"), ("val accuracy", "right"),
+                      ("seeds", "right"), ("train s", "right")):
+        t.add_column(col, justify=just)
+    for row in s.iter_rows(named=True):
+        beta = row["beta"]
+        t.add_row(label_of(row), "—" if row["rate"] is None else f"{row['rate']:g}",
+                  "—" if beta is None or (isinstance(beta, float) and math.isnan(beta)) else f"{beta:g}",
+                  str(row["n_kept"]), pm(row["accuracy_mean"], row["accuracy_std"], row["seeds"]),
+                  pm(row["worst_class_accuracy_mean"], row["worst_class_accuracy_std"], row["seeds"]),
+                  pm(row["val_accuracy_mean"], row["val_accuracy_std"], row["seeds"]), str(row["seeds"]),
+                  f"{row['seconds_mean']:.1f}")
+    (console or Console(width=None if sys.stdout.isatty() else 160)).print(t)

@@ -1,0 +1,165 @@
+"""`prune sweep`: the grid, the cells on disk, resuming, parallel jobs, results.parquet's values."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.engine.counts import keep_count
+from pipeline.io import PruneError, read_manifest
+from pipeline.sweep.grid import Cell, build_spec
+from pipeline.sweep.run import probe
+
+runner = CliRunner()
+
+
+def prune(*args: str, ok: bool = True):
+    res = runner.invoke(app, list(args))
+    if ok:
+        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
+    return res
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep")
+    mp = pytest.MonkeyPatch()
+    mp.chdir(d)
+    mp.setenv("OMP_NUM_THREADS", "1")
+    prune("record", "--data", "digits", "--epochs", "6", "--batch-size", "256", "--checkpoints", "final")
+    yield d
+    mp.undo()
+
+
+def spec(**given):
+    return build_spec(given=given, config=None, name=None, epochs=None, seeds=None, full=None, probe=probe)
+
+
+def test_cells_of_a_grid():
+    s = spec(scores=["tdds", "aum"], methods=["ccs", "random"], quotas=["none", "drop"], rates=["0.5", "0.9"],
+             beta=["default", "0.1"])
+    ids = [c.id for c in s.cells]
+    # full data + random (no score axis, no beta) 2 quotas x 2 rates + ccs 2 scores x 2 quotas x 2 rates x 2 betas
+    assert len(ids) == 1 + 4 + 16 and len(set(ids)) == len(ids)
+    assert ids[0] == "full"
+    assert "random-drop-r0.9" in ids and "aum+ccs-none-r0.5-beta0.1" in ids and "tdds+ccs-drop-r0.9" in ids
+    assert Cell(method="topk", score="el2n", rate=0.3, keep="easy", budget="iterations", cdbw=True).id == \
+        "el2n+topk-none-r0.3-keep-easy-iterations-cdbw"
+    assert s.seeds == [0] and s.name == "sweep"
+
+
+def test_a_toml_grid_is_the_union_of_its_grids(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('name = "t"\nrates = [0.3, 0.9]\nseeds = [0, 1]\nepochs = 3\n'
+                   '[[grid]]\nmethods = ["random"]\nquotas = ["none", "drop"]\n'
+                   '[[grid]]\nscores = ["aum"]\nmethods = ["ccs"]\nbeta = [0.0, 0.2]\n'
+                   '[[grid]]\nscores = ["el2n"]\nmethods = ["topk"]\nrates = [0.5]\n')
+    s = build_spec(given={}, config=cfg, name=None, epochs=None, seeds=None, full=None, probe=probe)
+    assert (s.name, s.seeds, s.epochs) == ("t", [0, 1], 3)
+    assert [c.id for c in s.cells] == ["full", "random-none-r0.3", "random-none-r0.9", "random-drop-r0.3",
+                                       "random-drop-r0.9", "aum+ccs-none-r0.3-beta0", "aum+ccs-none-r0.3-beta0.2",
+                                       "aum+ccs-none-r0.9-beta0", "aum+ccs-none-r0.9-beta0.2", "el2n+topk-none-r0.5"]
+    # a flag overrides the file's top level
+    s = build_spec(given={"rates": ["0.7"]}, config=cfg, name="u", epochs=None, seeds=[5], full=False, probe=probe)
+    assert s.name == "u" and s.seeds == [5] and all(c.rate in (0.7, 0.5) for c in s.cells)
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"rates": ["1.5"]}, "in (0, 1)"),
+    ({"methods": ["nope"]}, "unknown selection method"),
+    ({"beta": ["0.1", "0.1"]}, "repeats"),
+    ({"cdbw": ["maybe"]}, "on/off"),
+])
+def test_bad_grids_are_one_line_errors(given, message):
+    with pytest.raises(PruneError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        spec(**given)
+
+
+def test_unknown_toml_key(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('ratez = [0.5]\n')
+    with pytest.raises(PruneError, match="unknown key"):
+        build_spec(given={}, config=cfg, name=None, epochs=None, seeds=None, full=None, probe=probe)
+
+
+def test_sweep_end_to_end(workdir):
+    run = workdir / "runs" / "default"
+    assert not (run / "scores" / "aum.parquet").exists()
+    res = prune("sweep", "--scores", "aum", "--methods", "ccs,random", "--rates", "0.5", "--seeds", "0,1",
+                "--epochs", "2", "--threads", "1", "--name", "a")
+    assert "computing it once" in res.output and (run / "scores" / "aum.parquet").exists()
+    assert "test accuracy" in res.output and "random" in res.output
+    folder = run / "sweeps" / "a"
+    df = pl.read_parquet(folder / "results.parquet")
+    assert df.height == 3 * 2
+    assert df["cell"].to_list() == ["full", "full", "aum+ccs-none-r0.5", "aum+ccs-none-r0.5",
+                                    "random-none-r0.5", "random-none-r0.5"]
+    assert df["seed"].to_list() == [0, 1] * 3
+    n = df["n_total"][0]
+    assert df.filter(pl.col("method") == "full")["n_kept"].to_list() == [n, n]
+    assert df.filter(pl.col("method") != "full")["n_kept"].to_list() == [keep_count(n, 0.5)] * 4
+    for row in df.iter_rows(named=True):  # every metric is the training's own
+        d = folder / "cells" / row["cell"] / f"seed={row['seed']}"
+        m = json.loads((d / "train" / "metrics.json").read_text())
+        assert (d / "done.json").exists()
+        assert row["accuracy"] == m["accuracy"] and row["worst_class_accuracy"] == m["worst_class_accuracy"]
+        assert row["val_accuracy"] == m["final"]["val_accuracy"] and row["sample_passes"] == m["sample_passes"]
+        assert row["seed"] == m["seed"] and row["epochs"] == 2
+        assert row["class_recall"] == [v["recall"] for v in m["per_class"].values()]
+        if row["method"] != "full":
+            man = read_manifest(d / "keep.parquet")
+            assert man.meta["seed"] == row["seed"] and len(man.sample) == row["n_kept"]
+    # the seed re-draws the selection: CCS's and random's subsets differ between seeds
+    for cell in ("aum+ccs-none-r0.5", "random-none-r0.5"):
+        a, b = (read_manifest(folder / "cells" / cell / f"seed={s}" / "keep.parquet").sample for s in (0, 1))
+        assert not np.array_equal(a, b)
+    # CCS's default beta at rate 0.5 is recorded
+    assert df.filter(pl.col("method") == "ccs")["beta"].to_list() == [0.0, 0.0]
+
+
+def test_a_killed_sweep_resumes_without_redoing_anything(workdir):
+    folder = workdir / "runs" / "default" / "sweeps" / "a"
+    before = pl.read_parquet(folder / "results.parquet")
+    unit = folder / "cells" / "random-none-r0.5" / "seed=1"
+    (unit / "done.json").unlink()  # as if killed after training, before the marker
+    shutil.rmtree(unit / "train")
+    (unit / ".train.partial-deadbeef").mkdir()  # a killed training's hidden folder
+    kept = {p: p.stat().st_mtime_ns for p in folder.glob("cells/*/seed=*/train/metrics.json")}
+    res = prune("sweep", "--scores", "aum", "--methods", "ccs,random", "--rates", "0.5", "--seeds", "0,1",
+                "--epochs", "2", "--threads", "1", "--name", "a")
+    assert "5 already done" in res.output and "[1/1]" in res.output
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # nothing else retrained
+    assert not (unit / ".train.partial-deadbeef").exists() and (unit / "done.json").exists()
+    after = pl.read_parquet(folder / "results.parquet")
+    assert after.drop("seconds").equals(before.drop("seconds"))
+    # a rerun with everything done trains nothing
+    res = prune("sweep", "--scores", "aum", "--methods", "ccs,random", "--rates", "0.5", "--seeds", "0,1",
+                "--epochs", "2", "--threads", "1", "--name", "a")
+    assert "6 already done" in res.output and "[1/" not in res.output
+    # other epochs under the same name would mix protocols
+    res = prune("sweep", "--scores", "aum", "--rates", "0.5", "--epochs", "3", "--name", "a", ok=False)
+    assert res.exit_code == 2 and "--epochs" in res.output
+
+
+def test_parallel_jobs_give_the_same_results(workdir):
+    prune("sweep", "--scores", "aum", "--methods", "ccs,random", "--rates", "0.5", "--seeds", "0,1",
+          "--epochs", "2", "--threads", "1", "--jobs", "2", "--name", "b")
+    run = workdir / "runs" / "default"
+    a = pl.read_parquet(run / "sweeps" / "a" / "results.parquet").drop("seconds", "sweep")
+    b = pl.read_parquet(run / "sweeps" / "b" / "results.parquet").drop("seconds", "sweep")
+    assert a.equals(b)
+
+
+def test_sweep_refuses_a_folder_that_is_not_a_sweep(workdir):
+    d = workdir / "runs" / "default" / "sweeps" / "mine"
+    d.mkdir(parents=True)
+    (d / "notes.txt").write_text("mine")
+    res = prune("sweep", "--scores", "aum", "--rates", "0.5", "--name", "mine", ok=False)
+    assert res.exit_code == 2 and "not a sweep" in res.output and (d / "notes.txt").exists()
