@@ -29,6 +29,7 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            check_text(kwargs)
             return fn(*args, **kwargs)
         except PruneError as err:
             typer.echo(f"error: {err}", err=True)
@@ -38,6 +39,23 @@ def user_errors(fn):
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def check_text(options: dict) -> None:
+    """Refuse an option whose value is not valid UTF-8 (a file name in another encoding).
+
+    Every artifact stores paths and names as UTF-8 text (JSON, Parquet
+    metadata), so such a value could not be written; it is named, escaped, up front.
+    """
+    for key, value in options.items():
+        if isinstance(value, (str, Path)):
+            text = str(value)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise PruneError(f"--{key.replace('_', '-')} {shown} is not valid UTF-8 (prune stores paths and names as "
+                                 "UTF-8 text); rename it or choose another") from None
 
 
 RunOpt = typer.Option(DEFAULT_RUN, "--run", help="Run folder: where `prune record` writes and the later stages read.")

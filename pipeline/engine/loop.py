@@ -264,18 +264,35 @@ def fit(
     return logs
 
 
+#: Device types the loop trains on; others (meta, xpu, mps where absent, ...) are refused up front.
+DEVICE_HELP = "use auto, cpu, cuda or cuda:N"
+
+
 def resolve_device(name: str) -> torch.device:
+    """``--device`` as a torch device that exists here; one line otherwise (before any data is loaded)."""
     from pipeline.io import PruneError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(name)
-    except RuntimeError:
-        raise PruneError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PruneError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    return dev
+    except (RuntimeError, ValueError):
+        raise PruneError(f"unknown --device {name!r}: {DEVICE_HELP}") from None
+    if dev.type == "cpu":
+        return torch.device("cpu")  # cpu:N is the same host
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PruneError(f"--device {name}: no CUDA device is available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise PruneError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                             f"cuda:0..cuda:{torch.cuda.device_count() - 1}")
+        return dev
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return dev
+        raise PruneError(f"--device {name}: no Apple GPU (MPS) is available here; {DEVICE_HELP}")
+    raise PruneError(f"--device {name}: prune trains on cpu or cuda (or mps on a Mac), not {dev.type}; {DEVICE_HELP}")
 
 
 def seconds_since(t0: float) -> float:

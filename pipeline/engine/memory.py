@@ -43,6 +43,15 @@ class MemoryRun(Run):
         self._logits = logits
         self._dynamics = None
 
+    def dynamics_epoch(self, init: int, epoch: int, columns) -> dict[str, np.ndarray]:
+        """One epoch's per-sample scalars (as RUN/dynamics holds them), computed from the logits."""
+        import torch
+
+        from pipeline.engine.recording import dynamics_columns
+
+        cols = dynamics_columns(torch.from_numpy(self._logits[init, epoch]), torch.from_numpy(self.targets))
+        return {c: cols[c] for c in columns}
+
     def dynamics(self):
         """The per-sample scalars of every epoch (as RUN/dynamics holds them), computed from the logits once."""
         import polars as pl

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 from pipeline.io.atomic import atomic_path
@@ -31,14 +32,18 @@ def load_state_dict(path: str | os.PathLike) -> dict:
     import torch
 
     path = Path(path)
+    again = "record the run again (prune record --checkpoints ...)"
     if not path.exists():
-        raise PruneError(f"checkpoint {path} is missing")
+        raise PruneError(f"checkpoint {path} is missing; {again}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        raise PruneError(f"{path} is not a readable checkpoint ({err.__class__.__name__}); the file is damaged") from None
+        with warnings.catch_warnings():  # torch warns about a foreign pickle before refusing it: one line only
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError) as err:
+        raise PruneError(f"{path} is not a readable checkpoint ({err.__class__.__name__}); the file is damaged: "
+                         f"{again}") from None
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise PruneError(f"{path} is not a model state dict (a mapping of parameter names to tensors)")
+        raise PruneError(f"{path} is not a model state dict (a mapping of parameter names to tensors); {again}")
     return state
 
 

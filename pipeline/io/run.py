@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +27,47 @@ CHUNK_BYTES = 2 << 20  # ~2 MiB chunks along `sample` (DESIGN §3: 1–4 MiB)
 # Logits and embeddings are stored uncompressed: zstd saved 5% on recorded MNIST-1D
 # logits but made streamed reads 2.7× slower (bench/RESULTS.md, "Zarr storage").
 READ_BYTES = 128 << 20  # float32 bytes of one streamed block of logits when scoring
+#: The dtypes prune writes for each array; anything else is an edited or foreign store.
+ARRAY_DTYPES = {"logits": ("float16", "float32"), "eval_logits": ("float16", "float32"),
+                "embeddings": ("float16", "float32"), "targets": ("int64",), "clean_targets": ("int64",)}
+
+
+def _why(err: BaseException) -> str:
+    """The exception's type and first line, for a one-line message."""
+    text = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+    return f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__
+
+
+def check_labels(y: np.ndarray, num_classes: int, what: str) -> None:
+    """Every label in 0..num_classes-1, else one line (a label out of range would skew every per-class count)."""
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        bad = int(np.sum((y < 0) | (y >= num_classes)))
+        first = int(np.flatnonzero((y < 0) | (y >= num_classes))[0])
+        raise PruneError(f"{what} holds {bad} label(s) outside 0..{num_classes - 1} (sample {first}: {int(y[first])}); "
+                         "record the run again")
+
+
+def _bad_chunk(arr, selection) -> str | None:
+    """The file of the first chunk under ``selection`` that zarr cannot read (the slow path, after an error)."""
+    import itertools
+
+    sel = selection if isinstance(selection, tuple) else (selection,)
+    sel = sel + (slice(None),) * (arr.ndim - len(sel))
+    ranges = []
+    for s, size, c in zip(sel, arr.shape, arr.chunks):
+        if isinstance(s, (int, np.integer)):
+            lo = int(s) % size if size else 0
+            ranges.append(range(lo // c, lo // c + 1))
+        else:
+            lo, hi, _ = s.indices(size)
+            ranges.append(range(lo // c, max(lo, hi - 1) // c + 1))
+    for idx in itertools.product(*ranges):
+        region = tuple(slice(i * c, min(size, (i + 1) * c)) for i, c, size in zip(idx, arr.chunks, arr.shape))
+        try:
+            np.asarray(arr[region])
+        except Exception:
+            return "chunk file c/" + "/".join(map(str, idx))
+    return None
 
 
 def sample_chunk(num_classes: int, itemsize: int, n: int) -> int:
@@ -101,20 +142,42 @@ class Run:
         try:
             return zarr.open_group(str(p), mode="r")
         except Exception as err:  # zarr raises several types for a missing/damaged store
-            raise PruneError(f"run {self.path} is truncated: cannot open {p} ({err.__class__.__name__}); record it again") from None
+            raise PruneError(f"run {self.path} is damaged: cannot open {p} ({_why(err)}); record the run again") from None
 
     def array(self, name: str):
+        p = layout.trajectories(self.path) / name / "zarr.json"
+        group = self.zarr
         try:
-            arr = self.zarr[name]
+            arr = group[name]
         except KeyError:
             raise PruneError(f"run {self.path} is truncated: trajectories.zarr has no '{name}' array") from None
+        except Exception as err:  # invalid JSON or metadata zarr cannot parse
+            raise PruneError(f"run {self.path} is damaged: {p} is not valid array metadata ({_why(err)}); "
+                             "record the run again") from None
+        want = ARRAY_DTYPES.get(name)
+        if want is not None and str(arr.dtype) not in want:
+            raise PruneError(f"run {self.path} is damaged: {p} gives {name} the dtype {arr.dtype} "
+                             f"(prune writes {' or '.join(want)}); record the run again")
         return arr
+
+    def read(self, name: str, selection=slice(None)) -> np.ndarray:
+        """``array(name)[selection]``; a chunk zarr cannot decode (truncated, edited) is one line naming its file."""
+        arr = self.array(name)
+        try:
+            return np.asarray(arr[selection])
+        except PruneError:
+            raise
+        except Exception as err:  # zarr/numcodecs raise ValueError, RuntimeError, ... for a damaged chunk
+            where = _bad_chunk(arr, selection) or f"a chunk of {name}"
+            raise PruneError(f"run {self.path} is damaged: cannot read {layout.trajectories(self.path) / name}: "
+                             f"{where} ({_why(err)}); record the run again") from None
 
     @cached_property
     def targets(self) -> np.ndarray:
-        t = np.asarray(self.array("targets")[:], dtype=np.int64)
-        if len(t) != self.n:
+        t = self.read("targets").astype(np.int64, copy=False)
+        if t.shape != (self.n,):
             raise PruneError(f"run {self.path} is damaged: {len(t)} targets but run.json says {self.n} samples")
+        check_labels(t, self.num_classes, f"run {self.path} is damaged: trajectories.zarr/targets")
         return t
 
     def has(self, name: str) -> bool:
@@ -124,7 +187,8 @@ class Run:
         arr = self.array(name)
         expect = (self.inits, self.epochs, self.n, self.num_classes)
         if tuple(arr.shape) != expect:
-            raise PruneError(f"run {self.path} is damaged: {name} has shape {tuple(arr.shape)}, expected {expect}")
+            raise PruneError(f"run {self.path} is damaged: {layout.trajectories(self.path) / name / 'zarr.json'} gives "
+                             f"{name} the shape {tuple(arr.shape)}, run.json says {expect}; record the run again")
         return arr
 
     def iter_logits(self, name: str = "logits", epochs: slice = slice(None), chunk: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -147,7 +211,7 @@ class Run:
 
         def read(start: int) -> np.ndarray:
             stop = min(self.n, start + chunk)
-            block = np.asarray(arr[:, epochs, start:stop, :], dtype=np.float32)
+            block = self.read(name, (slice(None), epochs, slice(start, stop), slice(None))).astype(np.float32, copy=False)
             if not np.all(np.isfinite(block)):
                 raise PruneError(f"run {self.path}: {name} hold NaN or inf for samples {start}..{stop - 1} "
                                  "(training diverged, or the recording was cut short); record again with a lower --lr")
@@ -171,13 +235,61 @@ class Run:
             raise PruneError(f"run {self.path} is truncated: {d} holds no Parquet files")
         return pl.scan_parquet(d, hive_partitioning=True)
 
+    def dynamics_epoch(self, init: int, epoch: int, columns: Sequence[str]) -> dict[str, np.ndarray]:
+        """One epoch's per-sample ``columns`` of RUN/dynamics, in sample order, checked.
+
+        A missing, truncated or foreign file is one line naming it; so is a
+        file whose rows are not samples 0..N-1 in order (prune writes them so).
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from pipeline.io.tables import DYNAMICS_SCHEMA
+
+        p = layout.dynamics_file(self.path, init, epoch)
+        again = "record the run again"
+        if not p.exists():
+            raise PruneError(f"run {self.path} is truncated: {p} is missing; {again}")
+        try:
+            table = pq.read_table(p, columns=["sample", *columns], memory_map=True)
+        except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, KeyError) as err:
+            raise PruneError(f"run {self.path} is damaged: {p} is not a readable dynamics file ({_why(err)}); "
+                             f"{again}") from None
+        for name in ("sample", *columns):
+            want, got = DYNAMICS_SCHEMA.field(name).type, table.schema.field(name).type
+            if got != want or table.column(name).null_count:
+                raise PruneError(f"run {self.path} is damaged: {p} column {name!r} is {got} with "
+                                 f"{table.column(name).null_count} missing value(s), expected {want}; {again}")
+        sample = table.column("sample").to_numpy()
+        if len(sample) != self.n or (self.n and (sample[0] != 0 or not np.all(np.diff(sample) == 1))):
+            raise PruneError(f"run {self.path} is damaged: {p} holds {len(sample)} rows, expected samples "
+                             f"0..{self.n - 1} in order; {again}")
+        return {name: table.column(name).to_numpy() for name in columns}
+
     def eval_table(self):
         import polars as pl
+        import pyarrow as pa
+
+        from pipeline.io.tables import EVAL_SCHEMA, _read
 
         p = layout.eval_table(self.path)
         if not p.exists():
             raise PruneError(f"run {self.path} is truncated: {p} is missing")
-        return pl.read_parquet(p)
+        try:
+            table = _read(p, EVAL_SCHEMA, "eval table")
+        except PruneError as err:
+            raise PruneError(f"run {self.path} is damaged: {err}; record the run again") from None
+        for f in EVAL_SCHEMA:
+            got = table.schema.field(f.name).type
+            if got != f.type and not (pa.types.is_string(f.type) and pa.types.is_large_string(got)):
+                raise PruneError(f"run {self.path} is damaged: {p} column {f.name!r} is {got}, expected {f.type}; "
+                                 "record the run again")
+        t = pl.from_arrow(table)
+        bad = t.filter((pl.col("class") < 0) | (pl.col("class") >= self.num_classes)).height
+        if bad:
+            raise PruneError(f"run {self.path} is damaged: {p} has {bad} row(s) with a class outside "
+                             f"0..{self.num_classes - 1}; record the run again")
+        return t
 
     def final_val_recalls(self) -> np.ndarray:
         """Per-class validation recall at the last epoch, mean over inits (DRoP's quotas read these)."""
@@ -208,7 +320,7 @@ class Run:
         arr = self.array("embeddings")
         if arr.shape[:3] != (self.inits, len(self.snapshot_epochs), self.n):
             raise PruneError(f"run {self.path} is damaged: embeddings have shape {tuple(arr.shape)}")
-        out = np.asarray(arr[:, k], dtype=np.float32)
+        out = self.read("embeddings", (slice(None), k)).astype(np.float32, copy=False)
         if not np.all(np.isfinite(out)):
             raise PruneError(f"run {self.path}: embeddings hold NaN or inf (diverged training?)")
         return out
@@ -218,7 +330,9 @@ class Run:
         """Labels before ``--label-noise`` flipped some (None when no noise was injected)."""
         if not self.has("clean_targets"):
             return None
-        return np.asarray(self.array("clean_targets")[:], dtype=np.int64)
+        clean = self.read("clean_targets").astype(np.int64, copy=False)
+        check_labels(clean, self.num_classes, f"run {self.path} is damaged: trajectories.zarr/clean_targets")
+        return clean
 
     @property
     def flipped(self) -> np.ndarray | None:
@@ -257,7 +371,62 @@ def open_run(path: str | os.PathLike) -> Run:
     if not info_path.exists():
         raise PruneError(f"run {path} is incomplete (no run.json): its recording did not finish; record it again")
     info = read_json(info_path)
-    for key in ("fingerprint", "n_train", "classes", "epochs", "inits", "data"):
-        if key not in info:
-            raise PruneError(f"run {path} is damaged: run.json has no '{key}'")
+    check_info(info, info_path)
     return Run(path=path, info=info)
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+#: What the later stages read from run.json: key -> (check, what it must be). Required keys first.
+INFO_REQUIRED = ("fingerprint", "n_train", "classes", "epochs", "inits", "data")
+INFO_TYPES: dict[str, tuple[Any, str]] = {
+    "fingerprint": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "n_train": (lambda v: _count(v) and v >= 1, "an integer >= 1"),
+    "classes": (lambda v: isinstance(v, list) and len(v) >= 1 and all(isinstance(c, str) for c in v),
+                "a non-empty list of class names (strings)"),
+    "epochs": (lambda v: _count(v) and v >= 1, "an integer >= 1"),
+    "inits": (lambda v: _count(v) and v >= 1, "an integer >= 1"),
+    "data": (lambda v: isinstance(v, str) and v != "", "a data set name"),
+    "schema_version": (_count, "an integer"),
+    "model": (lambda v: v is None or isinstance(v, str), "a model name"),
+    "config": (lambda v: isinstance(v, dict), "an object"),
+    "seed": (lambda v: v is None or _count(v), "an integer"),
+    "seeds": (lambda v: isinstance(v, list) and all(_count(x) for x in v), "a list of integers"),
+    "record_pass": (lambda v: v in ("train", "eval"), "'train' or 'eval'"),
+    "eval_pass": (lambda v: isinstance(v, bool), "true or false"),
+    "data_dir": (lambda v: v is None or isinstance(v, str), "a folder or null"),
+    "logits_dtype": (lambda v: v in ("float16", "float32", "none"), "float16 or float32"),
+    "checkpoints": (lambda v: isinstance(v, list) and all(_count(x) and x >= 0 for x in v),
+                    "a list of epoch counts (integers >= 0)"),
+    "snapshot_epochs": (lambda v: isinstance(v, list) and all(_count(x) and x >= 0 for x in v),
+                        "a list of epoch counts (integers >= 0)"),
+    "label_noise": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+                    "a fraction in [0, 1)"),
+}
+
+
+def check_info(info: Any, path: Path) -> None:
+    """Types and ranges of what the stages read from run.json, once, so every stage gets one line for a bad value."""
+    again = "fix the value or record the run again"
+    if not isinstance(info, dict):
+        raise PruneError(f"{path} is damaged: it holds a JSON {type(info).__name__}, not an object; record the run again")
+    for key in INFO_REQUIRED:
+        if key not in info:
+            raise PruneError(f"{path} is damaged: it has no '{key}'; record the run again")
+    for key, (ok, what) in INFO_TYPES.items():
+        if key in info and not ok(info[key]):
+            raise PruneError(f"{path} is damaged: '{key}' must be {what}, got {json_repr(info[key])}; {again}")
+    if len(set(info["classes"])) != len(info["classes"]):
+        raise PruneError(f"{path} is damaged: 'classes' repeats a name; {again}")
+    for key in ("checkpoints", "snapshot_epochs"):
+        if any(k > info["epochs"] for k in info.get(key, [])):
+            raise PruneError(f"{path} is damaged: '{key}' names an epoch past 'epochs' ({info['epochs']}); {again}")
+
+
+def json_repr(v: Any) -> str:
+    import json
+
+    text = json.dumps(v)
+    return text if len(text) <= 60 else text[:57] + "..."

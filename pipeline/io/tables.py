@@ -301,14 +301,20 @@ def write_manifest(path: str | os.PathLike, sample: np.ndarray, target: np.ndarr
 def read_manifest(path: str | os.PathLike) -> Manifest:
     table = _read(path, MANIFEST_SCHEMA, "manifest")
     meta = _decode_metadata(table.schema)
-    sample = table.column("sample").to_numpy().astype(np.int64)
+    sample = _int_column(table, "sample", path)
+    target = _int_column(table, "target", path)
     if len(sample) == 0:
         raise PruneError(f"{path}: the manifest keeps no samples")
     if not np.all(sample[1:] > sample[:-1]) or sample[0] < 0:
         raise PruneError(f"{path}: manifest sample ids must be sorted, unique and non-negative")
-    weight = table.column("weight").to_numpy().astype(np.float64) if "weight" in table.column_names else None
+    weight = None
+    if "weight" in table.column_names:
+        col = table.column("weight")
+        if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) or col.null_count:
+            raise PruneError(f"{path}: column 'weight' must hold numbers without missing values, got {col.type}")
+        weight = col.to_numpy().astype(np.float64)
     files = np.asarray(table.column("path").to_pylist(), dtype=object) if "path" in table.column_names else None
-    return Manifest(sample=sample, target=table.column("target").to_numpy().astype(np.int64), weight=weight, meta=meta,
+    return Manifest(sample=sample, target=target, weight=weight, meta=meta,
                     path=Path(path), files=files)
 
 

@@ -8,24 +8,22 @@ from pipeline.io import PruneError
 
 
 def dynamics_array(run, column: str, epochs: range | None = None) -> np.ndarray:
-    """Column of RUN/dynamics as an (init, epoch, sample) array, read with Polars.
+    """Column of RUN/dynamics as an (init, epoch, sample) array, read one epoch file at a time.
 
-    Rows are sorted by (init, epoch, sample) and must cover the full grid;
-    a missing epoch file means a truncated run.
+    Each file is checked as it is read (``Run.dynamics_epoch``): a missing or
+    damaged epoch is one line naming the file.
     """
-    import polars as pl
-
-    lf = run.dynamics().select("init", "epoch", "sample", column)
-    if epochs is not None:
-        lf = lf.filter(pl.col("epoch").is_in(list(epochs)))
-    df = lf.sort("init", "epoch", "sample").collect()
-    E = len(epochs) if epochs is not None else run.epochs
-    shape = (run.inits, E, run.n)
-    if df.height != shape[0] * shape[1] * shape[2]:
-        raise PruneError(f"run {run.path} is truncated: dynamics/ holds {df.height} rows, expected "
-                         f"{shape[0]}×{shape[1]}×{shape[2]} (init × epoch × sample)")
-    values = df.get_column(column).to_numpy()
-    return values.reshape(shape)
+    E = range(run.epochs) if epochs is None else epochs
+    out = None
+    for i in range(run.inits):
+        for k, e in enumerate(E):
+            values = run.dynamics_epoch(i, e, [column])[column]
+            if out is None:
+                out = np.empty((run.inits, len(E), run.n), dtype=values.dtype)
+            out[i, k] = values
+    if out is None:
+        raise PruneError(f"run {run.path} records no epochs")
+    return out
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
