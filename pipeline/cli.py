@@ -16,6 +16,7 @@ import pipeline.api.composite  # noqa: F401 - lets `--dynamic SCORE+SAMPLER` res
 from pipeline.cliutil import CONTEXT, DeviceOpt, SeedOpt, say, user_errors
 from pipeline.export.cli import app as export_app
 from pipeline.record.cli import app as record_app
+from pipeline.report.cli import app as report_app
 from pipeline.score.cli import app as score_app
 from pipeline.select.cli import app as select_app
 from pipeline.sweep.cli import app as sweep_app
@@ -31,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
 )
-for sub in (record_app, score_app, select_app, train_app, export_app, sweep_app):
+for sub in (record_app, score_app, select_app, train_app, export_app, sweep_app, report_app):
     app.add_typer(sub)
 
 

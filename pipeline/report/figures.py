@@ -1,0 +1,205 @@
+"""The report's figures: PNGs drawn with matplotlib's headless Agg backend.
+
+Each function draws one figure into ``out`` and returns its file name. Titles
+say what was run (data set, model, epochs, seeds); axes carry their units.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+DPI = 110
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": DPI, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+                         "axes.spines.right": False, "font.size": 10})
+    return plt
+
+
+def _save(fig, out: Path, name: str) -> str:
+    fig.savefig(out / name, dpi=DPI, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return name
+
+
+def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name: str) -> str:
+    """One line per method over pruning rates (mean over seeds, band ± std); full data as a horizontal line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    rows = list(chosen.iter_rows(named=True))
+    full = [r for r in rows if r["method"] == "full"]
+    labels = list(dict.fromkeys(r["label"] for r in rows if r["method"] != "full"))
+    rates = sorted({r["rate"] for r in rows if r["rate"] is not None})
+    colors = plt.get_cmap("tab10")
+    markers = "osD^v<>pX*"
+    for i, lab in enumerate(labels):
+        pts = sorted((r["rate"], r[f"{metric}_mean"], r[f"{metric}_std"]) for r in rows if r["label"] == lab)
+        x = np.array([100 * p[0] for p in pts])
+        m = np.array([100 * p[1] for p in pts])
+        s = np.array([100 * p[2] for p in pts])
+        c = colors(i % 10)
+        ax.plot(x, m, marker=markers[i % len(markers)], color=c, label=lab, lw=1.8, ms=5)
+        ax.fill_between(x, m - s, m + s, color=c, alpha=0.15, lw=0)
+    for j, f in enumerate(full):
+        m, s = 100 * f[f"{metric}_mean"], 100 * f[f"{metric}_std"]
+        ax.axhline(m, color="black", ls="--", lw=1.2, label=f["label"] + (f" ({m:.1f}%)"))
+        if s > 0:
+            ax.axhspan(m - s, m + s, color="black", alpha=0.07, lw=0)
+    ax.set_xlabel("pruning rate (% of training samples removed)")
+    ax.set_ylabel(ylabel)
+    ax.set_xticks([100 * r for r in rates])
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower left", framealpha=0.9)
+    return _save(fig, out, name)
+
+
+def per_class_heatmap(names: Sequence[str], classes: Sequence[str], recalls: np.ndarray, title: str, out: Path,
+                      name: str) -> str:
+    """Methods × classes, mean test recall (%) written in each cell."""
+    plt = _plt()
+    recalls = 100 * np.asarray(recalls)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(classes) + 3.5), 0.5 * len(names) + 1.8))
+    lo = float(np.floor(recalls.min() / 5) * 5)
+    im = ax.imshow(recalls, cmap="viridis", vmin=lo, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(classes)), [str(c) for c in classes])
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("class")
+    ax.grid(False)
+    if len(classes) <= 20:
+        for i in range(recalls.shape[0]):
+            for j in range(recalls.shape[1]):
+                v = recalls[i, j]
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if v < lo + 0.6 * (100 - lo) else "black")
+    fig.colorbar(im, ax=ax, label="test recall (% of the class correct)")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, out, name)
+
+
+def score_distributions(tables: list[tuple[str, np.ndarray, bool | None]], targets: np.ndarray,
+                        classes: Sequence[str], title: str, out: Path, name: str) -> str:
+    """One panel per score table: the scores' distribution in each class (violins with the median)."""
+    plt = _plt()
+    k = len(tables)
+    cols = min(3, k)
+    rows = (k + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows), squeeze=False)
+    C = len(classes)
+    for ax, (method, values, hard_high) in zip(axes.flat, tables):
+        data = [values[targets == c] for c in range(C)]
+        keep = [i for i, d in enumerate(data) if len(d) > 1]
+        if len(np.unique(values)) <= 20:  # a count (forgetting): violins collapse, show the mean ± std per class
+            means = [data[i].mean() for i in keep]
+            stds = [data[i].std() for i in keep]
+            ax.bar(keep, means, yerr=stds, color="tab:blue", alpha=0.7, capsize=3)
+            method = f"{method} mean ± std"
+        else:
+            parts = ax.violinplot([data[i] for i in keep], positions=keep, showmedians=True, widths=0.8)
+            for body in parts["bodies"]:
+                body.set_alpha(0.6)
+        ax.set_xticks(range(C), [str(c) for c in classes], fontsize=8 if C <= 12 else 6)
+        end = {True: "higher = harder", False: "lower = harder", None: "hard end unknown"}[hard_high]
+        ax.set_title(f"{method} ({end})", fontsize=9)
+        ax.set_xlabel("class")
+        ax.set_ylabel(f"{method.split()[0]} score")
+    for ax in list(axes.flat)[k:]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out, name)
+
+
+def data_map(confidence: np.ndarray, variability: np.ndarray, correctness: np.ndarray, title: str, out: Path,
+             name: str) -> str:
+    """Dataset cartography (Swayamdipta et al. 2020): confidence vs variability, coloured by correctness."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.8, 5.2))
+    order = np.argsort(-correctness, kind="stable")  # the rarely-correct samples drawn last, on top
+    sc = ax.scatter(variability[order], confidence[order], c=correctness[order], cmap="RdYlBu", vmin=0, vmax=1,
+                    s=4, alpha=0.6, lw=0, rasterized=True)
+    fig.colorbar(sc, ax=ax, label="correctness (fraction of epochs predicted right)")
+    ax.set_xlabel("variability (std over epochs of p(true label))")
+    ax.set_ylabel("confidence (mean over epochs of p(true label))")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    kw = dict(fontsize=8, color="0.25", bbox=dict(boxstyle="round", fc="white", alpha=0.7, lw=0))
+    ax.text(0.01, 0.97, "easy to learn", transform=ax.transAxes, va="top", **kw)
+    ax.text(0.01, 0.03, "hard to learn (or mislabelled)", transform=ax.transAxes, va="bottom", **kw)
+    ax.text(0.99, 0.5, "ambiguous", transform=ax.transAxes, ha="right", **kw)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, out, name)
+
+
+def kept_vs_full(classes: Sequence[str], full: np.ndarray, kept: np.ndarray, title: str, out: Path, name: str) -> str:
+    """Bars per class: samples in the full training set and kept by the manifest, with the kept share."""
+    plt = _plt()
+    C = len(classes)
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.6 * C + 2), 4.2))
+    x = np.arange(C)
+    ax.bar(x - 0.2, full, 0.4, label="full training set", color="0.7")
+    ax.bar(x + 0.2, kept, 0.4, label="kept", color="tab:blue")
+    if C <= 30:
+        for i in range(C):
+            share = 100 * kept[i] / full[i] if full[i] else 0
+            ax.text(x[i] + 0.2, kept[i], f"{share:.0f}%", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, [str(c) for c in classes], fontsize=8 if C <= 20 else 6)
+    ax.set_xlabel("class")
+    ax.set_ylabel("training samples (count)")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, out, name)
+
+
+def examples(x: np.ndarray, groups: list[tuple[str, np.ndarray, list[str]]], title: str, out: Path, name: str) -> str:
+    """Rows of training samples (one row per group, e.g. hardest/easiest/likely mislabelled) with captions.
+
+    1-D signals (MNIST-1D: (channels, length)) are line plots; images ((C, H, W)) are shown as images.
+    """
+    plt = _plt()
+    n = max(len(ids) for _, ids, _ in groups)
+    signal = x.ndim == 3  # (N, channels, length): 1-D signals
+    fig, axes = plt.subplots(len(groups), n, figsize=(1.9 * n, 2.3 * len(groups) + 0.6), squeeze=False)
+    for g, (group, ids, captions) in enumerate(groups):
+        for j in range(n):
+            ax = axes[g, j]
+            if j >= len(ids):
+                ax.set_visible(False)
+                continue
+            v = x[ids[j]]
+            if signal:
+                for ch in v:
+                    ax.plot(ch, lw=1.3)
+                ax.set_xticks([])
+                ax.tick_params(labelsize=6)
+                ax.grid(False)
+            else:
+                img = np.moveaxis(v, 0, -1) if v.ndim == 3 else v
+                img = img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
+                lo, hi = float(img.min()), float(img.max())
+                ax.imshow((img - lo) / (hi - lo + 1e-12), cmap="gray" if img.ndim == 2 else None)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax.set_title(captions[j], fontsize=7)
+            if j == 0:
+                ax.set_ylabel(group, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(h_pad=1.2)
+    return _save(fig, out, name)
+
+
+def describe_run(info: dict[str, Any]) -> str:
+    """``MNIST-1D, cnn1d, 40 epochs``: what the query run was."""
+    cfg = info.get("config", {})
+    data = {"mnist1d": "MNIST-1D"}.get(info.get("data"), info.get("data"))
+    return f"{data}, {cfg.get('model', '?')}"

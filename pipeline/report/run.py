@@ -1,0 +1,282 @@
+"""``prune report``: a folder (report.md, report.html, PNGs) that shows a run and its sweep (DESIGN §11).
+
+Reads only artifacts: RUN/run.json, RUN/dynamics, RUN/scores/*.parquet, a
+sweep's results.parquet and manifests, and the data set itself (for the
+pictures of samples). The report is written into a hidden folder and swapped
+into place, so a failed report never leaves half a folder; an earlier report
+in the same place is replaced (it is derived, nothing is lost), any other
+non-empty folder is refused.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from pipeline.io import PruneError, layout, open_run, read_json, read_manifest, read_scores, write_json
+from pipeline.io.folders import claim_folder, partial_folder, swap_into_place
+from pipeline.report import figures as F
+from pipeline.report import tables as T
+
+REPORT_JSON = "report.json"
+N_EXAMPLES = 8
+
+
+def is_report(path: Path) -> bool:
+    try:
+        doc = read_json(path / REPORT_JSON)
+    except (PruneError, OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("artifact") == "report"
+
+
+def find_sweep(run: Path, name: str | None) -> Path | None:
+    """RUN/sweeps/NAME, or (no name) the sweep whose results.parquet is newest; None when the run has none."""
+    root = Path(run) / "sweeps"
+    if name is not None:
+        p = Path(name) if (Path(name) / "results.parquet").exists() else root / name
+        if not (p / "results.parquet").exists():
+            have = sorted(q.parent.name for q in root.glob("*/results.parquet")) if root.is_dir() else []
+            hint = f" (this run has: {', '.join(have)})" if have else " (this run has none: run `prune sweep` first)"
+            raise PruneError(f"--sweep {name}: no results.parquet in {p}{hint}")
+        return p
+    found = sorted(root.glob("*/results.parquet"), key=lambda q: q.stat().st_mtime_ns) if root.is_dir() else []
+    return found[-1].parent if found else None
+
+
+class Doc:
+    """The report's content as blocks, rendered both as Markdown and as HTML."""
+
+    def __init__(self):
+        self.blocks: list[tuple] = []
+
+    def h(self, level: int, text: str):
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str):
+        self.blocks.append(("p", text))
+
+    def img(self, file: str, caption: str):
+        self.blocks.append(("img", file, caption))
+
+    def table(self, header: list[str], rows: list[list[str]]):
+        self.blocks.append(("table", header, rows))
+
+    def markdown(self) -> str:
+        out = []
+        for b in self.blocks:
+            if b[0] == "h":
+                out.append("#" * b[1] + " " + b[2])
+            elif b[0] == "p":
+                out.append(b[1])
+            elif b[0] == "img":
+                out.append(f"![{b[2]}]({b[1]})\n\n*{b[2]}*")
+            else:
+                header, rows = b[1], b[2]
+                out.append("\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                                      *["| " + " | ".join(r) + " |" for r in rows]]))
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title: str) -> str:
+        e = html.escape
+        body = []
+        for b in self.blocks:
+            if b[0] == "h":
+                body.append(f"<h{b[1]}>{e(b[2])}</h{b[1]}>")
+            elif b[0] == "p":
+                body.append(f"<p>{e(b[1])}</p>")
+            elif b[0] == "img":
+                body.append(f'<figure><img src="{e(b[1])}" alt="{e(b[2])}"><figcaption>{e(b[2])}</figcaption></figure>')
+            else:
+                head = "".join(f"<th>{e(c)}</th>" for c in b[1])
+                rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in b[2])
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
+                 "img{max-width:100%}figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}"
+                 "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;"
+                 "text-align:right}td:first-child,th:first-child{text-align:left}thead{background:#f3f3f3}")
+        return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+                f"<style>{style}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate: float | None = None,
+           manifest: Path | None = None, score: str | None = None, log: Callable[[str], None] = print) -> Path:
+    """Write the report folder (default RUN/report) and return its path."""
+    r = open_run(run)
+    folder = find_sweep(run, sweep)
+    if manifest is not None and not Path(manifest).exists():
+        raise PruneError(f"--manifest {manifest}: no such file")
+    out = Path(out) if out is not None else Path(run) / "report"
+    claim = claim_folder(out, what="report", recognise=is_report, force=True, flag="--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_folder(out)
+    partial.mkdir()
+    try:
+        doc, summary = build(r, folder, partial, rate=rate, manifest=manifest, score=score, log=log)
+        title = f"prune report: {r.path}"
+        (partial / "report.md").write_text(doc.markdown())
+        (partial / "report.html").write_text(doc.html(title))
+        write_json(partial / REPORT_JSON, {"artifact": "report", "run": str(r.path), "fingerprint": r.fingerprint,
+                                           "sweep": None if folder is None else str(folder),
+                                           "figures": [b[1] for b in doc.blocks if b[0] == "img"], **summary})
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    swap_into_place(partial, claim, is_report, True)
+    return out
+
+
+def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Path | None, score: str | None,
+          log) -> tuple[Doc, dict[str, Any]]:
+    import polars as pl
+
+    doc = Doc()
+    info = r.info
+    what = F.describe_run(info)
+    classes = list(r.classes)
+    doc.h(1, f"prune report: {r.path}")
+    doc.p(f"Query run: {what}, {r.epochs} epochs, {r.inits} init(s), {r.n} training samples in {len(classes)} "
+          f"classes (fingerprint {str(r.fingerprint)[:12]}…).")
+    summary: dict[str, Any] = {}
+    chosen_manifest = None
+
+    if folder is not None:
+        df = pl.read_parquet(folder / "results.parquet")
+        seeds = sorted(df["seed"].unique().to_list())
+        epochs = sorted(df.filter(pl.col("method") == "full")["epochs"].unique().to_list()) or \
+            sorted(df["epochs"].unique().to_list())
+        chosen = T.choose_by_validation(df)
+        n_cells = df["cell"].n_unique()
+        doc.h(2, f"Sweep {folder.name}")
+        doc.p(f"{n_cells} cells × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each trained for "
+              f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, mean ± std over seeds. "
+              "The seed draws both the selection and the training. Where several β were tried, the one shown has "
+              "the best mean validation accuracy (final epoch, DRoP's val split); its test accuracy is reported, "
+              "and test accuracy never takes part in the choice. Δ: mean test accuracy minus random pruning's "
+              "at the same rate, in points.")
+        header, rows = T.results_rows(chosen)
+        doc.table(header, rows)
+        summary["table"] = {"header": header, "rows": rows}
+        run_words = f"{what}, {'/'.join(map(str, epochs))} epochs, {len(seeds)} seed(s)"
+        if chosen.filter(pl.col("rate").is_not_null()).height:
+            name = F.metric_vs_rate(chosen, "accuracy", "test accuracy (%)",
+                                    f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out,
+                                    "accuracy_vs_rate.png")
+            doc.img(name, "Test accuracy against the fraction of training samples removed; one line per method "
+                          "(β chosen by validation), band: ± one std over seeds; dashed: full data.")
+            name = F.metric_vs_rate(chosen, "worst_class_accuracy", "worst-class test accuracy (%)",
+                                    f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
+                                    "worst_class_vs_rate.png")
+            doc.img(name, "The lowest per-class test recall against the pruning rate (DRoP's robustness metric).")
+            rates = sorted(chosen.filter(pl.col("rate").is_not_null())["rate"].unique().to_list())
+            at = rates[-1] if rate is None else rate
+            if at not in rates:
+                raise PruneError(f"--rate {at:g} is not a rate of sweep {folder.name} ({', '.join(f'{x:g}' for x in rates)})")
+            sel = chosen.filter((pl.col("rate") == at) | (pl.col("method") == "full"))
+            names, recalls = [], []
+            for row in sel.iter_rows(named=True):
+                vals = df.filter(pl.col("cell") == row["cell"])["class_recall"].to_list()
+                names.append(row["label"])
+                recalls.append(np.mean(np.asarray(vals, dtype=np.float64), axis=0))
+            name = F.per_class_heatmap(names, classes, np.stack(recalls),
+                                       f"Per-class test recall at pruning rate {at:g} — {run_words} (mean over seeds)",
+                                       out, "per_class_at_rate.png")
+            doc.img(name, f"Per-class test recall (%) of each method at rate {at:g}, and of full data.")
+            pruned = [row for row in sel.iter_rows(named=True) if row["method"] not in ("full", "random")]
+            pick = pruned[0] if pruned else next((row for row in sel.iter_rows(named=True) if row["method"] != "full"),
+                                                 None)
+            if pick is not None:
+                chosen_manifest = folder / "cells" / pick["cell"] / f"seed={seeds[0]}" / "keep.parquet"
+        summary["chosen"] = [{k: v for k, v in row.items() if k not in ("betas",)}
+                             for row in chosen.drop("betas").iter_rows(named=True)]
+        score = score or next((s for s in df["score"].to_list() if s is not None), None)
+
+    # score tables of the run
+    sdir = layout.scores_dir(r.path)
+    paths = sorted(sdir.glob("*.parquet")) if sdir.is_dir() else []
+    tables = []
+    for p in paths:
+        try:
+            s = read_scores(p)
+        except PruneError as err:
+            log(f"note: skipping {p}: {err}")
+            continue
+        if len(s.score) == r.n and s.meta.get("method") != "random":
+            tables.append((p.stem, s.score, s.higher_is_harder))
+    targets = r.targets
+    if tables:
+        doc.h(2, "Scores")
+        name = F.score_distributions(tables, targets, classes, f"Score distributions per class — {what}, "
+                                     f"{r.epochs}-epoch query run", out, "scores_by_class.png")
+        doc.img(name, "Each score table of the run: the distribution of scores within each class (violin, "
+                      "line at the median).")
+
+    # data map
+    dyn = (r.dynamics().group_by("sample")
+           .agg(pl.col("p_true").mean().alias("confidence"), pl.col("p_true").std(ddof=0).alias("variability"),
+                pl.col("correct").cast(pl.Float64).mean().alias("correctness"))
+           .sort("sample").collect())
+    last = (r.dynamics().filter(pl.col("epoch") == pl.col("epoch").max()).filter(pl.col("init") == 0)
+            .select("sample", "pred").sort("sample").collect())
+    conf, var, corr = (dyn[c].to_numpy() for c in ("confidence", "variability", "correctness"))
+    doc.h(2, "Data map")
+    name = F.data_map(conf, var, corr, f"Data map (dataset cartography) — {what}, {r.epochs}-epoch query run, "
+                      f"{r.n} training samples", out, "data_map.png")
+    doc.img(name, "Each training sample's mean and std over epochs (and inits) of the query model's probability "
+                  "of its label (Swayamdipta et al. 2020), coloured by the fraction of epochs it was predicted right.")
+
+    # kept vs full counts of a manifest
+    mpath = Path(manifest) if manifest is not None else chosen_manifest
+    if mpath is not None and mpath.exists():
+        m = read_manifest(mpath)
+        full_counts = np.bincount(targets, minlength=len(classes))
+        kept_counts = np.bincount(targets[m.sample], minlength=len(classes))
+        meth = m.meta.get("method", "?")
+        sc = (m.meta.get("scores") or {}).get("method")
+        desc = f"{sc + ' + ' if sc else ''}{meth}, quota {m.meta.get('quota', 'none')}, rate {m.meta.get('rate')}"
+        doc.h(2, "Kept samples per class")
+        name = F.kept_vs_full(classes, full_counts, kept_counts,
+                              f"Kept vs full training samples per class — {desc} ({len(m.sample)} of {r.n} kept)",
+                              out, "kept_vs_full.png")
+        doc.img(name, f"Training samples per class in the full set and kept by {mpath} ({desc}); the label "
+                      "over each bar is the share kept.")
+
+    # pictures of the hardest, easiest and likely mislabelled samples
+    pick = next((t for t in tables if t[0] == score), tables[0] if tables else None)
+    if pick is not None:
+        try:
+            from pipeline.data import load_dataset
+
+            x = load_dataset(r.dataset, data_dir=info.get("data_dir")).train.x
+            x = x.numpy() if hasattr(x, "numpy") else None
+        except Exception as err:  # the run's data may be the user's own, not loadable here
+            log(f"note: no sample pictures: cannot load {r.dataset} ({err})")
+            x = None
+        if x is not None and len(x) == r.n:
+            method, values, hard_high = pick
+            hard_high = True if hard_high is None else hard_high
+            order = np.argsort(-values if hard_high else values, kind="stable")
+            hardest, easiest = order[:N_EXAMPLES], order[::-1][:N_EXAMPLES]
+            pred = last["pred"].to_numpy()
+            # misclassified at the last epoch first, then the lowest mean p(label)
+            likely = np.lexsort((conf, pred == targets))[:N_EXAMPLES]
+            c = classes
+
+            def cap(ids, with_pred=False):
+                return [f"#{i} label {c[targets[i]]}" + (f"\nmodel says {c[pred[i]]}" if with_pred else
+                                                          f"\n{method} {values[i]:.3g}") for i in ids]
+
+            groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest)),
+                      ("likely mislabelled", likely, cap(likely, True))]
+            doc.h(2, "Samples")
+            name = F.examples(x, groups, f"Training samples of {what}: the {N_EXAMPLES} hardest and easiest by "
+                              f"{method}, and the {N_EXAMPLES} with the lowest confidence (likely mislabelled)",
+                              out, "samples.png")
+            doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row: "
+                          "the samples the query model still got wrong at its last epoch (then any others) with the "
+                          "lowest mean p(label) over epochs, and the model's prediction at the last epoch.")
+    return doc, summary

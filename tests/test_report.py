@@ -1,0 +1,90 @@
+"""`prune report`: figures are real PNGs, the HTML links only files that exist, β is chosen on validation."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+
+
+def prune(*args: str, ok: bool = True):
+    res = runner.invoke(app, list(args))
+    if ok:
+        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
+    return res
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("report")
+    mp = pytest.MonkeyPatch()
+    mp.chdir(d)
+    mp.setenv("OMP_NUM_THREADS", "1")
+    prune("record", "--data", "digits", "--epochs", "6", "--batch-size", "256", "--checkpoints", "final")
+    prune("sweep", "--scores", "aum,forgetting", "--methods", "ccs,random", "--rates", "0.5,0.9", "--seeds", "0,1",
+          "--beta", "default,0.2", "--epochs", "2", "--threads", "1", "--quiet")
+    yield d
+    mp.undo()
+
+
+def check_report(folder, expected):
+    html = (folder / "report.html").read_text()
+    md = (folder / "report.md").read_text()
+    links = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert set(links) == expected, links
+    for link in links:
+        assert not link.startswith(("/", "http")) and (folder / link).is_file()
+    assert set(re.findall(r"\]\(([^)]+)\)", md)) == expected
+    for name in expected:
+        img = Image.open(folder / name)
+        img.verify()
+        a = np.asarray(Image.open(folder / name).convert("L"), dtype=np.float64)
+        assert (folder / name).stat().st_size > 10_000 or a.var() > 100
+        assert a.shape[0] > 200 and a.shape[1] > 300 and a.var() > 50
+
+
+def test_report_of_a_sweep(workdir):
+    res = prune("report")
+    folder = workdir / "runs" / "default" / "report"
+    assert "β chosen by validation" in res.output and "report.html" in res.output
+    check_report(folder, {"accuracy_vs_rate.png", "worst_class_vs_rate.png", "per_class_at_rate.png",
+                          "scores_by_class.png", "data_map.png", "kept_vs_full.png", "samples.png"})
+    md = (folder / "report.md").read_text()
+    assert "| aum + ccs | 0.9 |" in md and "| full data | — |" in md and "(of 2)" in md
+    # the table's numbers are the sweep's: random at 0.9, mean over both seeds, in percent
+    df = pl.read_parquet(workdir / "runs" / "default" / "sweeps" / "sweep" / "results.parquet")
+    acc = df.filter((pl.col("cell") == "random-none-r0.9"))["accuracy"].to_numpy()
+    assert f"| random | 0.9 | 144 | — | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} |" in md
+
+
+def test_report_elsewhere_at_a_rate_with_a_manifest(workdir):
+    run = workdir / "runs" / "default"
+    man = run / "sweeps" / "sweep" / "cells" / "random-none-r0.5" / "seed=1" / "keep.parquet"
+    prune("report", "--out", "rep", "--rate", "0.5", "--manifest", str(man), "--score", "forgetting")
+    assert "random, quota none, rate 0.5" in (workdir / "rep" / "report.md").read_text()
+    prune("report", "--out", "rep")  # an earlier report is replaced
+    res = prune("report", "--rate", "0.3", "--out", "rep2", ok=False)
+    assert res.exit_code == 2 and "not a rate of sweep" in res.output and not (workdir / "rep2").exists()
+    (workdir / "mine").mkdir()
+    (workdir / "mine" / "notes.txt").write_text("x")
+    res = prune("report", "--out", "mine", ok=False)
+    assert res.exit_code == 2 and (workdir / "mine" / "notes.txt").exists()
+
+
+def test_report_of_a_run_without_sweep(workdir, tmp_path):
+    res = prune("report", "--sweep", "nope", "--out", str(tmp_path / "r"), ok=False)
+    assert res.exit_code == 2 and "this run has: sweep" in res.output
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(workdir / "runs" / "default", run, ignore=shutil.ignore_patterns("sweeps", "report"))
+    prune("report", "--run", str(run), "--out", str(tmp_path / "r"))
+    check_report(tmp_path / "r", {"scores_by_class.png", "data_map.png", "samples.png"})
