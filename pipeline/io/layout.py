@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 RUN_JSON = "run.json"
+RUN_LOG = "log.json"  # how long record took, its command line: not part of the run's identical bytes
 FILES = "files.parquet"
 TRAJECTORIES = "trajectories.zarr"
 DYNAMICS = "dynamics"
@@ -27,6 +28,16 @@ SAMPLES = "samples.parquet"
 
 def run_json(run: str | os.PathLike) -> Path:
     return Path(run) / RUN_JSON
+
+
+def run_log(run: str | os.PathLike) -> Path:
+    return Path(run) / RUN_LOG
+
+
+def log_sidecar(table: str | os.PathLike) -> Path:
+    """``scores/tdds.parquet`` -> ``scores/tdds.log.json``: timings of the write, kept out of the table's bytes."""
+    table = Path(table)
+    return table.with_name(f"{table.stem}.log.json")
 
 
 def trajectories(run: str | os.PathLike) -> Path:

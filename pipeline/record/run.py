@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from pipeline.data.noise import flip_labels
-from pipeline.io import PruneError, fingerprint, layout
+from pipeline.io import PruneError, fingerprint, layout, write_json
 from pipeline.io.checkpoints import save_checkpoint
 from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
@@ -175,12 +175,12 @@ def record(
             "fingerprint": fp,
             "data_identity": bundle.identity,
             "device": str(dev),
-            "torch_threads": torch.get_num_threads(),
             "final_test_accuracy": final_test,
-            "seconds": round(time.perf_counter() - t0, 2),
             "versions": versions(),
-            "command": command_line(),
         }
+        # how this recording ran, apart from what it recorded: run.json has the same bytes for the same inputs and seed
+        write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
+                                             "torch_threads": torch.get_num_threads()})
         write_run_info(partial, info)  # the completion marker, written last
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

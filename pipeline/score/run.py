@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.io import PruneError, Run, Scores, layout, open_run, write_scores
+from pipeline.io import PruneError, Run, Scores, layout, open_run, write_json, write_scores
 from pipeline.score.base import ScoreMethod
 from pipeline.score.noise import label_noise_auroc
 from pipeline.score.registry import METHODS, get_method
@@ -119,10 +119,11 @@ def _write(r, m: ScoreMethod, full: dict[str, Any], values, seconds: float, out:
     out = Path(out) if out is not None else layout.scores_table(r.path, m.name)
     meta = {k: v for k, v in t.meta.items() if k not in ("artifact", "method", "parameters", "higher_is_harder",
                                                           "fingerprint", "source_run")}
-    meta["seconds"] = round(seconds, 3)
     write_scores(out, t.sample, t.target, t.score, method=m.name, parameters=full,
                  higher_is_harder=t.meta["higher_is_harder"], fingerprint=r.fingerprint, source_run=str(r.path),
                  extra=meta)
+    # the time it took lives beside the table, so the same run and parameters give the same table bytes
+    write_json(layout.log_sidecar(out), {"method": m.name, "seconds": round(seconds, 3)})
     return ScoreResult(m.name, out, t.score, full, seconds, t.meta.get("label_noise_auroc"),
                        int(t.meta.get("label_noise_flipped", 0)))
 
