@@ -36,6 +36,11 @@ for sub in (record_app, score_app, select_app, train_app, export_app, sweep_app,
     app.add_typer(sub)
 
 
+from pipeline.maintenance.cli import clean_app  # noqa: E402
+
+app.add_typer(clean_app)
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
+import threading
 from pathlib import Path
 
 import typer
 
-from pipeline.io.errors import PruneError
+from pipeline.io.errors import Interrupted, PruneError
 
 DEFAULT_RUN = Path("runs/default")
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -29,16 +32,42 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            check_text(kwargs)
-            return fn(*args, **kwargs)
+            with sigterm_as_interrupt():
+                check_text(kwargs)
+                return fn(*args, **kwargs)
         except PruneError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted; nothing was left half-written", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as err:
+            stop = Interrupted.of(err)
+            typer.echo(stop.line(), err=True)
+            raise typer.Exit(stop.exit_code) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (timeout, Slurm, docker stop, Kubernetes) stops a command as Ctrl-C does: the same cleanup, one line.
+
+    The handler raises once and then restores the previous one, so a second
+    SIGTERM during the cleanup ends the process at once (the stages keep
+    their unfinished folder, so nothing is lost either way).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, previous)
+        raise Interrupted("SIGTERM")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_text(options: dict) -> None:

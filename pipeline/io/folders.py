@@ -139,3 +139,88 @@ def swap_into_place(partial: Path, claim: Claim, recognise: Callable[[Path], boo
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(partial, target)
+
+
+# ---------------------------------------------------------------- unfinished (partial) folders
+
+PARTIAL_MARK = ".partial-"
+TRASH_MARK = ".old-"
+
+
+def hold(partial: Path) -> int:
+    """Take an exclusive lock on ``partial`` for as long as this process writes it; returns the descriptor.
+
+    ``prune clean`` and ``--resume`` skip a partial folder whose lock is held:
+    it belongs to a process that is still running. The lock goes with the
+    process (closing the descriptor, or dying, releases it).
+    """
+    fd = os.open(partial, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise PruneError(f"{partial} is being written by another running process; wait for it or stop it first") from None
+    return fd
+
+
+def in_use(folder: Path) -> bool:
+    """Whether a running process holds ``folder``'s lock (see :func:`hold`)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def partials_of(target: Path) -> list[Path]:
+    """The unfinished folders of ``target`` (``.NAME.partial-*`` beside it), newest first."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    prefix = f".{target.name}{PARTIAL_MARK}"
+    found = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()]
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A folder prune left behind: an unfinished result (partial) or an old result not yet deleted (old)."""
+
+    path: Path
+    kind: str  # "partial" or "old"
+    target: Path  # the result folder it belongs to
+    bytes: int
+    mtime: float
+    busy: bool  # a running process holds it
+
+
+def leftovers(root: Path, depth: int = 4) -> list[Leftover]:
+    """Every ``.NAME.partial-*`` / ``.NAME.old-*`` folder under ``root`` (not inside one), up to ``depth`` levels."""
+    out: list[Leftover] = []
+
+    def walk(folder: Path, level: int) -> None:
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            return
+        for p in entries:
+            if not p.is_dir() or p.is_symlink():
+                continue
+            kind = next((k for k, mark in (("partial", PARTIAL_MARK), ("old", TRASH_MARK))
+                         if p.name.startswith(".") and mark in p.name), None)
+            if kind is not None:
+                mark = PARTIAL_MARK if kind == "partial" else TRASH_MARK
+                target = p.parent / p.name[1:p.name.rindex(mark)]
+                size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file() and not f.is_symlink())
+                out.append(Leftover(p, kind, target, size, p.stat().st_mtime, in_use(p)))
+            elif level < depth:
+                walk(p, level + 1)
+
+    walk(Path(root), 0)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict
@@ -15,7 +16,8 @@ import numpy as np
 from pipeline.data.noise import flip_labels
 from pipeline.io import PruneError, fingerprint, layout, write_json
 from pipeline.io.checkpoints import save_checkpoint
-from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
+from pipeline.io.errors import Interrupted
+from pipeline.io.folders import claim_folder, hold, is_run, partial_folder, swap_into_place
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
@@ -99,6 +101,8 @@ def record(
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
     run.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_folder(run)
+    partial.mkdir()
+    lock = hold(partial)  # `prune clean` leaves it alone while this process runs
     t0 = time.perf_counter()
     try:
         attrs = {
@@ -182,8 +186,12 @@ def record(
         write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
                                              "torch_threads": torch.get_num_threads()})
         write_run_info(partial, info)  # the completion marker, written last
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+    except PruneError:
+        shutil.rmtree(partial, ignore_errors=True)  # bad input or diverged training: nothing worth keeping
         raise
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the finished epochs are kept
+        raise Interrupted.of(err).with_kept(partial, f"remove it with `prune clean --run-parent {run.parent}`") from None
+    finally:
+        os.close(lock)
     swap_into_place(partial, claim, is_run, force)  # keeps the partial (and says where) if it cannot swap
     return run

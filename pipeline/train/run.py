@@ -18,7 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, layout, open_run, read_manifest, write_json
-from pipeline.io.folders import claim_folder, is_train_result, partial_folder, swap_into_place
+from pipeline.io.errors import Interrupted
+from pipeline.io.folders import claim_folder, hold, is_train_result, partial_folder, swap_into_place
 from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
 from pipeline.engine.budget import BUDGETS
 from pipeline.engine.plans import get_dynamic, option_readers
@@ -339,15 +340,20 @@ def train(
         partial.mkdir()
     except OSError as err:
         raise PruneError(f"cannot write the result {out_dir}: {err.strerror or err}") from None
+    lock = hold(partial)  # `prune clean` leaves it alone while this process runs
     try:
         result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=dict(
             manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
             batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
             beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
             dynamic_options=dynamic_options))
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: what was trained is kept and named
+        raise Interrupted.of(err).with_kept(partial, f"remove it with `prune clean --run-parent {out_dir.parent}`") from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
     swap_into_place(partial, claim, is_train_result, force)
     return result
 

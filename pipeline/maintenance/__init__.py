@@ -1,0 +1,1 @@
+"""Keeping run folders tidy and sound: ``prune clean`` (unfinished folders) and ``prune check`` (checksums)."""
