@@ -66,11 +66,13 @@ def demo_cmd(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs of every training (default: the MNIST-1D auto config)."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Trainings at a time (default: 2 on two or more cores)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per training (default: the cores divided by --jobs)."),
 ):
-    """Record MNIST-1D, score TDDS, select with CCS, train; compare with full data and random pruning."""
+    """Record MNIST-1D, then sweep full data, random and TDDS + CCS at each rate and write a report."""
     from pipeline.demo import demo
 
-    demo(run=run, rates=rates, epochs=epochs, seed=seed, device=device, log=say)
+    demo(run=run, rates=rates, epochs=epochs, seed=seed, device=device, jobs=jobs, threads=threads, log=say)
 
 
 def main() -> None:

@@ -97,6 +97,10 @@ def score_distributions(tables: list[tuple[str, np.ndarray, bool | None]], targe
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows), squeeze=False)
     C = len(classes)
     for ax, (method, values, hard_high) in zip(axes.flat, tables):
+        ylabel = f"{method} score"
+        if (values > 0).all() and np.quantile(values, 0.99) > 20 * np.median(values):
+            values = np.log10(values)  # heavy right tail (TDDS): violins on a linear axis are flat lines
+            ylabel = f"log10({method} score)"
         data = [values[targets == c] for c in range(C)]
         keep = [i for i, d in enumerate(data) if len(d) > 1]
         if len(np.unique(values)) <= 20:  # a count (forgetting): violins collapse, show the mean ± std per class
@@ -112,7 +116,7 @@ def score_distributions(tables: list[tuple[str, np.ndarray, bool | None]], targe
         end = {True: "higher = harder", False: "lower = harder", None: "hard end unknown"}[hard_high]
         ax.set_title(f"{method} ({end})", fontsize=9)
         ax.set_xlabel("class")
-        ax.set_ylabel(f"{method.split()[0]} score")
+        ax.set_ylabel(ylabel)
     for ax in list(axes.flat)[k:]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
@@ -178,9 +182,11 @@ def examples(x: np.ndarray, groups: list[tuple[str, np.ndarray, list[str]]], tit
                 continue
             v = x[ids[j]]
             if signal:
+                if g == len(groups) - 1:
+                    ax.set_xlabel("position", fontsize=7)
                 for ch in v:
                     ax.plot(ch, lw=1.3)
-                ax.set_xticks([])
+                ax.set_xticks([0, v.shape[-1] - 1])
                 ax.tick_params(labelsize=6)
                 ax.grid(False)
             else:

@@ -161,7 +161,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
         header, rows = T.results_rows(chosen)
         doc.table(header, rows)
         summary["table"] = {"header": header, "rows": rows}
-        run_words = f"{what}, {'/'.join(map(str, epochs))} epochs, {len(seeds)} seed(s)"
+        run_words = f"{what}, {'/'.join(map(str, epochs))} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
         if chosen.filter(pl.col("rate").is_not_null()).height:
             name = F.metric_vs_rate(chosen, "accuracy", "test accuracy (%)",
                                     f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out,
