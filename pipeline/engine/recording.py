@@ -89,7 +89,7 @@ class TrajectoryWriter:
     """
 
     def __init__(self, *, run_dir: Path, group, init: int, targets: np.ndarray, device: torch.device, dtype: str,
-                 spare_row: bool = False):
+                 spare_row: bool = False, every_epoch: bool = False):
         self.run_dir = run_dir
         self.group = group
         self.init = init
@@ -103,9 +103,12 @@ class TrajectoryWriter:
         self.y = torch.as_tensor(np.asarray(targets, dtype=np.int64)).to(device)
         self.sample = np.arange(n, dtype=np.int64)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune-record")
-        self._pending: Future | None = None
+        self._pending: list[Future] = []  # in order on the one writer thread
+        self._closed = False
         self._slab: list[tuple[int, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]] = []
         self._slab_bytes = 0
+        # resumable recording: each epoch is written as it ends, so the state saved after it finds it on disk
+        self.every_epoch = every_epoch
 
     def scatter(self, idx: torch.Tensor, logits: torch.Tensor) -> None:
         self.buf[idx] = logits.float()
@@ -125,9 +128,9 @@ class TrajectoryWriter:
         cols["sample"] = self.sample
         self._slab.append((epoch, z.numpy(), None if ze is None else ze.numpy(), cols))
         self._slab_bytes += z.nbytes + (0 if ze is None else ze.nbytes)
-        if self._slab_bytes >= SLAB_BYTES or epoch == self.last_epoch:
+        if self.every_epoch or self._slab_bytes >= SLAB_BYTES or epoch == self.last_epoch:
             self.wait()
-            self._pending = self._writer.submit(self._write, self._slab)
+            self._pending.append(self._writer.submit(self._write, self._slab))
             self._slab, self._slab_bytes = [], 0
         self.buf.fill_(float("nan"))
         if epoch == self.last_epoch:
@@ -142,15 +145,27 @@ class TrajectoryWriter:
             path = layout.dynamics_file(self.run_dir, self.init, epoch)
             write_table(path, cols, DYNAMICS_SCHEMA, use_dictionary=DYNAMICS_DICTIONARY)
 
+    def after_writes(self, fn, *args) -> None:
+        """Run ``fn(*args)`` on the writer thread once everything handed over so far is on disk.
+
+        ``prune record`` saves its resume state this way: after the epoch's
+        logits and dynamics, without the training thread waiting for either.
+        """
+        if self._closed:  # after the last epoch: everything is on disk already
+            fn(*args)
+        else:
+            self._pending.append(self._writer.submit(fn, *args))
+
     def wait(self) -> None:
-        """Block until the slab being written is on disk; re-raise its error if it failed."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        """Block until everything handed to the writer is on disk; re-raise the first error."""
+        pending, self._pending = self._pending, []
+        for f in pending:
+            f.result()
 
     def close(self) -> None:
         self.wait()
         self._writer.shutdown(wait=True)
+        self._closed = True
 
 
 class RecordHook(Hook):
@@ -158,7 +173,7 @@ class RecordHook(Hook):
     eval pass, the val/test rows of eval.parquet and the checkpoints."""
 
     def __init__(self, *, run_dir: Path, group, init: int, bundle, device: torch.device, dtype: str,
-                 eval_pass: bool, checkpoints: set[int], eval_batch: int):
+                 eval_pass: bool, checkpoints: set[int], eval_batch: int, every_epoch: bool = False):
         self.run_dir = run_dir
         self.init = init
         self.bundle = bundle
@@ -167,7 +182,7 @@ class RecordHook(Hook):
         self.checkpoints = checkpoints
         self.eval_batch = eval_batch
         self.writer = TrajectoryWriter(run_dir=run_dir, group=group, init=init, targets=bundle.train.y, device=device,
-                                       dtype=dtype)
+                                       dtype=dtype, every_epoch=every_epoch)
         self.eval_rows: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
 
     def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
@@ -182,6 +197,13 @@ class RecordHook(Hook):
             self.eval_rows[k].extend(v)
         if epoch + 1 in self.checkpoints:
             save_checkpoint(layout.checkpoint(self.run_dir, self.init, epoch + 1), model)
+
+    def state_dict(self) -> dict:
+        # the logits, dynamics and checkpoints of finished epochs are on disk; only the eval rows live here
+        return {"eval_rows": {k: list(v) for k, v in self.eval_rows.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.eval_rows = {k: list(v) for k, v in state["eval_rows"].items()}
 
     def close(self) -> None:
         self.writer.close()

@@ -40,6 +40,11 @@ def log_sidecar(table: str | os.PathLike) -> Path:
     return table.with_name(f"{table.stem}.log.json")
 
 
+def resume_state(partial: str | os.PathLike) -> Path:
+    """What an unfinished recording needs to go on after its last finished epoch (deleted once it completes)."""
+    return Path(partial) / "resume.pt"
+
+
 def trajectories(run: str | os.PathLike) -> Path:
     return Path(run) / TRAJECTORIES
 

@@ -36,6 +36,7 @@ def record_cmd(
     label_noise: float = typer.Option(0.0, "--label-noise", help="Flip the labels of this seeded random fraction of the training set before training (each to a random other class); scores then report their AUROC at finding them."),
     logits_dtype: str = typer.Option("float16", "--logits-dtype", help="Stored precision of recorded logits: float16 (half the disk) or float32."),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted recording of --run (its unfinished .NAME.partial-* folder) after its last finished epoch, with the options it was started with; on a CPU the run is byte-identical to an uninterrupted one."),
 ):
     """Train on the full data and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
     from pipeline.data.hf import with_columns
@@ -45,5 +46,6 @@ def record_cmd(
 
     path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
                   seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,
-                  logits_dtype=logits_dtype, force=force, log=say, embeddings=embeddings, label_noise=label_noise)
+                  logits_dtype=logits_dtype, force=force, log=say, embeddings=embeddings, label_noise=label_noise,
+                  resume=resume)
     say(f"recorded run: {path}")

@@ -17,7 +17,8 @@ from pipeline.data.noise import flip_labels
 from pipeline.io import PruneError, fingerprint, layout, write_json
 from pipeline.io.checkpoints import save_checkpoint
 from pipeline.io.errors import Interrupted
-from pipeline.io.folders import claim_folder, hold, is_run, partial_folder, swap_into_place
+from pipeline.io.atomic import atomic_path
+from pipeline.io.folders import claim_folder, hold, in_use, is_run, partial_folder, partials_of, swap_into_place
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
@@ -64,7 +65,85 @@ def record(
     log: Callable[[str], None] = print,
     embeddings: str = "",
     label_noise: float = 0.0,
+    resume: bool = False,
 ) -> Path:
+    """Record a run into ``run``; with ``resume``, continue the unfinished recording an interrupt kept.
+
+    A resumed recording takes every option from the one it continues (the
+    options given now, but ``device``, are not used) and, on a CPU, writes
+    the same bytes as an uninterrupted one.
+    """
+    run = Path(run)
+    saved = None
+    if resume:
+        # the options of the interrupted recording, checked as if given now
+        claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
+        partial, lock, saved = find_resumable(run)
+        a = saved["args"]
+        data, data_dir, model, epochs, inits, seed = a["data"], a["data_dir"], a["model"], a["epochs"], a["inits"], a["seed"]
+        batch_size, lr, eval_pass, checkpoints = a["batch_size"], a["lr"], a["eval_pass"], a["checkpoints"]
+        logits_dtype, embeddings, label_noise = a["logits_dtype"], a["embeddings"], a["label_noise"]
+    args = {"data": data, "data_dir": data_dir, "model": model, "epochs": epochs, "inits": inits, "seed": seed,
+            "batch_size": batch_size, "lr": lr, "eval_pass": eval_pass, "checkpoints": checkpoints,
+            "logits_dtype": logits_dtype, "embeddings": embeddings, "label_noise": label_noise}
+    try:
+        return _record(run=run, download=download, device=device, force=force, log=log, args=args, saved=saved,
+                       partial_lock=(partial, lock) if resume else None, claim=claim if resume else None)
+    finally:
+        if resume:
+            _close(lock)
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def find_resumable(run: Path) -> tuple[Path, int, dict]:
+    """The newest unfinished folder of ``run`` with a saved epoch, locked, and its state; one line if there is none."""
+    import torch
+
+    for partial in partials_of(run):
+        state_path = layout.resume_state(partial)
+        if not state_path.exists() or in_use(partial):
+            continue
+        lock = hold(partial)
+        try:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+        except Exception as err:  # written atomically, so only a foreign file gets here
+            _close(lock)
+            raise PruneError(f"{state_path} is not a readable resume state ({err.__class__.__name__}); remove the "
+                             f"folder with `prune clean --run-parent {run.parent} --yes` and record again") from None
+        if not isinstance(state, dict) or state.get("version") != RESUME_VERSION:
+            _close(lock)
+            raise PruneError(f"{state_path} was written by another version of prune; record {run} again")
+        # files a kill left half-written (atomic writes' temporaries) are redone from the saved epoch on
+        for tmp in partial.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        return partial, lock, state
+    raise PruneError(f"no interrupted recording of {run} to resume (an unfinished .{run.name}.partial-* folder with a "
+                     f"finished epoch, beside it); run `prune record --run {run}` without --resume")
+
+
+#: Layout version of RUN/.partial/resume.pt; a state of another version is not resumed.
+RESUME_VERSION = 1
+
+
+def _save_state(path: Path, state: dict) -> None:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def _record(*, run: Path, download: bool, device: str, force: bool, log, args: dict, saved: dict | None,
+            partial_lock: tuple[Path, int] | None, claim) -> Path:
     import torch
 
     from pipeline.engine.embeddings import EmbeddingHook
@@ -72,14 +151,17 @@ def record(
     from pipeline.engine.loop import fit, resolve_device
     from pipeline.engine.setup import build, command_line, load_data, train_config, versions
 
+    data, data_dir, model, epochs, inits, seed = (args[k] for k in ("data", "data_dir", "model", "epochs", "inits", "seed"))
+    batch_size, lr, eval_pass, checkpoints = (args[k] for k in ("batch_size", "lr", "eval_pass", "checkpoints"))
+    logits_dtype, embeddings, label_noise = args["logits_dtype"], args["embeddings"], args["label_noise"]
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
     if logits_dtype not in ("float16", "float32"):
         raise PruneError(f"--logits-dtype must be float16 or float32, got {logits_dtype!r}")
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
-    run = Path(run)
-    claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
+    if claim is None:
+        claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
     dev = resolve_device(device)
     bundle = load_data(data, data_dir, download)
     cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr)
@@ -99,11 +181,23 @@ def record(
 
     # Everything is written into a hidden sibling folder and renamed into place
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
-    run.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_folder(run)
-    partial.mkdir()
-    lock = hold(partial)  # `prune clean` leaves it alone while this process runs
-    t0 = time.perf_counter()
+    # After every epoch the folder holds what training needs to go on
+    # (resume.pt), so an interrupt loses at most the epoch under way.
+    if partial_lock is None:
+        run.parent.mkdir(parents=True, exist_ok=True)
+        partial = partial_folder(run)
+        partial.mkdir()
+        lock = hold(partial)  # `prune clean` and --resume leave it alone while this process runs
+    else:
+        partial, lock = partial_lock
+        if saved["fingerprint"] != fp:
+            raise PruneError(f"the data of {data} changed since the interrupted recording in {partial} began "
+                             "(another fingerprint); it cannot be resumed: record again without --resume")
+        done = saved["fit"]["epoch"] + 1
+        log(f"resuming {partial}: init {saved['init']} after epoch {done}/{cfg.epochs}, with the options it was "
+            f"started with")
+    t0 = time.perf_counter() - (0.0 if saved is None else saved["seconds"])
+    keep = partial_lock is not None  # a resumed folder is kept whatever happens: it holds finished epochs
     try:
         attrs = {
             "fingerprint": fp,
@@ -114,32 +208,47 @@ def record(
             "snapshot_epochs": snapshots,
             "label_noise": label_noise,
         }
-        group = create_trajectories(layout.trajectories(partial), inits=inits, epochs=cfg.epochs, targets=bundle.train.y,
-                                    num_classes=C, dtype=logits_dtype, eval_pass=eval_pass, attrs=attrs)
-        if label_noise > 0:
+        if saved is not None:
+            import zarr
+
+            group = zarr.open_group(str(layout.trajectories(partial)), mode="r+")
+        else:
+            group = create_trajectories(layout.trajectories(partial), inits=inits, epochs=cfg.epochs,
+                                        targets=bundle.train.y, num_classes=C, dtype=logits_dtype,
+                                        eval_pass=eval_pass, attrs=attrs)
+        if label_noise > 0 and saved is None:
             ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
             ct[:] = clean
         if bundle.train.files is not None and data_dir is not None:  # file-backed: manifests will name each file
             from pipeline.io.files import relative_paths, write_files
 
             write_files(layout.files_table(partial), relative_paths(bundle.train.files, data_dir))
-        eval_cols: dict[str, list] = {f.name: [] for f in EVAL_SCHEMA}
+        eval_cols: dict[str, list] = saved["eval_cols"] if saved else {f.name: [] for f in EVAL_SCHEMA}
         train_ids = np.arange(n, dtype=np.int64)
-        final_test = []
-        for i in range(inits):
+        final_test = list(saved["final_test"]) if saved else []
+        for i in range(saved["init"] if saved else 0, inits):
             s = seed + i
             net = build(cfg.model, bundle, s)
-            if 0 in ckpts:
+            continued = saved["fit"] if saved is not None and i == saved["init"] else None
+            if 0 in ckpts and continued is None:
                 save_checkpoint(layout.checkpoint(partial, i, 0), net)
             hook = RecordHook(run_dir=partial, group=group, init=i, bundle=bundle, device=dev, dtype=logits_dtype,
-                              eval_pass=eval_pass, checkpoints=set(ckpts) - {0}, eval_batch=max(256, 2 * cfg.batch_size))
+                              eval_pass=eval_pass, checkpoints=set(ckpts) - {0}, eval_batch=max(256, 2 * cfg.batch_size),
+                              every_epoch=True)
             hooks = [hook]
             if snapshots:
                 emb = EmbeddingHook(group=group, init=i, bundle=bundle, device=dev, snapshots=snapshots,
                                     batch_size=max(256, 2 * cfg.batch_size))
-                if 0 in snapshots:
+                if 0 in snapshots and continued is None:
                     emb.capture(0, net)
                 hooks.append(emb)
+
+            def save_state(state, i=i, hook=hook):
+                # on the writer thread, after this epoch's logits and dynamics: training does not wait for it
+                snapshot = {"version": RESUME_VERSION, "args": args, "fingerprint": fp, "init": i, "fit": state,
+                            "eval_cols": {k: list(v) for k, v in eval_cols.items()}, "final_test": list(final_test),
+                            "seconds": time.perf_counter() - t0}
+                hook.writer.after_writes(_save_state, layout.resume_state(partial), snapshot)
             t_init = time.perf_counter()
 
             def progress(e, i=i, t_init=t_init):
@@ -148,7 +257,9 @@ def record(
                     f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
                     f"{time.perf_counter() - t_init:6.1f}s")
 
-            logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=hooks, progress=progress)
+            logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=hooks, progress=progress,
+                       resume=continued, save_state=save_state)
+            hook.close()
             final_test.append(logs[-1].evals["test"].accuracy)
             for k, v in hook.eval_rows.items():
                 eval_cols[k].extend(v)
@@ -184,14 +295,18 @@ def record(
         }
         # how this recording ran, apart from what it recorded: run.json has the same bytes for the same inputs and seed
         write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
-                                             "torch_threads": torch.get_num_threads()})
+                                             "torch_threads": torch.get_num_threads(), "resumed": saved is not None})
+        layout.resume_state(partial).unlink(missing_ok=True)  # a finished run is not resumed
         write_run_info(partial, info)  # the completion marker, written last
     except PruneError:
-        shutil.rmtree(partial, ignore_errors=True)  # bad input or diverged training: nothing worth keeping
+        if not keep:
+            shutil.rmtree(partial, ignore_errors=True)  # bad input or diverged training: nothing worth keeping
         raise
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the finished epochs are kept
-        raise Interrupted.of(err).with_kept(partial, f"remove it with `prune clean --run-parent {run.parent}`") from None
+        raise Interrupted.of(err).with_kept(partial, f"continue with `prune record --resume --run {run}`, or remove "
+                                                     f"it with `prune clean --run-parent {run.parent} --yes`") from None
     finally:
-        os.close(lock)
+        if partial_lock is None:
+            _close(lock)
     swap_into_place(partial, claim, is_run, force)  # keeps the partial (and says where) if it cannot swap
     return run

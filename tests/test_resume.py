@@ -1,0 +1,101 @@
+"""`prune record --resume`: a recording killed mid-run continues from its last finished epoch, to the same bytes."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+import zarr
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _prune(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, env=ENV,
+                          timeout=300, **kw)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "log.json"}
+
+
+def _kill_after(args: list[str], target: Path, init: int, epoch: int, sig=signal.SIGKILL) -> subprocess.Popen:
+    """Start `prune record`, wait until the state after (init, epoch) is saved in its partial folder, then signal it."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "record", *args, "--run", str(target)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    t0 = time.monotonic()
+    while True:
+        assert proc.poll() is None, "the recording finished before it could be killed"
+        assert time.monotonic() - t0 < 300
+        states = glob.glob(str(target.parent / f".{target.name}.partial-*" / "resume.pt"))
+        if states:
+            try:
+                st = torch.load(states[0], weights_only=True)
+                if (st["init"], st["fit"]["epoch"]) >= (init, epoch):
+                    break
+            except Exception:  # replaced while read: poll again
+                pass
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    proc.wait(timeout=120)
+    return proc
+
+
+def _same_run(a: Path, b: Path) -> None:
+    ga, gb = zarr.open_group(str(a / "trajectories.zarr"), mode="r"), zarr.open_group(str(b / "trajectories.zarr"), mode="r")
+    for name in ga.array_keys():
+        assert np.array_equal(ga[name][:], gb[name][:], equal_nan=True), name
+    da = pl.scan_parquet(a / "dynamics", hive_partitioning=True).collect().sort("init", "epoch", "sample")
+    db = pl.scan_parquet(b / "dynamics", hive_partitioning=True).collect().sort("init", "epoch", "sample")
+    assert da.equals(db)
+    assert _digests(a) == _digests(b)  # and every other file, byte for byte (log.json apart)
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_run(tmp_path):
+    args = ["--data", "digits", "--epochs", "6", "--batch-size", "8", "--device", "cpu"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert _prune("record", *args, "--run", str(full)).returncode == 0
+    proc = _kill_after(args, cut, 0, 2)
+    assert proc.returncode == -signal.SIGKILL
+    assert not cut.exists()
+    res = _prune("record", "--resume", "--run", str(cut))
+    assert res.returncode == 0, res.stderr
+    assert "resuming" in res.stdout
+    _same_run(full, cut)
+    assert not list(tmp_path.glob(".cut.partial-*"))  # swapped into place
+    assert not (cut / "resume.pt").exists()
+
+
+def test_sigterm_in_the_second_init_then_resume(tmp_path):
+    """Interrupted in init 1 (with the eval pass and embeddings): init 0 is not redone, the run is the same."""
+    args = ["--data", "digits", "--epochs", "3", "--inits", "2", "--eval-pass", "--embeddings", "0,final",
+            "--batch-size", "8", "--device", "cpu"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert _prune("record", *args, "--run", str(full)).returncode == 0
+    proc = _kill_after(args, cut, 1, 0, signal.SIGTERM)
+    err = proc.stderr.read()
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1 and "prune record --resume --run" in err and "Traceback" not in err
+    res = _prune("record", "--resume", "--run", str(cut))
+    assert res.returncode == 0, res.stderr
+    assert "init 0 epoch" not in res.stdout  # only init 1 trained again
+    _same_run(full, cut)
+
+
+def test_resume_without_an_interrupted_recording_is_one_line(tmp_path):
+    res = runner.invoke(app, ["record", "--resume", "--run", str(tmp_path / "none")])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "no interrupted recording" in res.stderr
