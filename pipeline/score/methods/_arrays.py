@@ -26,6 +26,24 @@ def dynamics_array(run, column: str, epochs: range | None = None) -> np.ndarray:
     return out
 
 
+def dynamics_per_init(run, column: str, step, start, finish, epochs: range | None = None) -> np.ndarray:
+    """Fold one column of RUN/dynamics epoch by epoch, mean over inits, with memory bounded by a few sample vectors.
+
+    For each init: ``acc = start(n)``, then ``acc = step(acc, values, k)`` for
+    each epoch's values in order, then ``finish(acc)`` gives that init's
+    scores. One epoch file is in memory at a time (the whole column was
+    ~50 bytes per sample-epoch: 5 GB at 1M samples x 100 epochs).
+    """
+    E = range(run.epochs) if epochs is None else epochs
+    total = np.zeros(run.n, dtype=np.float64)
+    for i in range(run.inits):
+        acc = start(run.n)
+        for k, e in enumerate(E):
+            acc = step(acc, run.dynamics_epoch(i, e, [column])[column], k)
+        total += finish(acc)
+    return total / run.inits
+
+
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     z = logits - logits.max(axis=axis, keepdims=True)
     np.exp(z, out=z)

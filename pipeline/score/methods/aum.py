@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.io import PruneError
-from pipeline.score.methods._arrays import dynamics_array
+from pipeline.score.methods._arrays import dynamics_per_init
 from pipeline.score.base import ScoreMethod
 
 
@@ -25,7 +25,14 @@ def compute(run, params) -> np.ndarray:
     space = params["space"]
     if space not in ("logit", "prob"):
         raise PruneError(f"--space must be 'logit' or 'prob', got {space!r}")
-    return area_under_margin(dynamics_array(run, "margin" if space == "logit" else "prob_margin"), space)
+    E = run.epochs
+
+    def step(acc, margin, k):
+        acc += margin.astype(np.float64)  # epochs added in order, as numpy sums the epoch axis
+        return acc
+
+    return dynamics_per_init(run, "margin" if space == "logit" else "prob_margin", step,
+                             lambda n: np.zeros(n, dtype=np.float64), lambda acc: acc / E if space == "logit" else acc)
 
 
 METHOD = ScoreMethod(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.io import PruneError
-from pipeline.score.methods._arrays import dynamics_array
+from pipeline.score.methods._arrays import dynamics_per_init
 from pipeline.score.base import ScoreMethod
 
 
@@ -32,7 +32,30 @@ def forgetting_events(correct: np.ndarray, never_learned: str = "epochs") -> np.
 def compute(run, params) -> np.ndarray:
     if params["never_learned"] not in ("epochs", "zero"):
         raise PruneError(f"--never-learned must be 'epochs' or 'zero', got {params['never_learned']!r}")
-    return forgetting_events(dynamics_array(run, "correct"), params["never_learned"])
+    return streamed_forgetting(run, params["never_learned"])
+
+
+def streamed_forgetting(run, never_learned: str) -> np.ndarray:
+    """:func:`forgetting_events` folded over the epoch files (same values, one epoch in memory)."""
+    E = run.epochs
+
+    def start(n):
+        return {"prev": None, "events": np.zeros(n, dtype=np.int64), "ever": np.zeros(n, dtype=bool)}
+
+    def step(acc, correct, k):
+        correct = np.asarray(correct, dtype=bool)
+        if acc["prev"] is not None:
+            acc["events"] += acc["prev"] & ~correct
+        acc["ever"] |= correct
+        acc["prev"] = correct
+        return acc
+
+    def finish(acc):
+        events = acc["events"].astype(np.float64)
+        events[~acc["ever"]] = float(E) if never_learned == "epochs" else 0.0
+        return events
+
+    return dynamics_per_init(run, "correct", step, start, finish)
 
 
 METHOD = ScoreMethod(
