@@ -163,3 +163,31 @@ def test_sweep_refuses_a_folder_that_is_not_a_sweep(workdir):
     (d / "notes.txt").write_text("mine")
     res = prune("sweep", "--scores", "aum", "--rates", "0.5", "--name", "mine", ok=False)
     assert res.exit_code == 2 and "not a sweep" in res.output and (d / "notes.txt").exists()
+
+
+def test_a_sweep_killed_for_real_resumes(workdir):
+    """SIGKILL the command once the first training is done; the rerun trains only what was not finished."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "pipeline.cli", "sweep", "--scores", "aum", "--methods", "random", "--rates",
+            "0.3,0.5", "--seeds", "0,1", "--epochs", "3", "--threads", "1", "--name", "k", "--no-full"]
+    folder = workdir / "runs" / "default" / "sweeps" / "k"
+    p = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not list(folder.glob("cells/*/seed=*/done.json")) and time.time() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        os.killpg(p.pid, signal.SIGKILL)
+    finally:
+        p.wait()
+    done = {d.parent: d.stat().st_mtime_ns for d in folder.glob("cells/*/seed=*/done.json")}
+    assert 1 <= len(done) < 4 and not (folder / "results.parquet").exists()
+    res = prune(*args[3:])
+    assert f"{len(done)} already done" in res.output
+    assert {d: (d / "done.json").stat().st_mtime_ns for d in done} == done  # finished cells untouched
+    assert pl.read_parquet(folder / "results.parquet").height == 4
+    assert not list(folder.glob("cells/*/seed=*/.train.partial-*"))

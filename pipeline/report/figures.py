@@ -36,7 +36,7 @@ def _save(fig, out: Path, name: str) -> str:
 def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name: str) -> str:
     """One line per method over pruning rates (mean over seeds, band ± std); full data as a horizontal line."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
     rows = list(chosen.iter_rows(named=True))
     full = [r for r in rows if r["method"] == "full"]
     labels = list(dict.fromkeys(r["label"] for r in rows if r["method"] != "full"))
@@ -60,7 +60,7 @@ def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name
     ax.set_ylabel(ylabel)
     ax.set_xticks([100 * r for r in rates])
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower left", framealpha=0.9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, out, name)
 
 
@@ -80,7 +80,7 @@ def per_class_heatmap(names: Sequence[str], classes: Sequence[str], recalls: np.
         for i in range(recalls.shape[0]):
             for j in range(recalls.shape[1]):
                 v = recalls[i, j]
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{v:.1f}" if lo >= 80 else f"{v:.0f}", ha="center", va="center", fontsize=7,
                         color="white" if v < lo + 0.6 * (100 - lo) else "black")
     fig.colorbar(im, ax=ax, label="test recall (% of the class correct)")
     ax.set_title(title, fontsize=10)

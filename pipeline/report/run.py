@@ -161,14 +161,15 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
         header, rows = T.results_rows(chosen)
         doc.table(header, rows)
         summary["table"] = {"header": header, "rows": rows}
+        chosen_fig = T.figure_labels(chosen)
         run_words = f"{what}, {'/'.join(map(str, epochs))} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
         if chosen.filter(pl.col("rate").is_not_null()).height:
-            name = F.metric_vs_rate(chosen, "accuracy", "test accuracy (%)",
+            name = F.metric_vs_rate(chosen_fig, "accuracy", "test accuracy (%)",
                                     f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out,
                                     "accuracy_vs_rate.png")
             doc.img(name, "Test accuracy against the fraction of training samples removed; one line per method "
                           "(β chosen by validation), band: ± one std over seeds; dashed: full data.")
-            name = F.metric_vs_rate(chosen, "worst_class_accuracy", "worst-class test accuracy (%)",
+            name = F.metric_vs_rate(chosen_fig, "worst_class_accuracy", "worst-class test accuracy (%)",
                                     f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
                                     "worst_class_vs_rate.png")
             doc.img(name, "The lowest per-class test recall against the pruning rate (DRoP's robustness metric).")
@@ -176,7 +177,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
             at = rates[-1] if rate is None else rate
             if at not in rates:
                 raise PruneError(f"--rate {at:g} is not a rate of sweep {folder.name} ({', '.join(f'{x:g}' for x in rates)})")
-            sel = chosen.filter((pl.col("rate") == at) | (pl.col("method") == "full"))
+            sel = chosen_fig.filter((pl.col("rate") == at) | (pl.col("method") == "full"))
             names, recalls = [], []
             for row in sel.iter_rows(named=True):
                 vals = df.filter(pl.col("cell") == row["cell"])["class_recall"].to_list()
@@ -274,7 +275,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
                       ("likely mislabelled", likely, cap(likely, True))]
             doc.h(2, "Samples")
             name = F.examples(x, groups, f"Training samples of {what}: the {N_EXAMPLES} hardest and easiest by "
-                              f"{method}, and the {N_EXAMPLES} with the lowest confidence (likely mislabelled)",
+                              f"{method}, and {N_EXAMPLES} likely mislabelled (wrong at the last epoch, least confident)",
                               out, "samples.png")
             doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row: "
                           "the samples the query model still got wrong at its last epoch (then any others) with the "

@@ -90,3 +90,12 @@ def results_rows(chosen) -> tuple[list[str], list[list[str]]]:
                      fmt(r["val_accuracy_mean"], r["val_accuracy_std"], r["seeds"]),
                      "" if d is None else f"{100 * d:+.2f}", str(r["seeds"])])
     return header, rows
+
+
+def figure_labels(chosen):
+    """Labels for figures: a method whose β was chosen by validation at some rate says so."""
+    import polars as pl
+
+    tuned = {r["label"] for r in chosen.iter_rows(named=True) if r["tried"] > 1}
+    return chosen.with_columns(pl.Series("label", [f"{lab} (β by val)" if lab in tuned else lab
+                                                   for lab in chosen["label"].to_list()]))
