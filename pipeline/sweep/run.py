@@ -327,7 +327,7 @@ def write_results(path: Path, rows: list[dict], name: str, classes: list[str]):
     return pl.read_parquet(path)
 
 
-def summarise(df, by: tuple[str, ...] = ("cell",)):
+def summarise(df):
     """Mean and sample std (ddof 1; 0 for one seed) of test/val/worst-class accuracy per cell, in the frame's order."""
     import polars as pl
 
