@@ -21,6 +21,27 @@ def _rates(spec: str) -> list[float]:
     return rates
 
 
+def _every_tenth_epoch(log: Callable[[str], None]) -> Callable[[str], None]:
+    """Record's progress lines, one in ten epochs (and the last), so minutes of recording are not silent."""
+    import re
+
+    def say(msg: str) -> None:
+        m = re.search(r"epoch\s+(\d+)/(\d+)", msg)
+        if m is None or int(m.group(1)) % 10 == 0 or m.group(1) == m.group(2):
+            log("  " + msg)
+
+    return say
+
+
+def demo_spec(rates: list[float], epochs: int | None, seed: int):
+    """The demo's sweep: full data, random and TDDS + CCS (CCS's default β) at each rate, one seed."""
+    from pipeline.sweep.grid import build_spec
+    from pipeline.sweep.run import probe
+
+    return build_spec(given={"scores": ["tdds"], "methods": ["random", "ccs"], "rates": rates}, config=None,
+                      name="demo", epochs=epochs, seeds=[seed], full=None, probe=probe)
+
+
 def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, jobs: int | None = None,
          threads: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """Record, then a preset sweep (full data, random and TDDS + CCS at each rate, one seed) and its report."""
@@ -30,16 +51,14 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, j
 
     from pipeline.api.functions import record
     from pipeline.report.run import report
-    from pipeline.sweep.grid import build_spec
-    from pipeline.sweep.run import cores, probe, sweep
+    from pipeline.sweep.run import cores, sweep
 
     rate_list = _rates(rates)
     if epochs is not None and epochs < TDDS_WINDOW:  # checked before the recording, not at the TDDS step after it
         raise PruneError(f"--epochs must be at least {TDDS_WINDOW}: the demo scores TDDS over windows of "
                          f"{TDDS_WINDOW} epochs")
     jobs = jobs or min(2, cores())
-    spec = build_spec(given={"scores": ["tdds"], "methods": ["random", "ccs"], "rates": rate_list}, config=None,
-                      name="demo", epochs=epochs, seeds=[seed], full=None, probe=probe)
+    spec = demo_spec(rate_list, epochs, seed)
     run = Path(run)
     ep = [] if epochs is None else ["--epochs", str(epochs)]
 
@@ -53,7 +72,8 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, j
         import torch
 
         torch.set_num_threads(threads)
-    record(run, data="mnist1d", epochs=epochs, seed=seed, device=device, checkpoints="final", force=True)
+    record(run, data="mnist1d", epochs=epochs, seed=seed, device=device, checkpoints="final", force=True,
+           log=_every_tenth_epoch(log))
     log(f"  recorded {run} in {time.perf_counter() - t:.1f}s")
 
     rate_words = ",".join(f"{r:g}" for r in rate_list)
