@@ -76,6 +76,7 @@ def test_a_toml_grid_is_the_union_of_its_grids(tmp_path):
     ({"methods": ["nope"]}, "unknown selection method"),
     ({"beta": ["0.1", "0.1"]}, "repeats"),
     ({"cdbw": ["maybe"]}, "on/off"),
+    ({"methods": ["full"]}, "not a sampler"),
 ])
 def test_bad_grids_are_one_line_errors(given, message):
     with pytest.raises(PruneError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -76,7 +76,8 @@ def probe(method: str) -> tuple[bool, bool]:
     from pipeline.api.functions import select
 
     if method == "full":
-        raise PruneError("--methods: 'full' is the full-data reference, added to every sweep (no --full: leave it out)")
+        raise PruneError("--methods: 'full' is not a sampler; the full-data reference is in every sweep "
+                         "(--no-full leaves it out)")
     if method not in _PROBE:
         y = np.tile(np.arange(2), 10)
         emb = np.random.default_rng(0).normal(size=(20, 2))
