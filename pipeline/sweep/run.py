@@ -186,23 +186,24 @@ class Progress:
         self.t0 = time.perf_counter()
         self.bar = None
         if not quiet and total and sys.stdout.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
+            # our own ETA (mean time per finished training): rich's needs updates closer than its 30 s window
             self.bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("eta"), TimeRemainingColumn(), transient=False)
-            self.task = self.bar.add_task("cells", total=total)
+                           TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), transient=False)
+            self.task = self.bar.add_task("trainings", total=total, eta="")
             self.bar.start()
 
     def step(self, row: dict[str, Any]) -> None:
         self.done += 1
         line = (f"{row['cell']} seed {row['seed']}: test accuracy {row['accuracy']:.4f}, worst class "
                 f"{row['worst_class_accuracy']:.4f} ({row['seconds']:.1f}s)")
+        spent = time.perf_counter() - self.t0
+        eta = spent / self.done * (self.total - self.done)
         if self.bar is not None:
             self.bar.console.print(line)
-            self.bar.advance(self.task)
+            self.bar.update(self.task, advance=1, eta=f"eta {eta:.0f}s" if self.done < self.total else "")
         elif not self.quiet:
-            spent = time.perf_counter() - self.t0
-            eta = spent / self.done * (self.total - self.done)
             self.log(f"[{self.done}/{self.total}] {line}  eta {eta:.0f}s")
 
     def close(self) -> None:
