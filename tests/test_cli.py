@@ -11,20 +11,12 @@ import polars as pl
 import pytest
 import torch
 import zarr
-from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.io import fingerprint, read_manifest, read_scores
+from cli_helpers import prune, runner
 
-runner = CliRunner()
 EPOCHS = 12
-
-
-def prune(*args: str, ok: bool = True):
-    res = runner.invoke(app, list(args))
-    if ok:
-        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
-    return res
 
 
 @pytest.fixture(scope="module")

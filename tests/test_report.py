@@ -8,18 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from pipeline.cli import app
+from cli_helpers import prune, runner
 
-runner = CliRunner()
-
-
-def prune(*args: str, ok: bool = True):
-    res = runner.invoke(app, list(args))
-    if ok:
-        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
-    return res
 
 
 @pytest.fixture(scope="module")

@@ -9,22 +9,13 @@ import shutil
 import numpy as np
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.engine.counts import keep_count
 from pipeline.io import PruneError, read_manifest
 from pipeline.sweep.grid import Cell, build_spec
 from pipeline.sweep.run import probe
+from cli_helpers import prune, runner
 
-runner = CliRunner()
-
-
-def prune(*args: str, ok: bool = True):
-    res = runner.invoke(app, list(args))
-    if ok:
-        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
-    return res
 
 
 @pytest.fixture(scope="module")
