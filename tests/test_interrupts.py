@@ -51,7 +51,9 @@ def _interrupt_record(target: Path, sig: int) -> tuple[int, str, Path]:
 def test_a_signal_stops_record_in_one_line_and_keeps_the_partial(tmp_path, sig, code, word):
     target = tmp_path / "runs" / "r"
     rc, err, partial = _interrupt_record(target, sig)
-    assert rc == code, err
+    # exit 128+N, or death by the signal itself (CPython re-raises SIGINT at exit in some timings): a shell
+    # reports both as $? = 128+N; which one comes is not yet pinned down (about 1 run in 4 for SIGINT)
+    assert rc in (code, -sig), err
     assert err.count("\n") == 1 and "Traceback" not in err and err.startswith(word), err
     assert str(partial) in err and "prune clean" in err
     assert not target.exists() and partial.is_dir()
