@@ -15,3 +15,11 @@ def prune(*args: str, ok: bool = True):
     if ok:
         assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
     return res
+
+
+def error_line(res) -> str:
+    """The one line a refused command prints (exit 2, no traceback); fails the test otherwise."""
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    return lines[0]

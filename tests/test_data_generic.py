@@ -345,21 +345,7 @@ def test_prefix_names_are_in_the_registry():
     assert DATASETS["npz"].usage == "npz:PATH" and DATASETS["digits"].usage == "digits"
 
 
-runner = CliRunner()
-
-
-def prune(*args: str, ok: bool = True):
-    res = runner.invoke(app, list(args))
-    if ok:
-        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
-    return res
-
-
-def error_line(res) -> str:
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    return lines[0]
+from cli_helpers import error_line, prune, runner  # noqa: E402
 
 
 
