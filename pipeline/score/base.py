@@ -37,6 +37,12 @@ class ScoreMethod:
     # (Run, params) -> LogitsPlan, or None where this run is scored another way; lets `--all` share one read
     plan: Callable[[Any, dict[str, Any]], LogitsPlan | None] | None = None
     hard_end: str | None = None  # how --list shows the hard end when it is not simply high/low
+    # Active learning (``prune score --pool`` on a run recorded with ``--manifest M --pool``): (Run, full params)
+    # -> one float per pool sample, in ``run.pool_ids`` order, label-free (it never reads ``run.pool_targets``).
+    # ``higher_is_harder`` means the same there: the hard end is the one to acquire (label) first. None: the
+    # method needs labels or training dynamics, which the pool has not, and cannot score it.
+    pool: Callable[[Any, dict[str, Any]], np.ndarray] | None = None
+    pool_only: bool = False  # True: ``compute`` refuses training rows in one line (it scores the pool alone)
 
     def resolve(self, given: dict[str, Any], run) -> dict[str, Any]:
         """The full parameter set: defaults, then what the user gave; unknown ones are an error."""
@@ -54,6 +60,15 @@ class ScoreMethod:
         if self.hard_end is not None:
             return self.hard_end
         return {True: "high", False: "low", None: "neither"}[self.higher_is_harder]
+
+
+def pool_only(name: str, how: str) -> Callable[[Any, dict[str, Any]], np.ndarray]:
+    """A ``compute`` for a method that scores the pool alone: one line saying so, whatever the run."""
+
+    def compute(run, params) -> np.ndarray:
+        raise PruneError(f"{name} scores the pool: {how}")
+
+    return compute
 
 
 def streamed(plan: Callable[[Any, dict[str, Any]], LogitsPlan]) -> Callable[[Any, dict[str, Any]], np.ndarray]:

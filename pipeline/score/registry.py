@@ -27,7 +27,7 @@ from pipeline.io import PruneError
 from pipeline.score.base import ScoreMethod
 
 _MODULES = ("forgetting", "aum", "el2n", "tdds", "random", "grand", "dynunc", "entropy", "margin", "confidence", "loss",
-            "variability", "correctness", "moderate", "prototype")
+            "variability", "correctness", "moderate", "prototype", "least_confidence", "variation_ratio", "bald", "kcenter")
 ENTRY_POINT_GROUP = "prune.scores"
 
 

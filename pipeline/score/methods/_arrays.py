@@ -142,3 +142,52 @@ def single_epoch_plan(run, params, per_sample):
 
     e = params["epoch"] = epoch_index(run, params["epoch"], -1)  # the table records the epoch actually used
     return LogitsPlan(preferred_source(run), range(e, e + 1), lambda block, y: per_sample(block[:, 0], y).mean(axis=0))
+
+
+# -- the pool of a run recorded with ``--manifest M --pool`` (active learning) --------------------
+
+def pool_logits_at(run, params, default: int) -> np.ndarray:
+    """Eval-mode logits of the pool (init, pool, class) after recorded epoch ``--epoch`` (default ``default``).
+
+    ``params["epoch"]`` becomes the 0-based epoch actually used, as the training-row scores record it.
+    """
+    e = params["epoch"] = epoch_index(run, params["epoch"], default)
+    z = run.pool_array("pool_logits")  # (init, epoch, pool, class), checked; one line when the run has no pool
+    if z.shape[1] != run.epochs or z.shape[3] != run.num_classes:
+        raise PruneError(f"run {run.path} is damaged: pool_logits has shape {tuple(z.shape)} for {run.epochs} epochs "
+                         f"and {run.num_classes} classes; record the run again")
+    return z[:, e]
+
+
+def pool_mc_logits(run) -> np.ndarray:
+    """The MC-dropout logits of the pool (init, pass, pool, class), at least one pass."""
+    z = run.pool_array("pool_mc_logits")
+    if z.shape[1] < 1 or z.shape[3] != run.num_classes:
+        raise PruneError(f"run {run.path} is damaged: pool_mc_logits has shape {tuple(z.shape)}; record the run again")
+    return z
+
+
+#: ``--label`` of el2n and grand: the recorded label, or label-free as DRoP's code scores unlabelled data.
+LABELS = ("true", "max", "avg")
+
+
+def label_mode(label: str | None, method: str, pool: bool) -> str:
+    """The label rule actually used: ``true`` (the recorded label; the default on training rows),
+    ``max`` (the predicted class argmax_c p_c; the default on the pool) or ``avg`` (the mean over every class
+    taken as the label). The pool has no label to use, so ``true`` is refused there."""
+    mode = ("max" if pool else "true") if label is None else str(label)
+    if mode not in LABELS:
+        raise PruneError(f"--label must be true|max|avg for {method}, got {label!r}")
+    if pool and mode == "true":
+        raise PruneError(f"--label true needs the recorded label, which the pool has not: score the pool with "
+                         f"--label max or avg ({method})")
+    return mode
+
+
+def training_label(params, method: str) -> str:
+    """``label_mode`` on training rows. Left at its default (None), ``label`` is dropped from the parameters,
+    so the table's metadata stays what it was before the option existed (the recorded label)."""
+    mode = label_mode(params.get("label"), method, pool=False)
+    if params.get("label") is None:
+        params.pop("label", None)
+    return mode

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.score.base import ScoreMethod, streamed
-from pipeline.score.methods._arrays import log_softmax, single_epoch_plan
+from pipeline.score.methods._arrays import log_softmax, pool_logits_at, single_epoch_plan
 
 
 def entropy(logits: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
@@ -22,13 +22,21 @@ def plan(run, params):
     return single_epoch_plan(run, params, entropy)
 
 
+def pool(run, params) -> np.ndarray:
+    """The pool's entropy from its eval-mode logits at --epoch (default the last), mean over inits."""
+    return entropy(pool_logits_at(run, params, -1)).mean(axis=0)
+
+
 METHOD = ScoreMethod(
     name="entropy",
     compute=streamed(plan),
     plan=plan,
+    pool=pool,
     higher_is_harder=True,
-    formula="−Σ_c p_c log p_c of p = softmax(z) at --epoch (default last), eval-pass logits where recorded",
+    formula="−Σ_c p_c log p_c of p = softmax(z) at --epoch (default last), "
+            "eval-pass logits where recorded; on the pool, its eval-mode logits",
     paper="Coleman et al., Selection via Proxy, ICLR 2020 (as DeepCore's Uncertainty/Entropy, Guo et al. 2022)",
     defaults={"epoch": None},
-    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",),
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",
+           "on the pool: pool_logits (prune record --manifest M --pool)"),
 )

@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.io import PruneError
 from pipeline.score.base import ScoreMethod, streamed
-from pipeline.score.methods._arrays import log_softmax, single_epoch_plan
+from pipeline.score.methods._arrays import log_softmax, pool_logits_at, single_epoch_plan
 
 
 def top2_margin(logits: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
@@ -25,13 +25,23 @@ def plan(run, params):
     return single_epoch_plan(run, params, top2_margin)
 
 
+def pool(run, params) -> np.ndarray:
+    """The pool's top-2 margin from its eval-mode logits at --epoch (default the last), mean over inits."""
+    if run.num_classes < 2:
+        raise PruneError("margin needs at least two classes")
+    return top2_margin(pool_logits_at(run, params, -1)).mean(axis=0)
+
+
 METHOD = ScoreMethod(
     name="margin",
     compute=streamed(plan),
     plan=plan,
+    pool=pool,
     higher_is_harder=False,
-    formula="p_(1) − p_(2), the two largest softmax probabilities, at --epoch (default last), eval-pass logits where recorded",
+    formula="p_(1) − p_(2), the two largest softmax probabilities, at --epoch (default last), "
+            "eval-pass logits where recorded; on the pool, its eval-mode logits",
     paper="Coleman et al., Selection via Proxy, ICLR 2020 (as DeepCore's Uncertainty/Margin, Guo et al. 2022)",
     defaults={"epoch": None},
-    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",),
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",
+           "on the pool: pool_logits (prune record --manifest M --pool)"),
 )

@@ -16,11 +16,17 @@ def compute(run, params) -> np.ndarray:
     return random_scores(run.n, int(params["seed"]))
 
 
+def pool(run, params) -> np.ndarray:
+    """uniform(0, 1) per pool sample from --seed (random acquisition)."""
+    return random_scores(len(run.pool_ids), int(params["seed"]))
+
+
 METHOD = ScoreMethod(
     name="random",
     compute=compute,
+    pool=pool,
     higher_is_harder=None,
-    formula="uniform(0, 1) from --seed",
+    formula="uniform(0, 1) from --seed (on the pool too: random acquisition)",
     paper="baseline",
     defaults={"seed": 0},
     needs=("nothing",),
