@@ -13,7 +13,7 @@ from pipeline.io import PruneError, Run, Scores
 
 
 def score(run: str | os.PathLike | Run, method: str, *, out: str | os.PathLike | bool | None = None,
-          **params: Any) -> Scores:
+          pool: bool = False, **params: Any) -> Scores:
     """Per-sample scores of a recorded run with one method (``prune score --method``), as a :class:`Scores`.
 
     ``.score`` is in sample order (``.sample`` = 0..N-1), ``.meta`` holds the
@@ -22,13 +22,18 @@ def score(run: str | os.PathLike | Run, method: str, *, out: str | os.PathLike |
     method's options (``window=10, decay=0.9`` for TDDS; ``prune score --list``
     shows them all). ``out=True`` also writes RUN/scores/<method>.parquet,
     ``out=PATH`` writes there; by default nothing is written.
+
+    ``.sample`` holds the data set's ids: for a run recorded on a manifest's
+    subset, the trained samples' ids. ``pool=True`` scores the run's pool
+    instead (``prune record --manifest M --pool``; label-free methods only),
+    written to RUN/scores/pool-<method>.parquet with ``out=True``.
     """
     from pipeline.score.run import _write, compute, table
 
-    r, m, full, values, seconds = compute(run=run, method=method, params=params)
-    t = table(r, m, full, values)
+    r, m, full, values, seconds = compute(run=run, method=method, params=params, pool=pool)
+    t = table(r, m, full, values, pool)
     if out is not None and out is not False:
-        t.path = _write(r, m, full, values, seconds, None if out is True else Path(out)).path
+        t.path = _write(r, m, full, values, seconds, None if out is True else Path(out), pool=pool).path
     return t
 
 
@@ -99,9 +104,10 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     values = None
     if isinstance(scores, (str, os.PathLike)):
         scores = read_scores(scores)
+    ids = None  # the candidates' sample ids when they are not 0..N-1 (a subset run's rows, a pool)
     if isinstance(scores, Scores):
         if len(scores.sample) and not np.array_equal(scores.sample, np.arange(len(scores.sample))):
-            raise PruneError("the score table must hold one score for every sample 0..N-1")
+            ids = np.asarray(scores.sample, dtype=np.int64)
         values = scores.score
         if targets is None:
             targets = scores.target
@@ -141,6 +147,8 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     if like is not None:
         ref = read_manifest(like) if isinstance(like, (str, os.PathLike)) else like
         y = np.asarray(targets)
+        if ids is not None and hasattr(ref, "sample"):
+            raise PruneError("like= with scores of a subset or a pool: pass the kept counts per class instead")
         like_counts = np.bincount(y[ref.sample], minlength=int(y.max()) + 1) if hasattr(ref, "sample") else ref
     kept, parameters, detail = choose(
         targets=targets, values=values, higher_is_harder=bool(higher_is_harder), classes=classes, n_keep=n_keep,
@@ -150,7 +158,9 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     names = [str(c) for c in range(int(y.max()) + 1)] if classes is None else [str(c) for c in classes]
     meta = {**describe(method=method, quota=quota, rate=rate, kept=kept, targets=y, classes=names,
                        parameters=parameters, detail=detail, seed=seed), **meta_extra}
-    sel = Selection(ids=kept, targets=y[kept], meta=meta)
+    if ids is not None:
+        meta["candidates"] = scores.meta.get("scored", "subset")
+    sel = Selection(ids=kept if ids is None else ids[kept], targets=y[kept], meta=meta)
     if out is not None:
         sel.write(out)
     return sel
@@ -183,8 +193,10 @@ def record(run: str | os.PathLike = "runs/default", *, data: str = "mnist1d", da
            download: bool = False, model: str | None = None, epochs: int | None = None, inits: int = 1, seed: int = 0,
            batch_size: int | None = None, lr: float | None = None, device: str = "auto", eval_pass: bool = False,
            checkpoints: str = "0,10%,final", embeddings: str = "", label_noise: float = 0.0,
-           logits_dtype: str = "float16", force: bool = False, log=None):
-    """``prune record``: train the query model on the full data and write a run folder; returns the open run.
+           logits_dtype: str = "float16", force: bool = False, log=None, manifest: str | os.PathLike | None = None,
+           pool: bool = False, mc_samples: int = 0, dropout: float | None = None, resume: bool = False):
+    """``prune record``: train the query model on the full data (or ``manifest``'s subset) and write a run
+    folder; returns the open run.
 
     The options are the command's (``prune record --help``); ``log`` receives
     its progress lines (default: silent).
@@ -195,8 +207,16 @@ def record(run: str | os.PathLike = "runs/default", *, data: str = "mnist1d", da
     path = stage(run=Path(run), data=data, data_dir=data_dir, download=download, model=model, epochs=epochs,
                  inits=inits, seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass,
                  checkpoints=checkpoints, logits_dtype=logits_dtype, force=force, log=log or _quiet,
-                 embeddings=embeddings, label_noise=label_noise)
+                 embeddings=embeddings, label_noise=label_noise, manifest=manifest, pool=pool, mc_samples=mc_samples,
+                 dropout=dropout, resume=resume)
     return open_run(path)
+
+
+def pool_scores() -> list[str]:
+    """The score methods that can rank a pool (label-free): what ``prune score --pool`` accepts."""
+    from pipeline.score.run import label_free
+
+    return label_free()
 
 
 def train(manifest: str | os.PathLike | None = None, *, run: str | os.PathLike = "runs/default",

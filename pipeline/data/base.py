@@ -90,7 +90,7 @@ class Split:
         """A new split holding samples `idx` of this one, renumbered 0..len(idx)-1."""
         import torch
 
-        idx = np.asarray(idx, dtype=np.int64)
+        idx = np.array(idx, dtype=np.int64)  # a copy: ids read from Arrow are read-only, which torch warns about
         return Split(
             y=self.y[idx],
             x=None if self.x is None else self.x[torch.from_numpy(idx)],  # fancy indexing copies

@@ -33,17 +33,19 @@ def train_config(data: str, model: str | None, **overrides: Any):
             raise PruneError(f"--{k.replace('_', '-')} must be at least 1, got {v}")
         if k == "lr" and not v > 0:
             raise PruneError(f"--lr must be positive, got {v}")
+        if k == "dropout" and not 0.0 <= v < 1.0:
+            raise PruneError(f"--dropout must be a rate in [0, 1), got {v}")
     return dataclasses.replace(cfg, **changes)
 
 
-def build(model_name: str, bundle, seed: int):
+def build(model_name: str, bundle, seed: int, dropout: float = 0.0):
     import torch
 
     from pipeline.models import build_model
 
     torch.manual_seed(seed)
     try:
-        return build_model(model_name, tuple(bundle.input_shape), len(bundle.classes))
+        return build_model(model_name, tuple(bundle.input_shape), len(bundle.classes), dropout=dropout)
     except ValueError as err:
         raise PruneError(str(err)) from None
 

@@ -29,7 +29,10 @@ CHUNK_BYTES = 2 << 20  # ~2 MiB chunks along `sample` (DESIGN §3: 1–4 MiB)
 READ_BYTES = 128 << 20  # float32 bytes of one streamed block of logits when scoring
 #: The dtypes prune writes for each array; anything else is an edited or foreign store.
 ARRAY_DTYPES = {"logits": ("float16", "float32"), "eval_logits": ("float16", "float32"),
-                "embeddings": ("float16", "float32"), "targets": ("int64",), "clean_targets": ("int64",)}
+                "embeddings": ("float16", "float32"), "targets": ("int64",), "clean_targets": ("int64",),
+                "samples": ("int64",), "pool_samples": ("int64",), "pool_targets": ("int64",),
+                "pool_logits": ("float16", "float32"), "pool_mc_logits": ("float16", "float32"),
+                "pool_embeddings": ("float16", "float32")}
 
 
 def _why(err: BaseException) -> str:
@@ -182,6 +185,73 @@ class Run:
 
     def has(self, name: str) -> bool:
         return name in set(self.zarr.array_keys())
+
+    # -- a run recorded on a subset (``prune record --manifest``) ---------
+    @property
+    def n_total(self) -> int:
+        """Samples in the whole training set (``n`` unless the run trained on a manifest's subset)."""
+        return int(self.info.get("n_total", self.n))
+
+    @cached_property
+    def sample_ids(self) -> np.ndarray:
+        """The data set's id of each recorded row (sorted int64): ``arange(n)`` for a run on the full data.
+
+        A run recorded with ``--manifest`` trains on that subset: its arrays
+        and dynamics have one row per trained sample, and this maps a row to
+        the sample's id in the full training set (what tables and manifests
+        hold).
+        """
+        if not self.has("samples"):
+            return np.arange(self.n, dtype=np.int64)
+        ids = self.read("samples").astype(np.int64, copy=False)
+        if ids.shape != (self.n,) or (len(ids) and (ids[0] < 0 or ids[-1] >= self.n_total
+                                                     or not np.all(ids[1:] > ids[:-1]))):
+            raise PruneError(f"run {self.path} is damaged: trajectories.zarr/samples is not {self.n} sorted ids "
+                             f"in 0..{self.n_total - 1}; record the run again")
+        return ids
+
+    @property
+    def has_pool(self) -> bool:
+        """Whether the run predicted the samples it did not train on (``prune record --manifest M --pool``)."""
+        return bool(self.info.get("pool")) and self.has("pool_samples")
+
+    @cached_property
+    def pool_ids(self) -> np.ndarray:
+        """Data-set ids of the pool (the samples not trained on), sorted; one line when the run has no pool."""
+        if not self.has_pool:
+            raise PruneError(f"run {self.path} has no pool predictions: record it with "
+                             "`prune record --manifest M --pool` (the pool is every sample not in M)")
+        ids = self.read("pool_samples").astype(np.int64, copy=False)
+        if len(ids) and (ids[0] < 0 or ids[-1] >= self.n_total or not np.all(ids[1:] > ids[:-1])):
+            raise PruneError(f"run {self.path} is damaged: trajectories.zarr/pool_samples is not sorted ids "
+                             f"in 0..{self.n_total - 1}; record the run again")
+        return ids
+
+    @cached_property
+    def pool_targets(self) -> np.ndarray:
+        """The data set's labels of the pool: written in score tables, never read by a label-free score."""
+        t = self.read("pool_targets").astype(np.int64, copy=False)
+        if t.shape != self.pool_ids.shape:
+            raise PruneError(f"run {self.path} is damaged: {len(t)} pool_targets for {len(self.pool_ids)} pool samples")
+        check_labels(t, self.num_classes, f"run {self.path} is damaged: trajectories.zarr/pool_targets")
+        return t
+
+    def pool_array(self, name: str) -> np.ndarray:
+        """A pool array as float32, checked: ``pool_logits`` (init, epoch, pool, class), eval mode after each epoch;
+        ``pool_mc_logits`` (init, mc sample, pool, class), dropout on, after the last epoch;
+        ``pool_embeddings`` (init, snapshot, pool, dim) at the ``--embeddings`` snapshots."""
+        if not self.has_pool:
+            self.pool_ids  # raises the one line
+        if not self.has(name):
+            how = {"pool_mc_logits": "record with --pool --mc-samples K (and a model with --dropout > 0)",
+                   "pool_embeddings": "record with --pool --embeddings final"}.get(name, "record it again with --pool")
+            raise PruneError(f"run {self.path} has no {name}: {how}")
+        out = self.read(name).astype(np.float32, copy=False)
+        if out.ndim != 4 or out.shape[0] != self.inits or out.shape[2] != len(self.pool_ids):
+            raise PruneError(f"run {self.path} is damaged: {name} has shape {tuple(out.shape)}; record the run again")
+        if not np.all(np.isfinite(out)):
+            raise PruneError(f"run {self.path}: {name} hold NaN or inf (diverged training?); record again with a lower --lr")
+        return out
 
     def logits_array(self, name: str = "logits"):
         arr = self.array(name)

@@ -21,6 +21,7 @@ class TrainConfig:
     schedule: str  # "cosine" or "multistep"
     milestones: tuple[float, ...]  # multistep: fractions of `epochs` at which lr *= gamma
     gamma: float
+    dropout: float = 0.0  # rate of dropout before the classifier (--dropout; 0: none)
 
 
 def _cfg(model, epochs, batch_size, lr, weight_decay, *, nesterov=False, schedule="cosine",

@@ -67,9 +67,17 @@ def get_model(name: str) -> ModelEntry:
     raise ValueError(f"unknown model '{name}'; valid: {', '.join(MODELS)}, or {TV_PREFIX}<torchvision model name>")
 
 
-def build_model(name: str, input_shape: tuple[int, ...], num_classes: int):
-    """Model `name` (one of MODELS, or "tv:<torchvision name>") for inputs `input_shape` without batch axis."""
-    return get_model(name).build(input_shape, num_classes)
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, dropout: float = 0.0):
+    """Model `name` (one of MODELS, or "tv:<torchvision name>") for inputs `input_shape` without batch axis.
+
+    ``dropout`` > 0 adds dropout of that rate before the classifier (``--dropout``; MC-dropout scores sample it).
+    """
+    model = get_model(name).build(input_shape, num_classes)
+    if dropout > 0:
+        from pipeline.models.base import with_dropout
+
+        with_dropout(model, dropout)
+    return model
 
 
 def model_help() -> str:

@@ -18,6 +18,7 @@ class TorchvisionClassifier(nn.Module):
         super().__init__()
         self.backbone = net
         self.classifier = classifier
+        self.dropout: nn.Module | None = None  # set by base.with_dropout (--dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1:
@@ -25,7 +26,8 @@ class TorchvisionClassifier(nn.Module):
         return torch.flatten(self.backbone(x), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        h = self.features(x)
+        return self.classifier(h if self.dropout is None else self.dropout(h))
 
 
 def build(name: str, input_shape: tuple[int, ...], num_classes: int) -> TorchvisionClassifier:

@@ -11,7 +11,7 @@ from pipeline.cliutil import DeviceOpt, RunOpt, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.models.registry import model_help
 
-app = stage_app("record", "Train the query model on the full data set and record per-sample training dynamics.")
+app = stage_app("record", "Train the query model on the full data set (or a manifest's subset) and record per-sample training dynamics.")
 
 
 @app.callback()
@@ -36,9 +36,13 @@ def record_cmd(
     label_noise: float = typer.Option(0.0, "--label-noise", help="Flip the labels of this seeded random fraction of the training set before training (each to a random other class); scores then report their AUROC at finding them."),
     logits_dtype: str = typer.Option("float16", "--logits-dtype", help="Stored precision of recorded logits: float16 (half the disk) or float32."),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Train the query model on this manifest's samples only (a labelled set, or the set a pruning round kept); the run's rows are those samples, under their ids in the full data set."),
+    pool: bool = typer.Option(False, "--pool", metavar="", help="With --manifest: also predict every sample the manifest leaves out (the unlabelled pool), eval mode, after each epoch, so `prune score --pool` can rank it."),
+    mc_samples: int = typer.Option(0, "--mc-samples", help="With --pool: this many forward passes over the pool with dropout on after the last epoch (MC dropout, for bald and variation-ratio); needs --dropout."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout rate before the model's classifier, in [0, 1) (default 0: none); MC-dropout scores need it."),
     resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted recording of --run (its unfinished .NAME.partial-* folder) after its last finished epoch, with the options it was started with; on a CPU the run is byte-identical to an uninterrupted one."),
 ):
-    """Train on the full data and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
+    """Train on the full data (or a --manifest's subset) and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
     from pipeline.data.hf import with_columns
     from pipeline.record.run import record
 
@@ -47,5 +51,5 @@ def record_cmd(
     path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
                   seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,
                   logits_dtype=logits_dtype, force=force, log=say, embeddings=embeddings, label_noise=label_noise,
-                  resume=resume)
+                  resume=resume, manifest=manifest, pool=pool, mc_samples=mc_samples, dropout=dropout)
     say(f"recorded run: {path}")

@@ -66,12 +66,22 @@ def record(
     embeddings: str = "",
     label_noise: float = 0.0,
     resume: bool = False,
+    manifest: str | os.PathLike | None = None,
+    pool: bool = False,
+    mc_samples: int = 0,
+    dropout: float | None = None,
 ) -> Path:
     """Record a run into ``run``; with ``resume``, continue the unfinished recording an interrupt kept.
 
     A resumed recording takes every option from the one it continues (the
     options given now, but ``device``, are not used) and, on a CPU, writes
     the same bytes as an uninterrupted one.
+
+    With ``manifest`` the model trains on the manifest's samples only: the
+    run has one row per trained sample (``Run.sample_ids`` maps rows to the
+    data set's ids), and with ``pool`` it also predicts the rest (the pool)
+    after every epoch, plus ``mc_samples`` MC-dropout passes after the last
+    (the model needs ``dropout`` > 0 for those).
     """
     run = Path(run)
     saved = None
@@ -83,9 +93,12 @@ def record(
         data, data_dir, model, epochs, inits, seed = a["data"], a["data_dir"], a["model"], a["epochs"], a["inits"], a["seed"]
         batch_size, lr, eval_pass, checkpoints = a["batch_size"], a["lr"], a["eval_pass"], a["checkpoints"]
         logits_dtype, embeddings, label_noise = a["logits_dtype"], a["embeddings"], a["label_noise"]
+        manifest, pool, mc_samples, dropout = a.get("manifest"), a.get("pool", False), a.get("mc_samples", 0), a.get("dropout")
     args = {"data": data, "data_dir": data_dir, "model": model, "epochs": epochs, "inits": inits, "seed": seed,
             "batch_size": batch_size, "lr": lr, "eval_pass": eval_pass, "checkpoints": checkpoints,
-            "logits_dtype": logits_dtype, "embeddings": embeddings, "label_noise": label_noise}
+            "logits_dtype": logits_dtype, "embeddings": embeddings, "label_noise": label_noise,
+            "manifest": None if manifest is None else os.fspath(manifest), "pool": bool(pool),
+            "mc_samples": int(mc_samples), "dropout": dropout}
     try:
         return _record(run=run, download=download, device=device, force=force, log=log, args=args, saved=saved,
                        partial_lock=(partial, lock) if resume else None, claim=claim if resume else None)
@@ -154,17 +167,30 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     data, data_dir, model, epochs, inits, seed = (args[k] for k in ("data", "data_dir", "model", "epochs", "inits", "seed"))
     batch_size, lr, eval_pass, checkpoints = (args[k] for k in ("batch_size", "lr", "eval_pass", "checkpoints"))
     logits_dtype, embeddings, label_noise = args["logits_dtype"], args["embeddings"], args["label_noise"]
+    manifest, pool, mc_samples, dropout = args["manifest"], args["pool"], args["mc_samples"], args["dropout"]
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
     if logits_dtype not in ("float16", "float32"):
         raise PruneError(f"--logits-dtype must be float16 or float32, got {logits_dtype!r}")
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
+    if pool and manifest is None:
+        raise PruneError("--pool predicts the samples a --manifest leaves out: give --manifest too")
+    if mc_samples < 0 or (mc_samples and not pool):
+        raise PruneError("--mc-samples must be a count >= 0, and needs --manifest M --pool (it samples the pool)"
+                         if mc_samples else f"--mc-samples must be a count >= 0, got {mc_samples}")
+    m = None
+    if manifest is not None:
+        from pipeline.io import read_manifest
+
+        m = read_manifest(manifest)  # one line for a missing or damaged file, before any training
     if claim is None:
         claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
     dev = resolve_device(device)
     bundle = load_data(data, data_dir, download)
-    cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr)
+    cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout)
+    if mc_samples and cfg.dropout <= 0:
+        raise PruneError("--mc-samples samples dropout masks, and the model has none: give --dropout P (e.g. 0.3)")
     ckpts = parse_epochs(checkpoints, cfg.epochs, "--checkpoints")
     snapshots = parse_epochs(embeddings, cfg.epochs, "--embeddings")
     n, C = len(bundle.train), len(bundle.classes)
@@ -178,6 +204,27 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=flip_labels(clean, C, label_noise, seed)))
         log(f"label noise: flipped {int(np.sum(bundle.train.y != clean))} of {n} training labels (seed {seed})")
     fp = fingerprint(bundle.name, "train", bundle.train.y, bundle.identity)
+    full_train, ids, pool_ids = bundle.train, None, None
+    if m is not None:
+        ids = m.ids
+        if m.fingerprint is None:
+            log(f"note: {manifest} carries no fingerprint (not written by prune select); its ids are taken to be "
+                f"{data}'s training samples")
+        elif m.fingerprint != fp:
+            raise PruneError(f"{manifest} was made for other data (fingerprint {str(m.fingerprint)[:12]}…) than "
+                             f"{data} train (fingerprint {fp[:12]}…); select again on a run of this data")
+        if ids[-1] >= n:
+            raise PruneError(f"{manifest} names sample {ids[-1]} but {data} has {n} training samples")
+        if m.weight is not None:
+            log(f"note: {manifest} has a weight column; the query model trains on its samples unweighted")
+        pool_ids = np.setdiff1d(np.arange(n, dtype=np.int64), ids, assume_unique=True) if pool else None
+        if pool and len(pool_ids) == 0:
+            raise PruneError(f"--pool: {manifest} keeps every training sample, so there is no pool to predict")
+        bundle = dataclasses.replace(bundle, train=full_train.subset(ids))
+        clean = clean[ids]
+        log(f"training on {len(ids)} of {n} samples ({manifest})" + (f"; predicting the other {len(pool_ids)}"
+                                                                     if pool else ""))
+    n_full, n = n, len(bundle.train)
 
     # Everything is written into a hidden sibling folder and renamed into place
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
@@ -219,16 +266,27 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         if label_noise > 0 and saved is None:
             ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
             ct[:] = clean
-        if bundle.train.files is not None and data_dir is not None:  # file-backed: manifests will name each file
+        if ids is not None and saved is None:  # rows -> the data set's sample ids
+            a = group.create_array("samples", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
+            a[:] = ids
+        pool_split = None
+        if pool_ids is not None:
+            from pipeline.engine.pool import PoolHook, create_pool
+
+            pool_split = full_train.subset(pool_ids)
+            if saved is None:
+                create_pool(group, pool_ids=pool_ids, pool_targets=pool_split.y, inits=inits, epochs=cfg.epochs,
+                            num_classes=C, dtype=logits_dtype, mc_samples=mc_samples)
+        if full_train.files is not None and data_dir is not None:  # file-backed: manifests will name each file
             from pipeline.io.files import relative_paths, write_files
 
-            write_files(layout.files_table(partial), relative_paths(bundle.train.files, data_dir))
+            write_files(layout.files_table(partial), relative_paths(full_train.files, data_dir))
         eval_cols: dict[str, list] = saved["eval_cols"] if saved else {f.name: [] for f in EVAL_SCHEMA}
         train_ids = np.arange(n, dtype=np.int64)
         final_test = list(saved["final_test"]) if saved else []
         for i in range(saved["init"] if saved else 0, inits):
             s = seed + i
-            net = build(cfg.model, bundle, s)
+            net = build(cfg.model, bundle, s, cfg.dropout)
             continued = saved["fit"] if saved is not None and i == saved["init"] else None
             if 0 in ckpts and continued is None:
                 save_checkpoint(layout.checkpoint(partial, i, 0), net)
@@ -242,6 +300,12 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
                 if 0 in snapshots and continued is None:
                     emb.capture(0, net)
                 hooks.append(emb)
+            if pool_split is not None:
+                ph = PoolHook(group=group, init=i, pool=pool_split, device=dev, epochs=cfg.epochs, dtype=logits_dtype,
+                              mc_samples=mc_samples, seed=s, snapshots=snapshots, batch_size=max(256, 2 * cfg.batch_size))
+                if 0 in snapshots and continued is None:
+                    ph.capture(0, net)
+                hooks.append(ph)
 
             def save_state(state, i=i, hook=hook):
                 # on the writer thread, after this epoch's logits and dynamics: training does not wait for it
@@ -269,6 +333,14 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
             "data": data,
             "data_dir": data_dir,
             "n_train": n,
+            **({} if ids is None else {
+                "n_total": n_full,
+                "manifest": {"path": str(manifest), "n_kept": len(ids), "method": m.meta.get("method"),
+                             "rate": m.meta.get("rate"), "fingerprint": m.fingerprint},
+                "pool": pool_ids is not None,
+                "n_pool": 0 if pool_ids is None else len(pool_ids),
+                "mc_samples": mc_samples,
+            }),
             "n_val": len(bundle.val),
             "n_test": len(bundle.test),
             "classes": list(bundle.classes),

@@ -9,6 +9,7 @@ import typer
 
 from pipeline.cliutil import RunOpt, say, stage_app, user_errors
 from pipeline.io.errors import PruneError
+from pipeline.score.registry import METHODS
 
 app = stage_app("score", "Turn a recorded run into a per-sample score table (RUN/scores/<method>.parquet).")
 
@@ -16,10 +17,11 @@ app = stage_app("score", "Turn a recorded run into a per-sample score table (RUN
 @app.callback()
 @user_errors
 def score_cmd(
-    method: Optional[str] = typer.Option(None, "--method", help="Score to compute (see --list): forgetting, aum, el2n, tdds, random, grand, dynunc, entropy, margin, confidence, loss, variability, correctness, moderate, prototype."),
+    method: Optional[str] = typer.Option(None, "--method", help=f"Score to compute (see --list): {', '.join(METHODS)}; or package.module:function for your own."),
     all_methods: bool = typer.Option(False, "--all", metavar="", help="Compute every score this run's recordings allow (one table each, in RUN/scores/), sharing one read of the logits."),
     list_methods: bool = typer.Option(False, "--list", metavar="", help="List every method: its formula, paper, hard end and what it needs recorded; then exit."),
     run: Path = RunOpt,
+    pool: bool = typer.Option(False, "--pool", metavar="", help="Score the run's pool (the samples a `prune record --manifest M --pool` run did not train on) instead of its training rows; label-free methods only. Default table: RUN/scores/pool-<method>.parquet."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the table (default RUN/scores/<method>.parquet; not with --all)."),
     window: Optional[int] = typer.Option(None, "--window", help="tdds, dynunc: epochs per sliding window J (default 10)."),
     decay: Optional[float] = typer.Option(None, "--decay", help="tdds: decay β of the window weights β(1−β)^(T−J−k) (default 0.9)."),
@@ -33,6 +35,8 @@ def score_cmd(
     snapshot: Optional[int] = typer.Option(None, "--snapshot", help="moderate, prototype: which recorded embeddings, by epochs completed (default the last recorded)."),
     clusters: Optional[int] = typer.Option(None, "--clusters", help="prototype: number of k-means clusters (default the number of classes)."),
     distance: Optional[str] = typer.Option(None, "--distance", help="prototype: 'cosine' (Sorscher et al.) or 'euclidean' distance to the nearest centroid (default cosine)."),
+    label: Optional[str] = typer.Option(None, "--label", help="el2n, grand: which label to score against: 'true' (the recorded one; the default on training rows), 'max' (the predicted class; the default on the pool, whose labels are unknown) or 'avg' (the mean over every class), as the DRoP code."),
+    picks: Optional[int] = typer.Option(None, "--picks", help="kcenter: greedy k-center picks ranked first (default 10% of the pool); set it to the number you will acquire."),
 ):
     """Score every training sample of a run; the table records method, parameters and which end is hard."""
     if list_methods:
@@ -42,8 +46,10 @@ def score_cmd(
         raise PruneError("give --method NAME or --all (see `prune score --list` for the methods)")
     params = {"window": window, "decay": decay, "epochs": epochs, "epoch": epoch, "never_learned": never_learned,
               "space": space, "seed": seed, "last_layer": True if last_layer else None, "device": device,
-              "snapshot": snapshot, "clusters": clusters, "distance": distance}
+              "snapshot": snapshot, "clusters": clusters, "distance": distance, "label": label, "picks": picks}
     if all_methods:
+        if pool:
+            raise PruneError("--pool scores one method's view of the pool: give --method NAME instead of --all")
         _score_all(run, out, params)
         return
 
@@ -51,7 +57,7 @@ def score_cmd(
 
     from pipeline.score.run import score_method
 
-    res = score_method(run=run, method=method, params=params, out=out)
+    res = score_method(run=run, method=method, params=params, out=out, pool=pool)
     shown = ", ".join(f"{k}={v}" for k, v in res.params.items())
     q = np.quantile(res.values, [0.0, 0.5, 1.0])
     say(f"{method}({shown}): {len(res.values)} scores, min {q[0]:.4g}  median {q[1]:.4g}  max {q[2]:.4g}")

@@ -26,48 +26,74 @@ class ScoreResult:
     flipped: int = 0
 
 
-def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None) -> tuple[Path, np.ndarray, dict]:
+def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None, pool: bool = False
+          ) -> tuple[Path, np.ndarray, dict]:
     """Score with one method; returns (table path, scores, full parameters)."""
-    res = score_method(run=run, method=method, params=params, out=out)
+    res = score_method(run=run, method=method, params=params, out=out, pool=pool)
     return res.path, res.values, res.params
 
 
-def score_method(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None) -> ScoreResult:
-    """Score with one method and write the table (default RUN/scores/<method>.parquet)."""
-    r, m, full, values, seconds = compute(run=run, method=method, params=params)
-    return _write(r, m, full, values, seconds, out)
+def score_method(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None,
+                 pool: bool = False) -> ScoreResult:
+    """Score with one method and write the table (default RUN/scores/<method>.parquet, pool-<method> for the pool)."""
+    r, m, full, values, seconds = compute(run=run, method=method, params=params, pool=pool)
+    return _write(r, m, full, values, seconds, out, pool=pool)
 
 
-def compute(*, run, method: str, params: dict[str, Any]):
+def label_free() -> list[str]:
+    """The methods that can score the pool (they read no label)."""
+    return [name for name, m in METHODS.items() if m.pool is not None]
+
+
+def compute(*, run, method: str, params: dict[str, Any], pool: bool = False):
     """One method's scores of a run, not written: (Run, ScoreMethod, full parameters, values, seconds).
 
-    ``run`` is a run folder or an open :class:`pipeline.io.Run`.
+    ``run`` is a run folder or an open :class:`pipeline.io.Run`. With
+    ``pool`` the method scores the run's pool (the samples a ``--manifest``
+    run did not train on), which only label-free methods can.
     """
     m = get_method(method)  # validate the name before touching the run
+    if pool and m.pool is None:
+        raise PruneError(f"--method {m.name} needs the labels (or training dynamics) of the samples it scores, which the "
+                         f"pool has not got; label-free methods for --pool: {', '.join(label_free())}")
     r = run if isinstance(run, Run) else open_run(run)
+    if pool:
+        r.pool_ids  # one line when the run has no pool
     full = m.resolve(params, r)
     t0 = time.perf_counter()
-    values = m.compute(r, full)
-    return r, m, full, _checked(r, m, values), time.perf_counter() - t0
+    values = m.pool(r, full) if pool else m.compute(r, full)
+    return r, m, full, _checked(r, m, values, pool), time.perf_counter() - t0
 
 
-def table(r, m: ScoreMethod, full: dict[str, Any], values: np.ndarray) -> Scores:
-    """The score table of ``values`` as it is written: one row per sample, with its metadata."""
+def table(r, m: ScoreMethod, full: dict[str, Any], values: np.ndarray, pool: bool = False) -> Scores:
+    """The score table of ``values`` as it is written: one row per sample (or pool sample), with its metadata.
+
+    Rows carry the data set's sample ids: ``arange(n)`` for a run on the
+    full data, the trained subset's ids for a ``--manifest`` run, the pool's
+    ids for a pool table (its targets are the data set's labels, written for
+    the table's schema; no pool score reads them).
+    """
     meta: dict[str, Any] = {"artifact": "scores", "method": m.name, "parameters": full,
                             "higher_is_harder": True if m.higher_is_harder is None else m.higher_is_harder,
                             "fingerprint": r.fingerprint, "source_run": str(r.path),
                             "epochs_recorded": r.epochs, "inits": r.inits}
+    if pool:
+        meta.update(scored="pool", n_total=r.n_total)
+        return Scores(sample=r.pool_ids, target=r.pool_targets, score=values, meta=meta)
+    if r.n_total != r.n:
+        meta.update(scored="trained", n_total=r.n_total)
     flipped = r.flipped
     if flipped is not None:
         meta.update(label_noise_auroc=label_noise_auroc(values, flipped, m.higher_is_harder),
                     label_noise_flipped=int(flipped.sum()))
-    return Scores(sample=np.arange(r.n, dtype=np.int64), target=r.targets, score=values, meta=meta)
+    return Scores(sample=r.sample_ids, target=r.targets, score=values, meta=meta)
 
 
-def _checked(r, m: ScoreMethod, values) -> np.ndarray:
+def _checked(r, m: ScoreMethod, values, pool: bool = False) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
-    if values.shape != (r.n,):
-        raise PruneError(f"{m.name} returned {values.shape} scores for {r.n} samples")  # a bug, said plainly
+    n = len(r.pool_ids) if pool else r.n
+    if values.shape != (n,):
+        raise PruneError(f"{m.name} returned {values.shape} scores for {n} samples")  # a bug, said plainly
     return values
 
 
@@ -85,6 +111,8 @@ def score_all(*, run: Path, params: dict[str, Any], log: Callable[[str], None] |
     skipped: dict[str, str] = {}
     planned, direct = [], []
     for m in METHODS.values():
+        if m.pool_only:  # scores of a pool, not of training rows: never part of --all
+            continue
         try:
             full = m.resolve({k: v for k, v in params.items() if k in m.defaults}, r)
             plan = m.plan(r, full) if m.plan is not None else None
@@ -114,9 +142,15 @@ def score_all(*, run: Path, params: dict[str, Any], log: Callable[[str], None] |
     return [done[name] for name in METHODS if name in done], skipped
 
 
-def _write(r, m: ScoreMethod, full: dict[str, Any], values, seconds: float, out: Path | None) -> ScoreResult:
-    t = table(r, m, full, _checked(r, m, values))
-    out = Path(out) if out is not None else layout.scores_table(r.path, m.name)
+def train_methods() -> list[str]:
+    """The methods that score training rows (all but the pool-only ones): what ``--all`` tries."""
+    return [name for name, m in METHODS.items() if not m.pool_only]
+
+
+def _write(r, m: ScoreMethod, full: dict[str, Any], values, seconds: float, out: Path | None,
+           pool: bool = False) -> ScoreResult:
+    t = table(r, m, full, _checked(r, m, values, pool), pool)
+    out = Path(out) if out is not None else layout.scores_table(r.path, ("pool-" if pool else "") + m.name)
     meta = {k: v for k, v in t.meta.items() if k not in ("artifact", "method", "parameters", "higher_is_harder",
                                                           "fingerprint", "source_run")}
     write_scores(out, t.sample, t.target, t.score, method=m.name, parameters=full,

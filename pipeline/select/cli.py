@@ -17,9 +17,11 @@ app = stage_app("select", "Choose which samples to keep: a score table + a sampl
 @user_errors
 def select_cmd(
     method: str = typer.Option("topk", "--method", help=f"Sampler. {sampler_help()}."),
-    rate: float = typer.Option(..., "--rate", help="Fraction of the training set to REMOVE, in (0, 1); keeps N − round(rate·N)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the candidates to REMOVE, in (0, 1); keeps N − round(rate·N). The candidates are the score table's samples: the training set, a --manifest run's subset, or a run's pool."),
+    count: Optional[int] = typer.Option(None, "--count", help="Keep exactly this many candidates instead of giving --rate (e.g. how many pool samples to acquire)."),
+    add_to: Optional[Path] = typer.Option(None, "--add-to", help="Write the chosen samples together with this manifest's (active learning: the labelled set plus what is acquired from the pool); none may be in both."),
     run: Path = RunOpt,
-    scores: Optional[str] = typer.Option(None, "--scores", help="Score table: a path, or a method name in RUN/scores (default: the run's newest table)."),
+    scores: Optional[str] = typer.Option(None, "--scores", help="Score table: a path, or a method name in RUN/scores (default: the run's only table; with several, name one)."),
     out: Path = typer.Option(Path("keep.parquet"), "--out", help="Manifest to write: sorted kept sample ids with their provenance."),
     keep: str = typer.Option("hard", "--keep", help=option_help(
         "keep", "keep the 'hard' end of the scores or the 'easy' end", defaults=False)),
@@ -48,11 +50,17 @@ def select_cmd(
     from pipeline.select.run import select
 
     meta = select(run=run, method=method, rate=rate, scores=scores, out=out, keep=keep, quota=quota, beta=beta,
-                  strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like, log=say)
+                  strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like, log=say,
+                  count=count, add_to=add_to)
     params = ", ".join(f"{k}={v}" for k, v in meta["parameters"].items() if not isinstance(v, dict))
-    say(f"{method}{f'({params})' if params else ''}, quota {quota}: kept {meta['n_kept']} of {meta['n_total']} (rate {rate})")
-    for line in class_table(meta):
-        say(line)
+    if "added_to" in meta:
+        say(f"{method}{f'({params})' if params else ''}, quota {quota}: chose {meta['n_chosen']} of {meta['n_total']} "
+            f"pool samples; with the {meta['added_to']['n']} of {add_to}: {meta['n_kept']}")
+    else:
+        say(f"{method}{f'({params})' if params else ''}, quota {quota}: kept {meta['n_kept']} of {meta['n_total']} "
+            f"(rate {meta['rate']:.4g})")
+        for line in class_table(meta):
+            say(line)
     say(f"wrote {out}")
 
 

@@ -13,14 +13,23 @@ from typing import Any
 
 import numpy as np
 
+import operator
+
 from pipeline.io import PruneError, file_sha256, layout, open_run, read_json, read_manifest, read_scores, write_manifest
+from pipeline.io.tables import read_table_metadata
 from pipeline.engine.counts import checked_keep_count
 from pipeline.select import core
 from pipeline.select.base import Inputs
 
 
 def find_scores(run, scores: str | None, needed: bool) -> Path | None:
-    """``--scores`` as a path, or a method name in RUN/scores, or (default) the newest table there."""
+    """``--scores`` as a path, or a method name in RUN/scores, or (default) the run's only table.
+
+    Without ``--scores`` a run with one score table of its training rows
+    uses it; with several, the choice is the user's (one line lists them):
+    a selection never depends on which table happened to be written last.
+    Pool tables (``pool-*``, from ``prune score --pool``) are only used when named.
+    """
     folder = layout.scores_dir(run.path)
     if scores is not None:
         p = Path(scores)
@@ -32,13 +41,17 @@ def find_scores(run, scores: str | None, needed: bool) -> Path | None:
         if not p.exists():
             have = sorted(q.stem for q in folder.glob("*.parquet")) if folder.is_dir() else []
             hint = f" (this run has: {', '.join(have)})" if have else ""
-            raise PruneError(f"--scores {scores}: no table {p}{hint}; run `prune score --method {scores} --run {run.path}` first")
+            how = (f"--pool --method {scores[5:]}" if scores.startswith("pool-") else f"--method {scores}")
+            raise PruneError(f"--scores {scores}: no table {p}{hint}; run `prune score {how} --run {run.path}` first")
         return p
     if not needed:
         return None
-    tables = sorted(folder.glob("*.parquet"), key=lambda q: q.stat().st_mtime_ns) if folder.is_dir() else []
+    tables = sorted(q for q in folder.glob("*.parquet") if not q.name.startswith("pool-")) if folder.is_dir() else []
+    if len(tables) == 1:
+        return tables[0]
     if tables:
-        return tables[-1]
+        raise PruneError(f"run {run.path} has {len(tables)} score tables ({', '.join(q.stem for q in tables)}): "
+                         "name one with --scores NAME")
     raise PruneError(f"no score table in {folder}: run `prune score --method tdds --run {run.path}` first, or pass --scores")
 
 
@@ -123,26 +136,57 @@ def run_recalls(r) -> tuple[np.ndarray, str]:
     return rec, f"{r.path / 'eval.parquet'} (val, epoch {r.epochs - 1}, mean over {r.inits} init(s))"
 
 
-def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path, keep: str, quota: str,
+def select(*, run: Path, method: str, rate: float | None, scores: str | None, out: Path, keep: str, quota: str,
            beta: float | None, strata: int | None, seed: int, k: int | None = None, gamma: float | None = None,
            snapshot: str | int | None = None, recalls: str | Path | None = None, like: str | Path | None = None,
-           log=print) -> dict[str, Any]:
+           log=print, count: int | None = None, add_to: str | Path | None = None) -> dict[str, Any]:
     """The stage: read what the sampler and quota need from the run (and --scores, --recalls, --like), select
-    (:mod:`pipeline.select.core`), write the manifest ``out``; returns its metadata."""
+    (:mod:`pipeline.select.core`), write the manifest ``out``; returns its metadata.
+
+    The candidates are the rows of the score table: every training sample
+    of a full run, the trained subset of a ``--manifest`` run, or its pool
+    for a ``prune score --pool`` table (active learning: the selected pool
+    samples are the ones to label, and ``add_to`` writes them together with
+    the labelled manifest).
+    """
+    if (rate is None) == (count is None):
+        raise PruneError("give exactly one of --rate (the fraction to remove) and --count (the number to keep)")
     # Names, rate and options are checked before the run is opened.
-    choice = core.resolve(method, quota, rate=rate, given={
-        "keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
-        "snapshot": snapshot, "recalls": recalls, "like": like})
+    given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
+             "snapshot": snapshot, "recalls": recalls, "like": like}
+    # with --count the rate is known once the candidates are: names and options are checked now all the same
+    choice = core.resolve(method, quota, rate=rate if rate is not None else 0.5, given=given)
     snap = parse_snapshot(snapshot)
     needs = choice.needs
     if "like" in needs and like is None:
         raise PruneError(f"--quota {quota} copies class shares from another manifest: pass --like keep.parquet")
+    base = read_manifest(add_to) if add_to is not None else None
 
     r = open_run(run)
-    n = r.n
-    n_keep = checked_keep_count(n, rate)  # before any table is read: a rate that keeps 0 or all is refused
-    targets = r.targets
+    table_path = find_scores(r, scores, needed="scores" in needs)
+    on_pool = table_path is not None and read_table_metadata(table_path).get("scored") == "pool"
+    ids = r.pool_ids if on_pool else r.sample_ids  # the candidates, by data-set id
+    n = len(ids)
+    if count is not None:
+        n_keep = operator.index(count) if isinstance(count, int) else count
+        if not 1 <= n_keep < n:
+            raise PruneError(f"--count must be in [1, {n - 1}] (there are {n} candidates), got {count}")
+        rate = (n - n_keep) / n
+        choice = core.resolve(method, quota, rate=rate, given=given)  # rate-dependent defaults (CCS's beta)
+    else:
+        n_keep = checked_keep_count(n, rate)  # a rate that keeps 0 or all is refused
+    targets = r.pool_targets if on_pool else r.targets
     C = r.num_classes
+    if base is not None:
+        if base.fingerprint is not None and base.fingerprint != r.fingerprint:
+            raise PruneError(f"--add-to {add_to} selects from other data (fingerprint {str(base.fingerprint)[:12]}…, "
+                             f"run {r.fingerprint[:12]}…)")
+        if np.intersect1d(base.ids, ids, assume_unique=True).size:
+            raise PruneError(f"--add-to {add_to} already holds some of the candidates in {table_path}: acquire from "
+                             "the pool of a run recorded on that manifest (prune record --manifest M --pool)")
+    if on_pool and "embeddings" in needs:
+        raise PruneError(f"--method {method} reads the embeddings of trained samples; to rank the pool by embeddings "
+                         "use `prune score --pool --method kcenter`, then --method topk")
     # Every input is read and checked before anything is said, computed or written.
     notes: list[str] = []
     sources: dict[str, Any] = {}  # where each input came from, recorded in the manifest
@@ -155,10 +199,11 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         if ref.fingerprint != r.fingerprint:
             raise PruneError(f"--like {like} selects from other data (fingerprint {str(ref.fingerprint)[:12]}…, "
                              f"run {r.fingerprint[:12]}…)")
-        if ref.sample[-1] >= n:
-            raise PruneError(f"--like {like} keeps sample {int(ref.sample[-1])}, but the run has {n} samples")
+        rows = np.searchsorted(ids, ref.sample)
+        if not np.array_equal(ids[np.minimum(rows, n - 1)], ref.sample):
+            raise PruneError(f"--like {like} keeps samples that are not among this run's {n} candidates")
         like_sha = sha256_in_background(like)
-        like_counts = np.bincount(targets[ref.sample], minlength=C)
+        like_counts = np.bincount(targets[rows], minlength=C)
     table_path = find_scores(r, scores, needed="scores" in needs)
     values = None
     hard_high = True
@@ -173,9 +218,11 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         elif table.fingerprint != r.fingerprint:
             raise PruneError(f"{table_path} was scored on other data (fingerprint {str(table.fingerprint)[:12]}…, "
                              f"run {r.fingerprint[:12]}…)")
-        if len(table.sample) != n or table.sample[0] != 0 or table.sample[-1] != n - 1:
+        if not np.array_equal(table.sample, ids):
+            what = "pool samples" if on_pool else "samples"
             raise PruneError(f"{table_path} has {len(table.sample)} scores for ids {int(table.sample[0]) if len(table.sample) else '-'}"
-                             f"..{int(table.sample[-1]) if len(table.sample) else '-'}, but the run has {n} samples 0..{n - 1}")
+                             f"..{int(table.sample[-1]) if len(table.sample) else '-'}, but the run has {n} {what} "
+                             f"{int(ids[0])}..{int(ids[-1])}")
         if table.target is not None and not np.array_equal(table.target, targets):
             raise PruneError(f"{table_path}: its targets differ from the run's")
         if not np.all(np.isfinite(table.score)):
@@ -207,7 +254,7 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
     core.check(choice, n, n_keep)  # checked before anything is printed, rather than inside the sampler
     for line in notes:
         log(line)
-    kept, parameters, detail = core.run(choice, inputs, n_keep, seed)
+    kept, parameters, detail = core.run(choice, inputs, n_keep, seed)  # rows of the candidates
     if score_meta:
         score_meta["sha256"] = table_sha.result()
     meta = {
@@ -218,12 +265,24 @@ def select(*, run: Path, method: str, rate: float, scores: str | None, out: Path
         "source_run": str(r.path),
         "data": r.dataset,
     }
+    if on_pool:
+        meta["candidates"] = "pool"
+    if r.n_total != r.n:
+        meta["n_data"] = r.n_total  # the whole training set; n_total counts the candidates
+    chosen, chosen_y = ids[kept], targets[kept]
+    if base is not None:
+        meta["added_to"] = {"path": str(add_to), "n": int(len(base.ids)), "sha256": file_sha256(add_to)}
+        meta["n_chosen"] = int(len(chosen))
+        all_ids = np.concatenate([base.ids, chosen])
+        order = np.argsort(all_ids, kind="stable")
+        chosen, chosen_y = all_ids[order], np.concatenate([base.target, chosen_y])[order]
+        meta["n_kept"] = int(len(chosen))
     files = None
     if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
         from pipeline.io.files import read_files
 
-        files = read_files(layout.files_table(r.path), n)[kept]
-    write_manifest(out, kept, targets[kept], meta, files=files)
+        files = read_files(layout.files_table(r.path), r.n_total)[chosen]
+    write_manifest(out, chosen, chosen_y, meta, files=files)
     return meta
 
 

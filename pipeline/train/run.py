@@ -202,7 +202,7 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
     from pipeline.engine.setup import build
 
     cfg, bundle = s.cfg, s.bundle
-    net = build(cfg.model, bundle, seed)
+    net = build(cfg.model, bundle, seed, cfg.dropout)
     plan = make_plan(s)
     t0 = time.perf_counter()
 
