@@ -17,6 +17,7 @@ from pipeline.cliutil import CONTEXT, DeviceOpt, SeedOpt, say, user_errors
 from pipeline.export.cli import app as export_app
 from pipeline.record.cli import app as record_app
 from pipeline.report.cli import app as report_app
+from pipeline.rounds.cli import app as rounds_app
 from pipeline.score.cli import app as score_app
 from pipeline.select.cli import app as select_app
 from pipeline.sweep.cli import app as sweep_app
@@ -32,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
 )
-for sub in (record_app, score_app, select_app, train_app, export_app, sweep_app, report_app):
+for sub in (record_app, score_app, select_app, train_app, rounds_app, export_app, sweep_app, report_app):
     app.add_typer(sub)
 
 

@@ -82,3 +82,19 @@ def train_dir(run: str | os.PathLike, name: str) -> Path:
 def files_table(run: str | os.PathLike) -> Path:
     """File-backed data sets: each training sample's file, relative to the data folder."""
     return Path(run) / FILES
+
+
+ROUNDS = "rounds"
+ROUNDS_SPEC = "rounds.json"  # the arguments a rounds folder was made with (a rerun must match them)
+ROUND_DONE = "done.json"  # a finished round's completion marker and its figures, written last
+ROUNDS_RESULTS = "results.parquet"
+
+
+def rounds_dir(run: str | os.PathLike, name: str) -> Path:
+    """``prune rounds``: RUN/rounds/<name>/{rounds.json, round=K/, final/, results.parquet}."""
+    return Path(run) / ROUNDS / name
+
+
+def round_dir(rounds: str | os.PathLike, k: int) -> Path:
+    """One round: ``query/`` (the recorded query run), ``scores.parquet``, ``keep.parquet``, ``done.json``."""
+    return Path(rounds) / f"round={k}"
