@@ -23,7 +23,9 @@ def stage_app(name: str, help: str) -> typer.Typer:
 
 
 def say(msg: str) -> None:
-    typer.echo(msg)
+    """One line to stdout (from rank 0 only when torchrun started several processes)."""
+    if _main_process():
+        typer.echo(msg)
 
 
 def user_errors(fn):
@@ -36,7 +38,8 @@ def user_errors(fn):
                 check_text(kwargs)
                 return fn(*args, **kwargs)
         except PruneError as err:
-            typer.echo(f"error: {err}", err=True)
+            if _main_process():  # under torchrun every rank stops the same way; one of them says why
+                typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as err:
             stop = Interrupted.of(err)
@@ -44,6 +47,13 @@ def user_errors(fn):
             raise typer.Exit(stop.exit_code) from None
 
     return wrapper
+
+
+def _main_process() -> bool:
+    """Rank 0 under torchrun, or the only process."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 @contextlib.contextmanager

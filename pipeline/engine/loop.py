@@ -207,9 +207,23 @@ def fit(
     optimiser, every random generator, the logs, the hooks' states), copied
     to the host; ``resume=state`` continues after that epoch, and on a CPU
     gives the same weights, logits and logs as an uninterrupted run.
+
+    Under torchrun (:mod:`pipeline.engine.distributed`) every rank trains on
+    its shard of each global batch through DistributedDataParallel, and the
+    hooks see every rank's samples of each step (gathered), so they observe
+    exactly what one process would.
     """
+    from pipeline.engine import distributed as D
+
+    W = D.world()
     model.to(device)
     model.train()
+    net = model
+    if W.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        dev = torch.device(device)
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay, nesterov=cfg.nesterov and cfg.momentum > 0)
     rng = np.random.default_rng(seed)
@@ -232,19 +246,28 @@ def fit(
         for group in opt.param_groups:
             group["lr"] = lr
         ids, weights = plan.ids_for_epoch(epoch, rng)
+        if W.distributed:
+            D.check_same(ids, f"samples for epoch {epoch}")  # plans see the same gathered losses on every rank
         cw = class_weights(epoch, logs) if class_weights is not None else None
         cw = None if cw is None else torch.as_tensor(cw, dtype=torch.float32, device=device)
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        steps = 0
+        steps = seen = 0
         # batches of positions into ids, so that each sample's weight travels with it
         for pos in batches(np.arange(len(ids)), cfg.batch_size, rng):
+            if W.distributed:
+                if len(pos) < W.size:
+                    from pipeline.io import PruneError
+
+                    raise PruneError(f"a batch of {len(pos)} samples cannot be shared by {W.size} processes: "
+                                     "use a larger --batch-size or fewer processes")
+                pos = D.shard(pos)  # this rank's share of the global batch
             idx = ids[pos]
             idx_t = torch.from_numpy(idx).to(device, non_blocking=True)
             x = train.take(idx_t if on_device else idx, device)
             if bundle.augment is not None:
                 x = bundle.augment(x, gen)
             y = y_all[idx_t]
-            logits = model(x)
+            logits = net(x)
             loss = F.cross_entropy(logits, y, reduction="none")
             opt.zero_grad(set_to_none=True)
             if weights is None and cw is None:
@@ -252,13 +275,22 @@ def fit(
             else:
                 w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32, non_blocking=True)
                 weighted_loss(loss, y, w, cw).backward()
-            if on_batch:
+            if W.distributed:  # every rank's samples of this step, on every rank (the hooks may differ by rank)
+                all_idx, out, per_sample = D.gather(idx_t, logits.detach(), loss.detach())
+                seen += len(all_idx)
+                for h in on_batch:
+                    h.on_batch(epoch, all_idx, out, per_sample)
+            elif on_batch:
                 out, per_sample = logits.detach(), loss.detach()
                 for h in on_batch:
                     h.on_batch(epoch, idx_t, out, per_sample)
             opt.step()
             loss_sum += loss.detach().sum()
             steps += 1
+        if W.distributed:
+            loss_sum = D.all_sum(loss_sum)
+            if seen != len(ids):  # pragma: no cover - the shards of every batch cover it exactly
+                raise RuntimeError(f"epoch {epoch}: the ranks trained on {seen} samples, the plan gave {len(ids)}")
         log = EpochLog(epoch=epoch, lr=lr, train_loss=float(loss_sum) / max(1, len(ids)), samples=len(ids), steps=steps)
         for s in eval_splits:
             logits = predict(model, getattr(bundle, s), None, device, max(256, cfg.batch_size * 2))

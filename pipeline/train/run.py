@@ -324,6 +324,23 @@ def train(
 
     Returns the metrics (one seed) or the summary (``seeds``), with ``out`` added.
     """
+    from pipeline.engine import distributed as D
+
+    W, device = D.setup(device)  # under torchrun: join the other ranks (each trains on its shard)
+    try:
+        return _stage(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
+                      batch_size=batch_size, lr=lr, seed=seed, device=device, name=name, out=out, log=log, budget=budget,
+                      cdbw=cdbw, dynamic=dynamic, rate=rate, beta=beta, clip=clip, with_replacement=with_replacement,
+                      stratify=stratify, seeds=seeds, dynamic_options=dynamic_options, force=force, world=W)
+    finally:
+        if W.distributed:
+            D.teardown()
+
+
+def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed, device, name, out, log, budget, cdbw,
+           dynamic, rate, beta, clip, with_replacement, stratify, seeds, dynamic_options, force, world) -> dict[str, Any]:
+    from pipeline.engine import distributed as D
+
     # the protocol's options and the result folder are checked before anything is loaded or trained
     check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
                    with_replacement=with_replacement, stratify=stratify, dynamic_options=dynamic_options)
@@ -332,14 +349,37 @@ def train(
         raise PruneError(f"--name {name!r} must be a plain folder name (it goes under {layout.train_dir(run, '')}); "
                          "use --out for a folder elsewhere")
     out_dir = Path(out) if out is not None else layout.train_dir(run, name)
-    claim = claim_folder(out_dir, what="training result", recognise=is_train_result, force=force,
-                         flag="--out" if out is not None else "--name")
+    if not world.main:
+        # another rank of a torchrun job: it trains its shards; rank 0 alone writes the result
+        failed = D.broadcast_object(None)
+        if failed:
+            raise PruneError(failed)
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix="prune-rank"))
+        try:
+            return _train(partial=scratch, out_dir=out_dir, seed=seed, seeds=seeds, log=lambda _m: None, prepared=dict(
+                manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
+                batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
+                beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+                dynamic_options=dynamic_options))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        partial = partial_folder(out_dir)
-        partial.mkdir()
-    except OSError as err:
-        raise PruneError(f"cannot write the result {out_dir}: {err.strerror or err}") from None
+        claim = claim_folder(out_dir, what="training result", recognise=is_train_result, force=force,
+                             flag="--out" if out is not None else "--name")
+        try:
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            partial = partial_folder(out_dir)
+            partial.mkdir()
+        except OSError as err:
+            raise PruneError(f"cannot write the result {out_dir}: {err.strerror or err}") from None
+    except PruneError as err:
+        if world.distributed:
+            D.broadcast_object(str(err))  # every rank stops, with rank 0's line
+        raise
+    if world.distributed:
+        D.broadcast_object(None)
     lock = hold(partial)  # `prune clean` leaves it alone while this process runs
     try:
         result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=dict(
