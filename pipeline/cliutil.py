@@ -99,4 +99,5 @@ def check_text(options: dict) -> None:
 
 RunOpt = typer.Option(DEFAULT_RUN, "--run", help="Run folder: where `prune record` writes and the later stages read.")
 SeedOpt = typer.Option(0, "--seed", help="Seed of all randomness in this stage (order, init, sampling).")
+PrecisionOpt = typer.Option(None, "--precision", help="Training forward pass: fp32 (default), bf16 (autocast to bfloat16; CPUs and recent GPUs) or fp16 (autocast with loss scaling; CUDA only). Recorded logits keep --logits-dtype.")
 DeviceOpt = typer.Option("auto", "--device", help="Where to train: auto (a GPU if there is one), cpu, cuda or cuda:N.")

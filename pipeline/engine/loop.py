@@ -216,7 +216,19 @@ def fit(
     from pipeline.engine import distributed as D
 
     W = D.world()
+    dev = torch.device(device)
+    precision = getattr(cfg, "precision", "fp32")
+    if precision == "fp16" and dev.type != "cuda":
+        from pipeline.io import PruneError
+
+        raise PruneError("--precision fp16 needs a CUDA GPU (loss scaling); on a CPU use bf16 or fp32")
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    # conv nets on images run channels-last on a GPU (tensor-core friendly); same values, other strides
+    channels_last = dev.type == "cuda" and len(bundle.input_shape) == 3
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     model.train()
     net = model
     if W.distributed:
@@ -266,15 +278,19 @@ def fit(
             x = train.take(idx_t if on_device else idx, device)
             if bundle.augment is not None:
                 x = bundle.augment(x, gen)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             y = y_all[idx_t]
-            logits = net(x)
-            loss = F.cross_entropy(logits, y, reduction="none")
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y, reduction="none")  # the loss in float32 under any precision
             opt.zero_grad(set_to_none=True)
             if weights is None and cw is None:
-                loss.mean().backward()
+                total = loss.mean()
             else:
                 w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32, non_blocking=True)
-                weighted_loss(loss, y, w, cw).backward()
+                total = weighted_loss(loss, y, w, cw)
+            (total if scaler is None else scaler.scale(total)).backward()
             if W.distributed:  # every rank's samples of this step, on every rank (the hooks may differ by rank)
                 all_idx, out, per_sample = D.gather(idx_t, logits.detach(), loss.detach())
                 seen += len(all_idx)
@@ -284,7 +300,11 @@ def fit(
                 out, per_sample = logits.detach(), loss.detach()
                 for h in on_batch:
                     h.on_batch(epoch, idx_t, out, per_sample)
-            opt.step()
+            if scaler is None:
+                opt.step()
+            else:
+                scaler.step(opt)
+                scaler.update()
             loss_sum += loss.detach().sum()
             steps += 1
         if W.distributed:

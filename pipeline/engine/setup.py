@@ -20,6 +20,16 @@ def load_data(name: str, data_dir: str | None, download: bool):
         raise PruneError(str(err)) from None
 
 
+#: --precision: the training forward pass in float32, or under autocast to bfloat16 / float16 (float16 with loss scaling)
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def check_precision(precision: str, device) -> None:
+    """fp16 autocast needs loss scaling on a CUDA device: refused elsewhere, before any data is loaded."""
+    if precision == "fp16" and str(device).split(":")[0] != "cuda":
+        raise PruneError("--precision fp16 needs a CUDA GPU (loss scaling); on a CPU use bf16 or fp32")
+
+
 def train_config(data: str, model: str | None, **overrides: Any):
     """The data set's auto config (DRoP's ``--auto_config``), with explicit flags on top."""
     from pipeline.models import MODELS, auto_config
@@ -33,6 +43,8 @@ def train_config(data: str, model: str | None, **overrides: Any):
             raise PruneError(f"--{k.replace('_', '-')} must be at least 1, got {v}")
         if k == "lr" and not v > 0:
             raise PruneError(f"--lr must be positive, got {v}")
+        if k == "precision" and v not in PRECISIONS:
+            raise PruneError(f"--precision must be one of {', '.join(PRECISIONS)}, got {v!r}")
         if k == "dropout" and not 0.0 <= v < 1.0:
             raise PruneError(f"--dropout must be a rate in [0, 1), got {v}")
     return dataclasses.replace(cfg, **changes)

@@ -22,6 +22,7 @@ class TrainConfig:
     milestones: tuple[float, ...]  # multistep: fractions of `epochs` at which lr *= gamma
     gamma: float
     dropout: float = 0.0  # rate of dropout before the classifier (--dropout; 0: none)
+    precision: str = "fp32"  # training forward pass: fp32, or bf16/fp16 autocast (--precision)
 
 
 def _cfg(model, epochs, batch_size, lr, weight_decay, *, nesterov=False, schedule="cosine",

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from pipeline.io.errors import PruneError
-from pipeline.cliutil import DeviceOpt, RunOpt, SeedOpt, say, stage_app, user_errors
+from pipeline.cliutil import DeviceOpt, PrecisionOpt, RunOpt, SeedOpt, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.engine.plans import DYNAMIC, dynamic_help, option_readers
 from pipeline.models.registry import model_help
@@ -36,6 +36,7 @@ def train_cmd(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: the run's)."),
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    precision: Optional[str] = PrecisionOpt,
     name: Optional[str] = typer.Option(None, "--name", help="Name of the result folder RUN/train/<name> (default: the manifest's file name, "
                                        "<method>-<rate> with --dynamic, or 'full'; -<budget> and -cdbw are appended when used)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Result folder (default RUN/train/<name>)."),
@@ -83,7 +84,8 @@ def train_cmd(
     m = train(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs, batch_size=batch_size,
               lr=lr, seed=seed, device=device, name=name, out=out, log=say, budget=budget, cdbw=cdbw, dynamic=dynamic,
               rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list,
-              dynamic_options={"every": every, "warmup": warmup, "history": history}, force=force)
+              dynamic_options={"every": every, "warmup": warmup, "history": history}, force=force,
+              precision=precision)
     if seed_list is None:
         say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
             f"({m['n_train']} samples, {m['sample_passes']} sample-passes, {m['epochs']} epochs, {m['seconds']:.1f}s)")

@@ -113,7 +113,8 @@ class Setup:
 def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str | None, model: str | None,
             epochs: int | None, batch_size: int | None, lr: float | None, device: str, budget: str, cdbw: bool,
             dynamic: str | None, rate: float | None, beta: float | None, clip: float | None,
-            with_replacement: bool, stratify: bool, dynamic_options: dict[str, Any] | None = None) -> Setup:
+            with_replacement: bool, stratify: bool, dynamic_options: dict[str, Any] | None = None,
+            precision: str | None = None) -> Setup:
     from pipeline.engine.budget import budget_epochs
     from pipeline.engine.loop import resolve_device
     from pipeline.engine.counts import checked_keep_count
@@ -128,6 +129,10 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     if data_dir is None and same_data:
         data_dir = r.info.get("data_dir")
     dev = resolve_device(device)
+    if precision is not None:
+        from pipeline.engine.setup import check_precision
+
+        check_precision(precision, dev)
     bundle = load_data(data_name, data_dir, False)
     if same_data:
         # a run recorded with --label-noise trained on flipped labels: train on the same ones
@@ -157,10 +162,12 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     # the query model's hyper-parameters, so subset and full-data training compare like for like
     if same_data and model in (None, r.info["config"]["model"]):
         base = dataclasses.replace(train_config(data_name, r.info["config"]["model"]), **r.info["config"])
-        cfg = dataclasses.replace(base, **{k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None})
-        train_config(data_name, cfg.model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)  # validates
+        cfg = dataclasses.replace(base, **{k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                                             "precision": precision}.items() if v is not None})
+        train_config(data_name, cfg.model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                     precision=cfg.precision)  # validates
     else:
-        cfg = train_config(data_name, model, epochs=epochs, batch_size=batch_size, lr=lr)
+        cfg = train_config(data_name, model, epochs=epochs, batch_size=batch_size, lr=lr, precision=precision)
 
     kept = checked_keep_count(n, rate) if dynamic is not None else len(ids)
     dyn = None
@@ -319,6 +326,7 @@ def train(
     seeds: list[int] | None = None,
     dynamic_options: dict[str, Any] | None = None,
     force: bool = False,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Train under one protocol; with ``seeds``, once per seed into ``<out>/seed=S/`` plus ``<out>/summary.json``.
 
@@ -331,14 +339,16 @@ def train(
         return _stage(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
                       batch_size=batch_size, lr=lr, seed=seed, device=device, name=name, out=out, log=log, budget=budget,
                       cdbw=cdbw, dynamic=dynamic, rate=rate, beta=beta, clip=clip, with_replacement=with_replacement,
-                      stratify=stratify, seeds=seeds, dynamic_options=dynamic_options, force=force, world=W)
+                      stratify=stratify, seeds=seeds, dynamic_options=dynamic_options, force=force, world=W,
+                      precision=precision)
     finally:
         if W.distributed:
             D.teardown()
 
 
 def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed, device, name, out, log, budget, cdbw,
-           dynamic, rate, beta, clip, with_replacement, stratify, seeds, dynamic_options, force, world) -> dict[str, Any]:
+           dynamic, rate, beta, clip, with_replacement, stratify, seeds, dynamic_options, force, world,
+           precision=None) -> dict[str, Any]:
     from pipeline.engine import distributed as D
 
     # the protocol's options and the result folder are checked before anything is loaded or trained
@@ -362,7 +372,7 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
                 manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
                 batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
                 beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-                dynamic_options=dynamic_options))
+                dynamic_options=dynamic_options, precision=precision))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     try:
@@ -386,7 +396,7 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
             manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
             batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
             beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-            dynamic_options=dynamic_options))
+            dynamic_options=dynamic_options, precision=precision))
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: what was trained is kept and named
         raise Interrupted.of(err).with_kept(partial, f"remove it with `prune clean --run-parent {out_dir.parent}`") from None
     except BaseException:
