@@ -68,6 +68,7 @@ def train_cmd(
                                           "this many epochs of the trajectory (default: every epoch so far)."),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an earlier result in the result folder (the old one "
                                "is deleted only once the new one is complete; a folder that is not a result never is)."),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted training of this result folder (same --run and --name/--out) after its last finished epoch, with the options it was started with; on a CPU it ends as an uninterrupted training would. Not with --dynamic."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
 ):
@@ -85,13 +86,13 @@ def train_cmd(
               lr=lr, seed=seed, device=device, name=name, out=out, log=say, budget=budget, cdbw=cdbw, dynamic=dynamic,
               rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list,
               dynamic_options={"every": every, "warmup": warmup, "history": history}, force=force,
-              precision=precision)
-    if seed_list is None:
+              precision=precision, resume=resume)
+    if "mean" not in m:  # one seed (a resumed training may have several, as it was started)
         say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
             f"({m['n_train']} samples, {m['sample_passes']} sample-passes, {m['epochs']} epochs, {m['seconds']:.1f}s)")
         say(f"wrote {m['out']}/metrics.json")
     else:
         mu, sd = m["mean"], m["std"]
-        say(f"{len(seed_list)} seeds: test accuracy {mu['accuracy']:.4f} ± {sd['accuracy']:.4f}  "
+        say(f"{len(m['seeds'])} seeds: test accuracy {mu['accuracy']:.4f} ± {sd['accuracy']:.4f}  "
             f"worst class {mu['worst_class_accuracy']:.4f} ± {sd['worst_class_accuracy']:.4f}")
         say(f"wrote {m['out']}/summary.json")

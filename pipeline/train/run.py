@@ -200,9 +200,14 @@ def _split_metrics(res, epoch: int, val) -> dict[str, Any]:
 
 
 def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], label: str = "",
-            report_dir: Path | None = None) -> dict[str, Any]:
+            report_dir: Path | None = None, keep_state: bool = False) -> dict[str, Any]:
     """Train one fresh model with ``seed`` under the setup's protocol; write metrics.json, history.parquet
-    (and samples.parquet for dynamic pruning) into ``out_dir``."""
+    (and samples.parquet for dynamic pruning) into ``out_dir``.
+
+    With ``keep_state`` the training state is saved to ``out_dir/resume.pt`` after every epoch (and
+    removed once the result is written), and an ``out_dir/resume.pt`` found at the start is continued
+    from: ``prune train --resume``.
+    """
     from pipeline.engine.budget import steps_per_epoch
     from pipeline.engine.cdbw import cdbw_weights
     from pipeline.engine.loop import fit
@@ -211,7 +216,14 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
     cfg, bundle = s.cfg, s.bundle
     net = build(cfg.model, bundle, seed, cfg.dropout)
     plan = make_plan(s)
-    t0 = time.perf_counter()
+    state_path = Path(out_dir) / RESUME_STATE
+    continued = _load_state(state_path) if keep_state and state_path.exists() else None
+    t0 = time.perf_counter() - (0.0 if continued is None else continued["seconds"])
+    if continued is not None:
+        log(f"{label}resuming after epoch {continued['fit']['epoch'] + 1}/{s.epochs} ({state_path})")
+
+    def save_state(state, t0=t0):
+        _save_state(state_path, {"version": TRAIN_RESUME_VERSION, "fit": state, "seconds": time.perf_counter() - t0})
 
     def progress(e):
         v, t = e.evals["val"], e.evals["test"]
@@ -219,8 +231,10 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
             f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
             f"{time.perf_counter() - t0:6.1f}s")
 
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     logs = fit(net, bundle, s.ids, cfg, epochs=s.epochs, device=s.device, seed=seed, progress=progress, plan=plan,
-               class_weights=cdbw_weights if s.cdbw else None)
+               class_weights=cdbw_weights if s.cdbw else None, save_state=save_state if keep_state else None,
+               resume=None if continued is None else continued["fit"])
     seconds = round(time.perf_counter() - t0, 2)
 
     hist: dict[str, list] = {f.name: [] for f in HISTORY_SCHEMA}
@@ -269,8 +283,41 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
         write_table(out_dir / layout.SAMPLES, plan.samples_columns(), SAMPLES_SCHEMA,
                     {"artifact": "samples", "dynamic": metrics["dynamic"], "seed": seed})
     write_json(out_dir / layout.METRICS_JSON, metrics)
+    state_path.unlink(missing_ok=True)  # a finished seed is not resumed
     metrics["out"] = str(out_dir if report_dir is None else report_dir)  # where the result ends up
     return metrics
+
+
+#: Layout version of a training's resume.pt; another version is not resumed.
+TRAIN_RESUME_VERSION = 1
+RESUME_STATE = "resume.pt"
+TRAIN_ARGS = "train_args.json"  # in the unfinished folder: what `prune train --resume` continues with
+
+
+def _save_state(path: Path, state: dict) -> None:
+    import io
+
+    import torch
+
+    from pipeline.io.atomic import atomic_path
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def _load_state(path: Path) -> dict:
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # written atomically, so only a foreign or damaged file gets here
+        raise PruneError(f"{path} is not a readable training state ({err.__class__.__name__}); train again "
+                         "without --resume") from None
+    if not isinstance(state, dict) or state.get("version") != TRAIN_RESUME_VERSION:
+        raise PruneError(f"{path} was written by another version of prune; train again without --resume")
+    return state
 
 
 def default_name(manifest: Path | None, dynamic: str | None, rate: float | None, budget: str, cdbw: bool) -> str:
@@ -327,6 +374,7 @@ def train(
     dynamic_options: dict[str, Any] | None = None,
     force: bool = False,
     precision: str | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train under one protocol; with ``seeds``, once per seed into ``<out>/seed=S/`` plus ``<out>/summary.json``.
 
@@ -340,7 +388,7 @@ def train(
                       batch_size=batch_size, lr=lr, seed=seed, device=device, name=name, out=out, log=log, budget=budget,
                       cdbw=cdbw, dynamic=dynamic, rate=rate, beta=beta, clip=clip, with_replacement=with_replacement,
                       stratify=stratify, seeds=seeds, dynamic_options=dynamic_options, force=force, world=W,
-                      precision=precision)
+                      precision=precision, resume=resume)
     finally:
         if W.distributed:
             D.teardown()
@@ -348,8 +396,14 @@ def train(
 
 def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed, device, name, out, log, budget, cdbw,
            dynamic, rate, beta, clip, with_replacement, stratify, seeds, dynamic_options, force, world,
-           precision=None) -> dict[str, Any]:
+           precision=None, resume: bool = False) -> dict[str, Any]:
     from pipeline.engine import distributed as D
+
+    if resume:
+        if world.distributed:
+            raise PruneError("--resume is not available under torchrun yet; resume in one process or train again")
+        return _resume(run=run, name=name, out=out, dynamic=dynamic, rate=rate, manifest=manifest, budget=budget,
+                       cdbw=cdbw, force=force, log=log)
 
     # the protocol's options and the result folder are checked before anything is loaded or trained
     check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
@@ -390,26 +444,77 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
         raise
     if world.distributed:
         D.broadcast_object(None)
-    lock = hold(partial)  # `prune clean` leaves it alone while this process runs
+    prepared = dict(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
+                    batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
+                    beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+                    dynamic_options=dynamic_options, precision=precision)
+    keep_state = dynamic is None and not world.distributed  # dynamic plans do not save their state (yet)
+    if keep_state:
+        write_json(partial / TRAIN_ARGS, {"version": TRAIN_RESUME_VERSION, "seed": seed, "seeds": seeds,
+                                          "prepared": {k: (str(v) if isinstance(v, Path) else v)
+                                                       for k, v in prepared.items()}})
+    return _run_in(partial, claim, out_dir, seed, seeds, log, prepared, force, keep_state, fresh=True)
+
+
+def _run_in(partial: Path, claim, out_dir: Path, seed, seeds, log, prepared: dict, force: bool, keep_state: bool,
+            fresh: bool) -> dict[str, Any]:
+    """Train into ``partial`` (held), then swap it into place; an interrupt keeps it, named, for --resume."""
+    lock = hold(partial)  # `prune clean` and --resume leave it alone while this process runs
     try:
-        result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=dict(
-            manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
-            batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
-            beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-            dynamic_options=dynamic_options, precision=precision))
+        result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=prepared,
+                        keep_state=keep_state)
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: what was trained is kept and named
-        raise Interrupted.of(err).with_kept(partial, f"remove it with `prune clean --run-parent {out_dir.parent}`") from None
+        how = (f"continue with `prune train --resume` and the same --run/--name/--out, or remove it with "
+               f"`prune clean --run-parent {out_dir.parent} --yes`" if keep_state else
+               f"remove it with `prune clean --run-parent {out_dir.parent}`")
+        raise Interrupted.of(err).with_kept(partial, how) from None
+    except PruneError:
+        if fresh:
+            shutil.rmtree(partial, ignore_errors=True)  # bad input: nothing worth keeping
+        raise
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        if fresh and not keep_state:
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     finally:
         os.close(lock)
+    (partial / TRAIN_ARGS).unlink(missing_ok=True)
     swap_into_place(partial, claim, is_train_result, force)
     return result
 
 
-def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, log, prepared: dict) -> dict:
-    """Train into ``partial``; every path reported is the final one, ``out_dir``."""
+def _resume(*, run, name, out, dynamic, rate, manifest, budget, cdbw, force, log) -> dict[str, Any]:
+    """``prune train --resume``: continue the newest interrupted training of the same result folder."""
+    from pipeline.io import read_json
+    from pipeline.io.folders import in_use, partials_of
+
+    name = name or default_name(manifest, dynamic, rate, budget, cdbw)
+    out_dir = Path(out) if out is not None else layout.train_dir(run, name)
+    for partial in partials_of(out_dir):
+        if not (partial / TRAIN_ARGS).exists() or in_use(partial):
+            continue
+        saved = read_json(partial / TRAIN_ARGS)
+        if not isinstance(saved, dict) or saved.get("version") != TRAIN_RESUME_VERSION:
+            raise PruneError(f"{partial / TRAIN_ARGS} was written by another version of prune; train again")
+        prepared = dict(saved["prepared"])
+        for k in ("manifest", "run"):
+            if prepared.get(k) is not None:
+                prepared[k] = Path(prepared[k])
+        claim = claim_folder(out_dir, what="training result", recognise=is_train_result, force=force,
+                             flag="--out" if out is not None else "--name")
+        log(f"resuming {partial} with the options it was started with")
+        return _run_in(partial, claim, out_dir, saved["seed"], saved["seeds"], log, prepared, force, True, fresh=False)
+    raise PruneError(f"no interrupted training of {out_dir} to resume (an unfinished .{out_dir.name}.partial-* folder "
+                     "beside it, from a training without --dynamic); train without --resume")
+
+
+def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, log, prepared: dict,
+           keep_state: bool = False) -> dict:
+    """Train into ``partial``; every path reported is the final one, ``out_dir``.
+
+    With ``keep_state`` each seed saves its state every epoch, and a seed whose metrics.json is
+    already in ``partial`` (a resumed training) is read back instead of trained again.
+    """
     s = prepare(**prepared)
     rule = None if s.dynamic is None else get_dynamic(s.dynamic["method"])
     if rule is None:
@@ -423,11 +528,19 @@ def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, 
         log(note)
     log(f"training {s.cfg.model} on {s.data_name}, {what}, for {s.epochs} epochs{extra}")
     if seeds is None:
-        return fit_one(s, seed, partial, log, report_dir=out_dir)
+        return fit_one(s, seed, partial, log, report_dir=out_dir, keep_state=keep_state)
 
     runs = []
     for sd in seeds:
-        runs.append(fit_one(s, sd, partial / f"seed={sd}", log, label=f"seed {sd}  ", report_dir=out_dir / f"seed={sd}"))
+        done = partial / f"seed={sd}" / layout.METRICS_JSON
+        if keep_state and done.exists():
+            from pipeline.io import read_json
+
+            runs.append({**read_json(done), "out": str(out_dir / f"seed={sd}")})
+            log(f"seed {sd}: finished before the interrupt, not trained again")
+            continue
+        runs.append(fit_one(s, sd, partial / f"seed={sd}", log, label=f"seed {sd}  ", report_dir=out_dir / f"seed={sd}",
+                            keep_state=keep_state))
         log(f"seed {sd}: test accuracy {runs[-1]['accuracy']:.4f}  worst class {runs[-1]['worst_class_accuracy']:.4f}")
     first = runs[0]
     summary = {
