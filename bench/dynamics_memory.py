@@ -48,7 +48,7 @@ def write_synthetic(run: Path, n: int, epochs: int, classes: int = 10, seed: int
         f = lambda: rng.random(n, dtype=np.float32)  # noqa: E731
         pred = np.where(rng.random(n) < 0.1 + 0.8 * e / max(1, epochs - 1), y, rng.integers(0, classes, size=n))
         cols = {"sample": sample, "target": y, "pred": pred, "loss": f(), "correct": pred == y, "p_true": f(),
-                "margin": f() * 4 - 2, "prob_margin": f() * 2 - 1, "el2n": f(), "entropy": f()}
+                "margin": f() * 4 - 2, "prob_margin": f() * 2 - 1, "el2n": f(), "entropy": f(), "kl_step": f()}
         write_table(layout.dynamics_file(run, 0, e), cols, DYNAMICS_SCHEMA, use_dictionary=DYNAMICS_DICTIONARY)
     fp = fingerprint("synthetic", "train", y)
     write_run_info(run, {"schema_version": RUN_SCHEMA_VERSION, "data": "synthetic", "n_train": n,

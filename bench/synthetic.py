@@ -38,12 +38,14 @@ def make_run(out: Path, n: int, classes: int, epochs: int, seed: int = 0, dtype:
     speed[rng.random(n) < 0.02] = 0.0  # never learned (label noise, say)
     rows = np.arange(n)
     y = torch.from_numpy(targets)
+    prev = None
     for e in range(epochs):
         z = base + 0.3 * rng.standard_normal((n, classes), dtype=np.float32)
         z[rows, targets] += speed * e
         z = z.astype(dtype)
         group["logits"][0, e] = z
-        cols = dynamics_columns(torch.from_numpy(z.astype(np.float32)), y)
+        cols = dynamics_columns(torch.from_numpy(z.astype(np.float32)), y, prev)
+        prev = torch.from_numpy(z.astype(np.float32))
         cols["sample"] = rows
         write_table(out / "dynamics" / "init=0" / f"epoch={e}" / "part-0.parquet", cols, DYNAMICS_SCHEMA)
     ev = {f.name: [] for f in EVAL_SCHEMA}

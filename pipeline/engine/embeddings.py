@@ -12,7 +12,7 @@ import torch
 
 from pipeline.engine.hooks import Hook
 
-from pipeline.io.run import create_embeddings
+from pipeline.io.run import create_embeddings, logits_shape
 
 
 def features(model: torch.nn.Module, split, device: torch.device, batch_size: int) -> torch.Tensor:
@@ -41,7 +41,7 @@ class EmbeddingHook(Hook):
     def capture(self, completed_epochs: int, model: torch.nn.Module) -> None:
         h = features(model.to(self.device), self.bundle.train, self.device, self.batch_size)
         if "embeddings" not in set(self.group.array_keys()):
-            create_embeddings(self.group, inits=self.group["logits"].shape[0], snapshots=len(self.snapshots),
+            create_embeddings(self.group, inits=logits_shape(self.group)[0], snapshots=len(self.snapshots),
                               n=h.shape[0], dim=h.shape[1])
         k = self.snapshots.index(completed_epochs)
         self.group["embeddings"][self.init, k] = h.to(torch.float16).cpu().numpy()

@@ -49,7 +49,8 @@ class MemoryRun(Run):
 
         from pipeline.engine.recording import dynamics_columns
 
-        cols = dynamics_columns(torch.from_numpy(self._logits[init, epoch]), torch.from_numpy(self.targets))
+        prev = torch.from_numpy(self._logits[init, epoch - 1]) if epoch > 0 and "kl_step" in columns else None
+        cols = dynamics_columns(torch.from_numpy(self._logits[init, epoch]), torch.from_numpy(self.targets), prev)
         return {c: cols[c] for c in columns}
 
     def dynamics(self):
@@ -65,7 +66,8 @@ class MemoryRun(Run):
             frames = []
             for i in range(I):
                 for e in range(E):
-                    cols = dynamics_columns(torch.from_numpy(self._logits[i, e]), y)
+                    prev = torch.from_numpy(self._logits[i, e - 1]) if e > 0 else None
+                    cols = dynamics_columns(torch.from_numpy(self._logits[i, e]), y, prev)
                     frames.append(pl.DataFrame({"init": np.full(N, i), "epoch": np.full(N, e),
                                                 "sample": np.arange(N), **cols}))
             self._dynamics = pl.concat(frames)

@@ -79,20 +79,34 @@ def sample_chunk(num_classes: int, itemsize: int, n: int) -> int:
 
 def create_trajectories(path: str | os.PathLike, *, inits: int, epochs: int, targets: np.ndarray, num_classes: int,
                         dtype: str, eval_pass: bool, attrs: dict[str, Any]):
-    """Create the Zarr v3 group with empty ``logits`` (and ``eval_logits``) arrays."""
+    """Create the Zarr v3 group with empty ``logits`` (and ``eval_logits``) arrays.
+
+    ``dtype="none"`` (``prune record --logits none``): no logits arrays at all;
+    the group's ``logits_shape`` attribute keeps the shape they would have
+    (:func:`logits_shape`), and ``targets`` is written as always.
+    """
     import zarr
 
     n = len(targets)
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
     group.attrs.update({"schema_version": RUN_SCHEMA_VERSION, **attrs})
-    names = ["logits"] + (["eval_logits"] if eval_pass else [])
-    s = sample_chunk(num_classes, np.dtype(dtype).itemsize, n)
+    if dtype == "none":
+        group.attrs["logits_shape"] = [inits, epochs, n, num_classes]
+    names = [] if dtype == "none" else ["logits"] + (["eval_logits"] if eval_pass else [])
     for name in names:
+        s = sample_chunk(num_classes, np.dtype(dtype).itemsize, n)
         group.create_array(name, shape=(inits, epochs, n, num_classes), dtype=dtype, compressors=None,
                            chunks=(1, 1, s, num_classes), dimension_names=LOGITS_DIMS, fill_value=np.nan)
     t = group.create_array("targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
     t[:] = targets
     return group
+
+
+def logits_shape(group) -> tuple[int, int, int, int]:
+    """(init, epoch, sample, class) of a recording's logits, also where they are not stored (``--logits none``)."""
+    if "logits" in set(group.array_keys()):
+        return tuple(group["logits"].shape)
+    return tuple(int(v) for v in group.attrs["logits_shape"])
 
 
 def create_embeddings(group, *, inits: int, snapshots: int, n: int, dim: int, dtype: str = "float16"):
@@ -253,7 +267,15 @@ class Run:
             raise PruneError(f"run {self.path}: {name} hold NaN or inf (diverged training?); record again with a lower --lr")
         return out
 
+    @property
+    def stores_logits(self) -> bool:
+        """False for a run recorded with ``prune record --logits none``: dynamics/ only, no logits arrays."""
+        return self.info.get("logits_dtype") != "none"
+
     def logits_array(self, name: str = "logits"):
+        if not self.stores_logits and name in ("logits", "eval_logits"):
+            raise PruneError(f"run {self.path} keeps no {name}: it was recorded with --logits none (dynamics/ "
+                             "only); record it with --logits float16 for what reads the logits")
         arr = self.array(name)
         expect = (self.inits, self.epochs, self.n, self.num_classes)
         if tuple(arr.shape) != expect:
@@ -467,7 +489,7 @@ INFO_TYPES: dict[str, tuple[Any, str]] = {
     "record_pass": (lambda v: v in ("train", "eval"), "'train' or 'eval'"),
     "eval_pass": (lambda v: isinstance(v, bool), "true or false"),
     "data_dir": (lambda v: v is None or isinstance(v, str), "a folder or null"),
-    "logits_dtype": (lambda v: v in ("float16", "float32", "none"), "float16 or float32"),
+    "logits_dtype": (lambda v: v in ("float16", "float32", "none"), "float16, float32 or none"),
     "checkpoints": (lambda v: isinstance(v, list) and all(_count(x) and x >= 0 for x in v),
                     "a list of epoch counts (integers >= 0)"),
     "snapshot_epochs": (lambda v: isinstance(v, list) and all(_count(x) and x >= 0 for x in v),

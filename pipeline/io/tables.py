@@ -30,6 +30,9 @@ DYNAMICS_SCHEMA = pa.schema(
         ("prob_margin", pa.float32()),
         ("el2n", pa.float32()),
         ("entropy", pa.float32()),
+        # TDDS's term against the sample's previous epoch, Σ_c |p_t,c (log(p_t,c+1e-8) − log(p_t−1,c+1e-8))|;
+        # NaN at epoch 0. With it every trajectory score works from dynamics/ alone (prune record --logits none).
+        ("kl_step", pa.float32()),
     ]
 )
 

@@ -34,7 +34,8 @@ def record_cmd(
     checkpoints: str = typer.Option("0,10%,final", "--checkpoints", help="Save model weights after these numbers of epochs: k, P% (= ceil(P/100·epochs)) or final; 0 = the initial weights. The default keeps GraNd's early checkpoint."),
     embeddings: str = typer.Option("", "--embeddings", help="Record penultimate-layer features of every training sample after these epochs (same syntax as --checkpoints, e.g. 0,final); moderate and prototype scores need them."),
     label_noise: float = typer.Option(0.0, "--label-noise", help="Flip the labels of this seeded random fraction of the training set before training (each to a random other class); scores then report their AUROC at finding them."),
-    logits_dtype: str = typer.Option("float16", "--logits-dtype", help="Stored precision of recorded logits: float16 (half the disk) or float32."),
+    logits: Optional[str] = typer.Option(None, "--logits", help="What trajectories.zarr keeps of the training pass's logits: float16 (default; half the disk of float32), float32, or none: dynamics/ only (per-sample scalars incl. TDDS's kl_step, about 34 bytes per sample-epoch whatever the classes), from which every trajectory score works; margin, confidence --space logit and label-free el2n need the logits."),
+    logits_dtype: Optional[str] = typer.Option(None, "--logits-dtype", help="The same as --logits (its older name)."),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Train the query model on this manifest's samples only (a labelled set, or the set a pruning round kept); the run's rows are those samples, under their ids in the full data set."),
     pool: bool = typer.Option(False, "--pool", metavar="", help="With --manifest: also predict every sample the manifest leaves out (the unlabelled pool), eval mode, after each epoch, so `prune score --pool` can rank it."),
@@ -44,9 +45,13 @@ def record_cmd(
 ):
     """Train on the full data (or a --manifest's subset) and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
     from pipeline.data.hf import with_columns
+    from pipeline.io import PruneError
     from pipeline.record.run import record
 
     data = with_columns(data, image_column, label_column)
+    if logits is not None and logits_dtype is not None and logits != logits_dtype:
+        raise PruneError(f"--logits {logits} and --logits-dtype {logits_dtype} disagree: give one of them")
+    logits_dtype = logits or logits_dtype or "float16"
 
     path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
                   seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,

@@ -141,7 +141,7 @@ def find_resumable(run: Path) -> tuple[Path, int, dict]:
 
 
 #: Layout version of RUN/.partial/resume.pt; a state of another version is not resumed.
-RESUME_VERSION = 1
+RESUME_VERSION = 2  # 2: dynamics/ gained kl_step, and the state what the next epoch's kl_step compares with
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -170,8 +170,12 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     manifest, pool, mc_samples, dropout = args["manifest"], args["pool"], args["mc_samples"], args["dropout"]
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
-    if logits_dtype not in ("float16", "float32"):
-        raise PruneError(f"--logits-dtype must be float16 or float32, got {logits_dtype!r}")
+    if logits_dtype not in ("float16", "float32", "none"):
+        raise PruneError(f"--logits must be float16, float32 or none, got {logits_dtype!r}")
+    if logits_dtype == "none" and eval_pass:
+        raise PruneError("--eval-pass records eval-mode logits, which --logits none does not keep: drop --eval-pass "
+                         "(dynamics/ keeps the training pass's scalars) or record with --logits float16")
+    pool_dtype = "float16" if logits_dtype == "none" else logits_dtype  # the pool's logits are what its scores read
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
     if pool and manifest is None:
@@ -276,7 +280,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
             pool_split = full_train.subset(pool_ids)
             if saved is None:
                 create_pool(group, pool_ids=pool_ids, pool_targets=pool_split.y, inits=inits, epochs=cfg.epochs,
-                            num_classes=C, dtype=logits_dtype, mc_samples=mc_samples)
+                            num_classes=C, dtype=pool_dtype, mc_samples=mc_samples)
         if full_train.files is not None and data_dir is not None:  # file-backed: manifests will name each file
             from pipeline.io.files import relative_paths, write_files
 
@@ -301,7 +305,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
                     emb.capture(0, net)
                 hooks.append(emb)
             if pool_split is not None:
-                ph = PoolHook(group=group, init=i, pool=pool_split, device=dev, epochs=cfg.epochs, dtype=logits_dtype,
+                ph = PoolHook(group=group, init=i, pool=pool_split, device=dev, epochs=cfg.epochs, dtype=pool_dtype,
                               mc_samples=mc_samples, seed=s, snapshots=snapshots, batch_size=max(256, 2 * cfg.batch_size))
                 if 0 in snapshots and continued is None:
                     ph.capture(0, net)

@@ -55,7 +55,8 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
             group["logits"][i, e] = z
             if eval_logits is not None:
                 group["eval_logits"][i, e] = np.asarray(eval_logits[i, e]).astype(dtype)
-            cols = dynamics_columns(torch.from_numpy(z.astype(np.float32)), y)
+            prev = None if e == 0 else torch.from_numpy(logits[i, e - 1].astype(dtype).astype(np.float32))
+            cols = dynamics_columns(torch.from_numpy(z.astype(np.float32)), y, prev)
             cols["sample"] = np.arange(N, dtype=np.int64)
             write_table(layout.dynamics_file(path, i, e), cols, DYNAMICS_SCHEMA)
     recall = np.ones(C) if val_recall is None else np.asarray(val_recall, dtype=np.float64)

@@ -44,6 +44,64 @@ def dynamics_per_init(run, column: str, step, start, finish, epochs: range | Non
     return total / run.inits
 
 
+def dynamics_windows(run, column: str, epochs: range, width: int, count: int, per_window) -> np.ndarray:
+    """Σ_k per_window(sq_k, k) over windows k = 0 .. count−1 of ``width`` consecutive ``epochs`` of a dynamics column,
+    mean over inits; sq_k = Σ_j (x_{k+j} − mean_k)², as :func:`window_sq_dev` computes it (two passes, float64).
+
+    Epoch files are read one at a time and only ``width`` epoch vectors are
+    held: memory is bounded by the window, not by the epochs recorded.
+    """
+    total = np.zeros(run.n, dtype=np.float64)
+    last = min(len(epochs), count + width - 1)  # the epochs the last window needs
+    for i in range(run.inits):
+        held: list[np.ndarray] = []
+        acc = np.zeros(run.n, dtype=np.float64)
+        for j, e in enumerate(epochs[:last]):
+            held.append(run.dynamics_epoch(i, e, [column])[column].astype(np.float64))
+            if len(held) > width:
+                held.pop(0)
+            k = j - width + 1
+            if k < 0:
+                continue
+            mean = np.zeros(run.n, dtype=np.float64)
+            for x in held:
+                mean += x
+            mean /= width
+            sq = np.zeros(run.n, dtype=np.float64)
+            for x in held:
+                sq += np.square(x - mean)
+            acc += per_window(sq, k)
+        total += acc
+    return total / run.inits
+
+
+def dynamics_at(run, column: str, epoch: int) -> np.ndarray:
+    """One epoch's dynamics column as float64 (init, sample)."""
+    return np.stack([run.dynamics_epoch(i, epoch, [column])[column].astype(np.float64) for i in range(run.inits)])
+
+
+def needs_logits(run, method: str, what: str = "") -> None:
+    """One line when ``run`` keeps dynamics only (``prune record --logits none``) and ``method`` needs the logits."""
+    if not run.stores_logits:
+        raise PruneError(f"{method}{what} needs the recorded logits, and run {run.path} keeps dynamics/ only "
+                         "(recorded with --logits none); record it with --logits float16")
+
+
+def or_dynamics(plan, from_dynamics):
+    """A ``compute`` running ``plan`` through the streaming driver, or ``from_dynamics(run, params)`` where ``plan``
+    gives None (a run without logits, scored from RUN/dynamics instead)."""
+
+    def compute(run, params) -> np.ndarray:
+        p = plan(run, params)
+        if p is None:
+            return from_dynamics(run, params)
+        from pipeline.score.stream import run_plans
+
+        return run_plans(run, [p])[0][0]
+
+    return compute
+
+
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     z = logits - logits.max(axis=axis, keepdims=True)
     np.exp(z, out=z)
@@ -133,14 +191,20 @@ def first_epochs(run, epochs: int | None) -> int:
     return T
 
 
-def single_epoch_plan(run, params, per_sample):
+def single_epoch_plan(run, params, per_sample, method: str | None = None):
     """A plan scoring one recorded epoch (``--epoch``, default the last) of the preferred pass, mean over inits.
 
     ``per_sample(logits (init, sample, class), targets) -> (init, sample)``.
+    On a run without logits (``--logits none``): None where ``method`` is None
+    (the caller scores RUN/dynamics instead), else one line naming ``method``.
     """
     from pipeline.score.base import LogitsPlan
 
     e = params["epoch"] = epoch_index(run, params["epoch"], -1)  # the table records the epoch actually used
+    if not run.stores_logits:
+        if method is None:
+            return None
+        needs_logits(run, method)
     return LogitsPlan(preferred_source(run), range(e, e + 1), lambda block, y: per_sample(block[:, 0], y).mean(axis=0))
 
 

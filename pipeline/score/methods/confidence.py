@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.io import PruneError
-from pipeline.score.base import ScoreMethod, streamed
-from pipeline.score.methods._arrays import log_softmax, pool_logits_at, single_epoch_plan
+from pipeline.score.base import ScoreMethod
+from pipeline.score.methods._arrays import (dynamics_at, log_softmax, needs_logits, or_dynamics, pool_logits_at,
+                                            single_epoch_plan)
 
 
 def confidence(logits: np.ndarray, targets: np.ndarray | None = None, space: str = "prob") -> np.ndarray:
@@ -30,7 +31,22 @@ def _space(params) -> str:
 
 def plan(run, params):
     space = _space(params)
-    return single_epoch_plan(run, params, lambda z, y: confidence(z, y, space))
+    if space == "logit" and not run.stores_logits:
+        needs_logits(run, "confidence", " --space logit")
+    return single_epoch_plan(run, params, lambda z, y: confidence(z, y, space))  # None without logits: dynamics/
+
+
+def top_probability(run, epoch: int) -> np.ndarray:
+    """max_c p_c per (init, sample) from dynamics/ at ``epoch``: p_y where the prediction is right, else
+    p_y − prob_margin (prob_margin = p_y − max_{c≠y} p_c, and the max over c≠y is then the top class)."""
+    p_true, prob_margin = dynamics_at(run, "p_true", epoch), dynamics_at(run, "prob_margin", epoch)
+    correct = np.stack([run.dynamics_epoch(i, epoch, ["correct"])["correct"] for i in range(run.inits)])
+    return np.where(correct, p_true, p_true - prob_margin)
+
+
+def from_dynamics(run, params) -> np.ndarray:
+    """max_c p_c at --epoch from dynamics/ (``prune record --logits none``), mean over inits."""
+    return top_probability(run, params["epoch"]).mean(axis=0)
 
 
 def pool(run, params) -> np.ndarray:
@@ -41,7 +57,7 @@ def pool(run, params) -> np.ndarray:
 
 METHOD = ScoreMethod(
     name="confidence",
-    compute=streamed(plan),
+    compute=or_dynamics(plan, from_dynamics),
     plan=plan,
     pool=pool,
     higher_is_harder=False,
@@ -49,6 +65,7 @@ METHOD = ScoreMethod(
             "eval-pass logits where recorded; on the pool, its eval-mode logits",
     paper="Coleman et al., Selection via Proxy, ICLR 2020 (as DeepCore's Uncertainty/LeastConfidence, Guo et al. 2022)",
     defaults={"epoch": None, "space": "prob"},
-    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits, "
+           "else (--space prob) dynamics/ p_true, prob_margin, correct (--logits none)",
            "on the pool: pool_logits (prune record --manifest M --pool)"),
 )

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from pipeline.score.methods._arrays import (dynamics_array, epoch_index, label_mode, pool_logits_at, preferred_source,
-                                            softmax, training_label)
+from pipeline.score.methods._arrays import (dynamics_array, epoch_index, label_mode, needs_logits, pool_logits_at,
+                                            preferred_source, softmax, training_label)
 from pipeline.score.base import LogitsPlan, ScoreMethod
 
 
@@ -45,6 +45,7 @@ def plan(run, params) -> LogitsPlan | None:
     mode = training_label(params, "el2n")
     e = params["epoch"] = epoch_index(run, params["epoch"], default_epoch(run.epochs))  # the table records the epoch actually used
     if mode != "true":  # label-free: from the preferred pass's logits (dynamics/ hold the true-label EL2N only)
+        needs_logits(run, "el2n", f" --label {mode}")
         return LogitsPlan(preferred_source(run), range(e, e + 1), lambda block, y: el2n_free(block[:, 0], mode))
     if not run.has("eval_logits"):
         return None  # scored from dynamics/ instead

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.score.base import ScoreMethod, streamed
-from pipeline.score.methods._arrays import log_softmax, pool_logits_at, single_epoch_plan
+from pipeline.score.base import ScoreMethod
+from pipeline.score.methods._arrays import dynamics_at, log_softmax, or_dynamics, pool_logits_at, single_epoch_plan
 
 
 def entropy(logits: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
@@ -19,7 +19,12 @@ def entropy(logits: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray
 
 
 def plan(run, params):
-    return single_epoch_plan(run, params, entropy)
+    return single_epoch_plan(run, params, entropy)  # None without logits: from dynamics/ entropy
+
+
+def from_dynamics(run, params) -> np.ndarray:
+    """The recorded entropy column at --epoch (``prune record --logits none``), mean over inits."""
+    return dynamics_at(run, "entropy", params["epoch"]).mean(axis=0)
 
 
 def pool(run, params) -> np.ndarray:
@@ -29,7 +34,7 @@ def pool(run, params) -> np.ndarray:
 
 METHOD = ScoreMethod(
     name="entropy",
-    compute=streamed(plan),
+    compute=or_dynamics(plan, from_dynamics),
     plan=plan,
     pool=pool,
     higher_is_harder=True,
@@ -37,6 +42,7 @@ METHOD = ScoreMethod(
             "eval-pass logits where recorded; on the pool, its eval-mode logits",
     paper="Coleman et al., Selection via Proxy, ICLR 2020 (as DeepCore's Uncertainty/Entropy, Guo et al. 2022)",
     defaults={"epoch": None},
-    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits, "
+           "else dynamics/ entropy (--logits none)",
            "on the pool: pool_logits (prune record --manifest M --pool)"),
 )

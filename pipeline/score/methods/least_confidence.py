@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.score.base import ScoreMethod, streamed
-from pipeline.score.methods._arrays import pool_logits_at, single_epoch_plan
+from pipeline.score.base import ScoreMethod
+from pipeline.score.methods._arrays import or_dynamics, pool_logits_at, single_epoch_plan
 
 
 def least_confidence(logits: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
@@ -25,7 +25,15 @@ def least_confidence(logits: np.ndarray, targets: np.ndarray | None = None) -> n
 
 
 def plan(run, params):
-    return single_epoch_plan(run, params, least_confidence)
+    return single_epoch_plan(run, params, least_confidence)  # None without logits: from dynamics/
+
+
+def from_dynamics(run, params) -> np.ndarray:
+    """1 − max_c p_c at --epoch from dynamics/ (``prune record --logits none``), mean over inits; to the float32
+    precision of the recorded probabilities (about 1e-7), not the r / (1 + r) precision of the logits path."""
+    from pipeline.score.methods.confidence import top_probability
+
+    return (1.0 - top_probability(run, params["epoch"])).mean(axis=0)
 
 
 def pool(run, params) -> np.ndarray:
@@ -35,7 +43,7 @@ def pool(run, params) -> np.ndarray:
 
 METHOD = ScoreMethod(
     name="least-confidence",
-    compute=streamed(plan),
+    compute=or_dynamics(plan, from_dynamics),
     plan=plan,
     pool=pool,
     higher_is_harder=True,
@@ -44,6 +52,7 @@ METHOD = ScoreMethod(
     paper="Lewis & Gale, A Sequential Algorithm for Training Text Classifiers, SIGIR 1994; "
           "Settles, Active Learning Literature Survey, 2009",
     defaults={"epoch": None},
-    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits, "
+           "else dynamics/ p_true, prob_margin, correct (--logits none)",
            "on the pool: pool_logits (prune record --manifest M --pool)"),
 )

@@ -22,7 +22,8 @@ def top2_margin(logits: np.ndarray, targets: np.ndarray | None = None) -> np.nda
 def plan(run, params):
     if run.num_classes < 2:
         raise PruneError("margin needs at least two classes")
-    return single_epoch_plan(run, params, top2_margin)
+    # p_(1) − p_(2) is not in dynamics/ (prob_margin is taken against the label): no scalar-tier fallback
+    return single_epoch_plan(run, params, top2_margin, "margin")
 
 
 def pool(run, params) -> np.ndarray:
@@ -42,6 +43,7 @@ METHOD = ScoreMethod(
             "eval-pass logits where recorded; on the pool, its eval-mode logits",
     paper="Coleman et al., Selection via Proxy, ICLR 2020 (as DeepCore's Uncertainty/Margin, Guo et al. 2022)",
     defaults={"epoch": None},
-    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits",
+    needs=("eval-pass logits where recorded (prune record --eval-pass), else training-pass logits "
+           "(not a --logits none run)",
            "on the pool: pool_logits (prune record --manifest M --pool)"),
 )

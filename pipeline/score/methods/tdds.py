@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.io import PruneError
-from pipeline.score.base import LogitsPlan, ScoreMethod, streamed
-from pipeline.score.methods._arrays import window_sq_dev
+from pipeline.score.base import LogitsPlan, ScoreMethod
+from pipeline.score.methods._arrays import dynamics_windows, or_dynamics, window_sq_dev
 
 
 #: Samples per kernel call: a (I, T, SUB, C) float32 slice of about 4 MiB stays in cache across the
@@ -78,7 +78,7 @@ def tdds(logits: np.ndarray, window: int = 10, decay: float = 0.9) -> np.ndarray
     return np.einsum("ikn,k->in", v, w).mean(axis=0)
 
 
-def plan(run, params) -> LogitsPlan:
+def plan(run, params) -> LogitsPlan | None:
     T = run.epochs if params["epochs"] is None else int(params["epochs"])
     params["epochs"] = T  # the table records the epochs actually used
     J, beta = int(params["window"]), float(params["decay"])
@@ -88,16 +88,26 @@ def plan(run, params) -> LogitsPlan:
         raise PruneError(f"--window {J} must be between 2 and the epochs used ({T}); record more epochs or use a smaller --window")
     if not 0.0 < beta < 1.0:
         raise PruneError(f"--decay must be in (0, 1), got {beta}")
+    if not run.stores_logits:
+        return None  # scored from dynamics/ kl_step instead
     return LogitsPlan("logits", range(0, T), lambda block, y: tdds(block, J, beta))
+
+
+def from_dynamics(run, params) -> np.ndarray:
+    """TDDS from the recorded kl_step column (``prune record --logits none``): kl_step of epoch t is d_{t−1} above,
+    so the windows run over epochs 1 .. T−1, J−1 steps each; the same values as from the logits."""
+    T, J, beta = int(params["epochs"]), int(params["window"]), float(params["decay"])
+    return dynamics_windows(run, "kl_step", range(1, T), J - 1, T - J + 1,
+                            lambda sq, k: np.sqrt(sq) * (beta * (1.0 - beta) ** (T - J - k)))
 
 
 METHOD = ScoreMethod(
     name="tdds",
-    compute=streamed(plan),
+    compute=or_dynamics(plan, from_dynamics),
     plan=plan,
     higher_is_harder=True,
     formula="Σ_k β(1−β)^(T−J−k) ‖d − mean(d)‖₂ over windows of J epochs of d_t = Σ_c |p_{t+1,c} log(p_{t+1,c}/p_{t,c})|",
     paper="Zhang et al., Spanning Training Progress: Temporal Dual-Depth Scoring (TDDS) for Enhanced Dataset Pruning, CVPR 2024",
     defaults={"window": 10, "decay": 0.9, "epochs": None},
-    needs=("training-pass logits (every run)",),
+    needs=("training-pass logits, or dynamics/ kl_step (every run, --logits none too)",),
 )
