@@ -37,9 +37,10 @@ for sub in (record_app, score_app, select_app, train_app, rounds_app, export_app
     app.add_typer(sub)
 
 
-from pipeline.maintenance.cli import clean_app  # noqa: E402
+from pipeline.maintenance.cli import check_app, clean_app  # noqa: E402
 
 app.add_typer(clean_app)
+app.add_typer(check_app)
 
 
 def _version(value: bool) -> None:

@@ -55,3 +55,25 @@ def test_ddp_dynamic_pruning_keeps_every_rank_on_one_subset(base):
     s = pl.read_parquet(base / "run" / "train" / "ib" / "samples.parquet")
     m = json.loads((base / "run" / "train" / "ib" / "metrics.json").read_text())
     assert m["sample_passes"] == s.height  # the epochs' subsets as rank 0 drew them are what was trained
+
+
+def test_ddp_record_has_one_value_per_sample_and_epoch_and_scores_as_one_process(tmp_path):
+    from pipeline import score
+    from pipeline.engine.memory import MemoryRun
+
+    torchrun("record", "--run", "rd", "--data", "digits", "--epochs", "3", cwd=tmp_path)
+    r = open_run(tmp_path / "rd")
+    assert r.info["processes"] == 2
+    z = r.read("logits")
+    assert z.shape == (1, 3, 1438, 10) and np.isfinite(z).all()  # every sample, every epoch: no NaN fill left
+    d = pl.scan_parquet(tmp_path / "rd" / "dynamics", hive_partitioning=True).collect()
+    per_epoch = d.group_by("epoch").agg(pl.col("sample").n_unique().alias("u"), pl.len().alias("n"))
+    assert per_epoch["u"].to_list() == [1438] * 3 and per_epoch["n"].to_list() == [1438] * 3
+    prune("record", "--run", tmp_path / "one", "--data", "digits", "--epochs", "1")
+    assert set(d.columns) == set(pl.scan_parquet(tmp_path / "one" / "dynamics", hive_partitioning=True).collect().columns)
+    assert prune("check", "--run", tmp_path / "rd").output.startswith("ok: ")
+    # the same gathered logits, as a one-process run in memory: the same scores
+    mem = MemoryRun(z.astype(np.float32), r.targets)
+    for method, params in (("tdds", {"window": 2}), ("forgetting", {}), ("el2n", {"epoch": 1})):
+        np.testing.assert_allclose(score(tmp_path / "rd", method, **params).score, score(mem, method, **params).score,
+                                   rtol=1e-5, atol=1e-6)

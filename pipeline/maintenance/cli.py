@@ -60,3 +60,34 @@ def clean_cmd(
         say(f"removed {removed} folder(s), {_size(freed)}")
     else:
         say(f"{len(found)} folder(s); pass --yes to remove them")
+
+
+check_app = typer.Typer(name="check", help="Verify a recorded run's files against the checksums written when it was recorded.",
+                        invoke_without_command=True, add_completion=False, subcommand_metavar="",
+                        pretty_exceptions_enable=False, context_settings=CONTEXT)
+
+
+@check_app.callback()
+@user_errors
+def check_cmd(
+    run: Path = typer.Option(Path("runs/default"), "--run", help="The run folder to check (the files `prune record` wrote)."),
+):
+    """Re-hash every file the recording wrote (logits chunks, dynamics, eval.parquet, checkpoints) and compare with
+    RUN/checksums.json; exit 0 when all match, 1 naming each changed, missing or unexpected file."""
+    from pipeline.io.checksums import verify
+    from pipeline.io.run import open_run
+
+    open_run(run)  # one line for a missing or unfinished run, or a damaged run.json
+    rep = verify(run)
+    for rel in rep.changed:
+        say(f"changed: {run / rel}")
+    for rel in rep.missing:
+        say(f"missing: {run / rel}")
+    for rel in rep.extra:
+        say(f"unexpected: {run / rel} (not written by the recording)")
+    if rep.ok:
+        say(f"ok: {rep.checked} files, {_size(rep.bytes)}, match {run / 'checksums.json'}")
+        return
+    say(f"{run} is damaged: {len(rep.changed)} changed, {len(rep.missing)} missing, {len(rep.extra)} unexpected "
+        f"file(s) of {rep.checked + len(rep.missing)}; record the run again")
+    raise typer.Exit(1)

@@ -70,6 +70,7 @@ def record(
     pool: bool = False,
     mc_samples: int = 0,
     dropout: float | None = None,
+    precision: str | None = None,
 ) -> Path:
     """Record a run into ``run``; with ``resume``, continue the unfinished recording an interrupt kept.
 
@@ -83,7 +84,26 @@ def record(
     after every epoch, plus ``mc_samples`` MC-dropout passes after the last
     (the model needs ``dropout`` > 0 for those).
     """
+    from pipeline.engine import distributed as D
+
     run = Path(run)
+    W, device = D.setup(device)  # under torchrun: join the other ranks (rank 0 alone writes)
+    if resume and W.distributed:
+        raise PruneError("--resume is not available under torchrun yet; resume in one process or record again")
+    try:
+        return _record_stage(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs,
+                             inits=inits, seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass,
+                             checkpoints=checkpoints, logits_dtype=logits_dtype, force=force, log=log,
+                             embeddings=embeddings, label_noise=label_noise, resume=resume, manifest=manifest,
+                             pool=pool, mc_samples=mc_samples, dropout=dropout, precision=precision)
+    finally:
+        if W.distributed:
+            D.teardown()
+
+
+def _record_stage(*, run, data, data_dir, download, model, epochs, inits, seed, batch_size, lr, device, eval_pass,
+                  checkpoints, logits_dtype, force, log, embeddings, label_noise, resume, manifest, pool, mc_samples,
+                  dropout, precision) -> Path:
     saved = None
     if resume:
         # the options of the interrupted recording, checked as if given now
@@ -94,11 +114,12 @@ def record(
         batch_size, lr, eval_pass, checkpoints = a["batch_size"], a["lr"], a["eval_pass"], a["checkpoints"]
         logits_dtype, embeddings, label_noise = a["logits_dtype"], a["embeddings"], a["label_noise"]
         manifest, pool, mc_samples, dropout = a.get("manifest"), a.get("pool", False), a.get("mc_samples", 0), a.get("dropout")
+        precision = a.get("precision")
     args = {"data": data, "data_dir": data_dir, "model": model, "epochs": epochs, "inits": inits, "seed": seed,
             "batch_size": batch_size, "lr": lr, "eval_pass": eval_pass, "checkpoints": checkpoints,
             "logits_dtype": logits_dtype, "embeddings": embeddings, "label_noise": label_noise,
             "manifest": None if manifest is None else os.fspath(manifest), "pool": bool(pool),
-            "mc_samples": int(mc_samples), "dropout": dropout}
+            "mc_samples": int(mc_samples), "dropout": dropout, "precision": precision}
     try:
         return _record(run=run, download=download, device=device, force=force, log=log, args=args, saved=saved,
                        partial_lock=(partial, lock) if resume else None, claim=claim if resume else None)
@@ -168,6 +189,10 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     batch_size, lr, eval_pass, checkpoints = (args[k] for k in ("batch_size", "lr", "eval_pass", "checkpoints"))
     logits_dtype, embeddings, label_noise = args["logits_dtype"], args["embeddings"], args["label_noise"]
     manifest, pool, mc_samples, dropout = args["manifest"], args["pool"], args["mc_samples"], args["dropout"]
+    precision = args.get("precision")
+    from pipeline.engine import distributed as D
+
+    W = D.world()
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
     if logits_dtype not in ("float16", "float32", "none"):
@@ -188,11 +213,24 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         from pipeline.io import read_manifest
 
         m = read_manifest(manifest)  # one line for a missing or damaged file, before any training
-    if claim is None:
-        claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
+    if claim is None and W.main:
+        try:
+            claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
+        except PruneError as err:
+            if W.distributed:
+                D.broadcast_object(str(err))  # every rank stops, with rank 0's line
+            raise
+    if W.distributed:
+        failed = D.broadcast_object(None)
+        if failed:
+            raise PruneError(failed)
     dev = resolve_device(device)
+    if precision is not None:
+        from pipeline.engine.setup import check_precision
+
+        check_precision(precision, dev)
     bundle = load_data(data, data_dir, download)
-    cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout)
+    cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout, precision=precision)
     if mc_samples and cfg.dropout <= 0:
         raise PruneError("--mc-samples samples dropout masks, and the model has none: give --dropout P (e.g. 0.3)")
     ckpts = parse_epochs(checkpoints, cfg.epochs, "--checkpoints")
@@ -229,6 +267,12 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         log(f"training on {len(ids)} of {n} samples ({manifest})" + (f"; predicting the other {len(pool_ids)}"
                                                                      if pool else ""))
     n_full, n = n, len(bundle.train)
+    if not W.main:
+        # another rank of a torchrun job: it trains its shards of every batch; rank 0 gathers and writes
+        for i in range(inits):
+            net = build(cfg.model, bundle, seed + i, cfg.dropout)
+            fit(net, bundle, np.arange(n, dtype=np.int64), cfg, epochs=cfg.epochs, device=dev, seed=seed + i)
+        return run
 
     # Everything is written into a hidden sibling folder and renamed into place
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
@@ -373,6 +417,11 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
                                              "torch_threads": torch.get_num_threads(), "resumed": saved is not None})
         layout.resume_state(partial).unlink(missing_ok=True)  # a finished run is not resumed
+        if W.distributed:
+            info["processes"] = W.size
+        from pipeline.io.checksums import write_checksums
+
+        write_checksums(partial)  # what `prune check` verifies: every file written above
         write_run_info(partial, info)  # the completion marker, written last
     except PruneError:
         if not keep:
