@@ -69,8 +69,27 @@ class Split:
             index = idx if isinstance(idx, torch.Tensor) else torch.from_numpy(np.asarray(idx, dtype=np.int64))
             batch = self.x[index.to(self.x.device, torch.int64, non_blocking=True)]
         else:
-            ids = idx.cpu().numpy() if isinstance(idx, torch.Tensor) else np.asarray(idx, dtype=np.int64)
-            batch = _read_images([self.files[i] for i in ids], self.image_size)
+            batch = self.decode(idx)
+        return self.finish(batch, device)
+
+    def decode(self, idx: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The stored form of samples ``idx`` on the host (file-backed splits: the decoded uint8 images).
+
+        What DataLoader workers run for a file-backed split (``pipeline.engine.loading``), so decoding
+        happens off the training thread; :meth:`finish` then moves and normalises the batch.
+        """
+        import torch
+
+        if self.x is not None:
+            index = idx if isinstance(idx, torch.Tensor) else torch.from_numpy(np.asarray(idx, dtype=np.int64))
+            return self.x[index.to(self.x.device, torch.int64)]
+        ids = idx.cpu().numpy() if isinstance(idx, torch.Tensor) else np.asarray(idx, dtype=np.int64)
+        return _read_images([self.files[i] for i in ids], self.image_size)
+
+    def finish(self, batch: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+        """A decoded batch moved to ``device`` (pinned first for a GPU) and normalised, as :meth:`take` returns it."""
+        import torch
+
         if device is not None:
             device = torch.device(device)
             if batch.device.type == "cpu" and device.type == "cuda":

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.engine.hooks import Hook, Plan, overrides
+from pipeline.engine.loading import batches_of
 from pipeline.engine.plans import StaticPlan
 
 
@@ -96,8 +97,8 @@ def predict(model: torch.nn.Module, split, idx: np.ndarray | None, device: torch
     if idx is None:
         idx = np.arange(len(split))
     out = []
-    for start in range(0, len(idx), batch_size):
-        x = split.take(idx[start:start + batch_size], device)
+    chunks = [idx[start:start + batch_size] for start in range(0, len(idx), batch_size)]
+    for x in batches_of(split, chunks, device):  # file-backed splits: decoded by DataLoader workers
         out.append(forward(x).float())
     model.train(was_training)
     if not out:
@@ -265,17 +266,20 @@ def fit(
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
         steps = seen = 0
         # batches of positions into ids, so that each sample's weight travels with it
-        for pos in batches(np.arange(len(ids)), cfg.batch_size, rng):
-            if W.distributed:
-                if len(pos) < W.size:
-                    from pipeline.io import PruneError
+        steps_pos = batches(np.arange(len(ids)), cfg.batch_size, rng)
+        if W.distributed:
+            if min(len(p) for p in steps_pos) < W.size:
+                from pipeline.io import PruneError
 
-                    raise PruneError(f"a batch of {len(pos)} samples cannot be shared by {W.size} processes: "
-                                     "use a larger --batch-size or fewer processes")
-                pos = D.shard(pos)  # this rank's share of the global batch
+                raise PruneError(f"a batch of {min(len(p) for p in steps_pos)} samples cannot be shared by {W.size} "
+                                 "processes: use a larger --batch-size or fewer processes")
+            steps_pos = [D.shard(p) for p in steps_pos]  # this rank's share of each global batch
+        # file-backed inputs are decoded ahead by DataLoader workers, in this order
+        decoded = batches_of(train, [ids[p] for p in steps_pos], device) if train.files is not None else None
+        for pos in steps_pos:
             idx = ids[pos]
             idx_t = torch.from_numpy(idx).to(device, non_blocking=True)
-            x = train.take(idx_t if on_device else idx, device)
+            x = next(decoded) if decoded is not None else train.take(idx_t if on_device else idx, device)
             if bundle.augment is not None:
                 x = bundle.augment(x, gen)
             if channels_last:
