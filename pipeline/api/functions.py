@@ -93,7 +93,8 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     and ``targets`` must be given for class quotas), or None for samplers that
     need no scores (random, kcenter). ``method`` and ``quota`` are any
     registered sampler and quota; ``embeddings`` (N, dim) feed d2/kcenter,
-    ``recalls`` (one per class) the DRoP quota, ``like`` (a manifest, its path
+    ``recalls`` (one per class, or ``"final"``/``"best"``/``"mean"``: the score's run's validation recalls
+    taken that way) the DRoP quota, ``like`` (a manifest, its path
     or kept counts per class) strategyq. ``out`` writes the manifest too.
     """
     from pipeline.io import read_manifest, read_scores
@@ -117,13 +118,15 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
                 raise PruneError(f"{scores.path or 'the score table'} does not say which end of its scores is hard: "
                                  "pass higher_is_harder=True/False, or add the metadata key higher_is_harder")
         source = scores.meta.get("source_run")
-        if recalls is None and source and (Path(source) / "run.json").exists():
+        if (recalls is None or isinstance(recalls, str)) and source and (Path(source) / "run.json").exists():
             from pipeline.select.catalog import get_quota
 
             if "recalls" in get_quota(quota).needs:  # DRoP: the recalls of the run the scores came from
                 from pipeline.io import open_run
 
-                recalls = open_run(source).final_val_recalls()
+                from pipeline.io.run import DEFAULT_RECALLS
+
+                recalls = open_run(source).val_recalls(DEFAULT_RECALLS if recalls is None else recalls)
         sha = None
         if scores.path is not None:
             from pipeline.io import file_sha256

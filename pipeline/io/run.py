@@ -385,10 +385,29 @@ class Run:
 
     def final_val_recalls(self) -> np.ndarray:
         """Per-class validation recall at the last epoch, mean over inits (DRoP's quotas read these)."""
+        return self.val_recalls("final")
+
+    def val_recalls(self, how: str = "final") -> np.ndarray:
+        """Per-class validation recall of the query model, mean over inits, taken ``how``:
+
+        - ``final``: after the last epoch (the recalls DRoP's Algorithm 1 reads);
+        - ``best``: at each init's epoch of best validation accuracy (as the DRoP code's query trainer);
+        - ``mean``: averaged over every recorded epoch, the whole learning curve: a class the model
+          learns late keeps a larger error, and no class reads 1.0 unless every epoch did.
+        """
         import polars as pl
 
-        t = self.eval_table().filter((pl.col("split") == "val") & (pl.col("epoch") == self.epochs - 1))
-        r = t.group_by("class").agg(pl.col("recall").mean()).sort("class")
+        if how not in RECALL_SOURCES:
+            raise PruneError(f"recalls must be taken one of {', '.join(RECALL_SOURCES)}, got {how!r}")
+        t = self.eval_table().filter(pl.col("split") == "val")
+        if how == "final":
+            t = t.filter(pl.col("epoch") == self.epochs - 1)
+        elif how == "best":
+            acc = (t.group_by(["init", "epoch"]).agg(((pl.col("recall") * pl.col("n")).sum() / pl.col("n").sum()).alias("a"))
+                   .sort(["init", "a", "epoch"], descending=[False, True, False]).group_by("init").first())
+            t = t.join(acc.select("init", "epoch"), on=["init", "epoch"])
+        per_init = t.group_by(["init", "class"]).agg(pl.col("recall").mean())
+        r = per_init.group_by("class").agg(pl.col("recall").mean()).sort("class")
         out = np.zeros(self.num_classes)
         out[r["class"].to_numpy()] = r["recall"].to_numpy()
         return out
@@ -439,6 +458,11 @@ class Run:
     def checkpoint_path(self, init: int, epoch: int | str) -> Path:
         return layout.checkpoint(self.path, init, epoch)
 
+
+#: How ``Run.val_recalls`` reads a query model's per-class validation recall (``prune select --recalls``).
+RECALL_SOURCES = ("final", "best", "mean")
+#: What `--quota drop` reads when no --recalls is given (docs/selection.md, "DRoP's class errors" says why)
+DEFAULT_RECALLS = "final"
 
 #: Keys every run.json has (the later stages read them); ``write_run_info`` and ``open_run`` check them.
 RUN_KEYS = ("schema_version", "data", "n_train", "classes", "model", "config", "epochs", "inits", "seed",

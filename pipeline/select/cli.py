@@ -39,9 +39,10 @@ def select_cmd(
         "more local")),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help=input_help(
         "embeddings", "which recorded embeddings to use, by epoch count (default: the last recorded, 'final').")),
-    recalls: Optional[Path] = typer.Option(None, "--recalls", help=input_help(
-        "recalls", "per-class recalls from a `prune train` metrics.json (val.recall; per_class if absent) "
-        "instead of the run's own validation recall.")),
+    recalls: Optional[str] = typer.Option(None, "--recalls", help=input_help(
+        "recalls", "where the class errors come from: the run's validation recall after the last epoch (final, "
+        "the default), at each init's best-validation epoch (best), or averaged over every epoch (mean); or a "
+        "`prune train` metrics.json (val.recall; per_class if absent).")),
     like: Optional[Path] = typer.Option(None, "--like", help=input_help(
         "like", "the manifest whose class shares to copy, e.g. keep.parquet of another method.")),
     seed: int = SeedOpt,

@@ -120,8 +120,9 @@ def read_recalls(path: str | Path, classes: list[str], data: str) -> tuple[np.nd
     return out, source
 
 
-def run_recalls(r) -> tuple[np.ndarray, str]:
-    """Validation recall per class at the run's last epoch, mean over inits (from RUN/eval.parquet)."""
+def run_recalls(r, how: str = "final") -> tuple[np.ndarray, str]:
+    """Validation recall per class of the run's query model (from RUN/eval.parquet), mean over inits, ``how``:
+    ``final`` (last epoch), ``best`` (each init's best-validation epoch) or ``mean`` (over every epoch)."""
     import polars as pl
 
     ev = r.eval_table()
@@ -130,10 +131,12 @@ def run_recalls(r) -> tuple[np.ndarray, str]:
     if missing:
         raise PruneError(f"run {r.path}: eval.parquet has no validation recall at the last epoch for class(es) "
                          f"{', '.join(r.classes[c] for c in missing)}; pass --recalls metrics.json")
-    rec = np.asarray(r.final_val_recalls(), dtype=np.float64)
+    rec = np.asarray(r.val_recalls(how), dtype=np.float64)
     if not np.all(np.isfinite(rec)):
         raise PruneError(f"run {r.path}: eval.parquet holds NaN recalls; pass --recalls metrics.json")
-    return rec, f"{r.path / 'eval.parquet'} (val, epoch {r.epochs - 1}, mean over {r.inits} init(s))"
+    where = {"final": f"epoch {r.epochs - 1}", "best": "best-validation epoch of each init",
+             "mean": f"mean over epochs 0..{r.epochs - 1}"}[how]
+    return rec, f"{r.path / 'eval.parquet'} (val, {where}, mean over {r.inits} init(s))"
 
 
 def select(*, run: Path, method: str, rate: float | None, scores: str | None, out: Path, keep: str, quota: str,
@@ -192,7 +195,15 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
     sources: dict[str, Any] = {}  # where each input came from, recorded in the manifest
     rec = like_counts = None
     if "recalls" in needs:
-        rec, sources["recalls"] = read_recalls(recalls, r.classes, r.dataset) if recalls is not None else run_recalls(r)
+        from pipeline.io.run import DEFAULT_RECALLS, RECALL_SOURCES
+
+        if recalls is None or str(recalls) in RECALL_SOURCES:
+            rec, sources["recalls"] = run_recalls(r, DEFAULT_RECALLS if recalls is None else str(recalls))
+        else:
+            if not Path(recalls).exists():
+                raise PruneError(f"--recalls {recalls} does not exist (give a metrics.json, or one of "
+                                 f"{', '.join(RECALL_SOURCES)})")
+            rec, sources["recalls"] = read_recalls(recalls, r.classes, r.dataset)
         notes.append(f"recalls: {sources['recalls']}")
     if "like" in needs:
         ref = read_manifest(like)

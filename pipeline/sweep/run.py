@@ -228,7 +228,9 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
     for name, t in tables.items():
         if t.fingerprint not in (None, r.fingerprint):
             raise PruneError(f"score table {t.path} was made from other data than run {run}")
-    recalls = r.final_val_recalls() if any(c.quota != "none" for c in spec.cells) else None
+    from pipeline.io.run import DEFAULT_RECALLS
+
+    recalls = r.val_recalls(DEFAULT_RECALLS) if any(c.quota != "none" for c in spec.cells) else None
 
     units, rows = [], {}
     for cell, seed in spec.units():
