@@ -50,3 +50,11 @@ def test_select_reads_the_chosen_source_and_records_it(run, tmp_path):
     line = error_line(prune("select", "--run", run, "--method", "random", "--quota", "drop", "--rate", "0.5",
                             "--recalls", "median", "--out", tmp_path / "no.parquet", ok=False))
     assert "does not exist (give a metrics.json, or one of final, best, mean)" in line and not (tmp_path / "no.parquet").exists()
+
+
+def test_the_default_source_is_the_learning_curve_mean(run, tmp_path):
+    out = tmp_path / "d.parquet"
+    prune("select", "--run", run, "--method", "random", "--quota", "drop", "--rate", "0.5", "--out", out)
+    detail = read_manifest(out).meta["quota_detail"]
+    assert "mean over epochs 0..3" in detail["recalls_from"]
+    np.testing.assert_allclose([detail["recalls"][c] for c in open_run(run).classes], open_run(run).val_recalls("mean"))

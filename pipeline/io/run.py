@@ -462,7 +462,7 @@ class Run:
 #: How ``Run.val_recalls`` reads a query model's per-class validation recall (``prune select --recalls``).
 RECALL_SOURCES = ("final", "best", "mean")
 #: What `--quota drop` reads when no --recalls is given (docs/selection.md, "DRoP's class errors" says why)
-DEFAULT_RECALLS = "final"
+DEFAULT_RECALLS = "mean"
 
 #: Keys every run.json has (the later stages read them); ``write_run_info`` and ``open_run`` check them.
 RUN_KEYS = ("schema_version", "data", "n_train", "classes", "model", "config", "epochs", "inits", "seed",
