@@ -433,5 +433,25 @@ def resolve_device(name: str) -> torch.device:
     raise PruneError(f"--device {name}: prune trains on cpu or cuda (or mps on a Mac), not {dev.type}; {DEVICE_HELP}")
 
 
+class Eta:
+    """Time left of a run of epochs, from the pace of the epochs this process has trained so far."""
+
+    def __init__(self, total_epochs: int):
+        self.total = total_epochs
+        self.t0 = time.perf_counter()
+        self.first: int | None = None
+
+    def __call__(self, epoch: int) -> str:
+        """``"eta 1m05s"`` after ``epoch`` (0-based) finished; ``"done"`` after the last."""
+        if self.first is None:
+            self.first = epoch
+        left = self.total - epoch - 1
+        if left <= 0:
+            return "done"
+        per = (time.perf_counter() - self.t0) / (epoch - self.first + 1)
+        sec = int(round(per * left))
+        return f"eta {sec // 3600}h{sec % 3600 // 60:02d}m" if sec >= 3600 else f"eta {sec // 60}m{sec % 60:02d}s"
+
+
 def seconds_since(t0: float) -> float:
     return round(time.perf_counter() - t0, 3)

@@ -225,11 +225,15 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
     def save_state(state, t0=t0):
         _save_state(state_path, {"version": TRAIN_RESUME_VERSION, "fit": state, "seconds": time.perf_counter() - t0})
 
+    from pipeline.engine.loop import Eta
+
+    eta = Eta(s.epochs)
+
     def progress(e):
         v, t = e.evals["val"], e.evals["test"]
         log(f"{label}epoch {e.epoch + 1:>3}/{s.epochs}  samples {e.samples}  train loss {e.train_loss:.4f}  "
             f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
-            f"{time.perf_counter() - t0:6.1f}s")
+            f"{time.perf_counter() - t0:6.1f}s  {eta(e.epoch)}")
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     logs = fit(net, bundle, s.ids, cfg, epochs=s.epochs, device=s.device, seed=seed, progress=progress, plan=plan,
