@@ -183,3 +183,23 @@ def test_a_sweep_killed_for_real_resumes(workdir):
     assert {d: (d / "done.json").stat().st_mtime_ns for d in done} == done  # finished cells untouched
     assert pl.read_parquet(folder / "results.parquet").height == 4
     assert not list(folder.glob("cells/*/seed=*/.train.partial-*"))
+
+
+def test_dynamic_pruning_cells(workdir):
+    s = spec(methods=["random"], rates=["0.5", "0.9"], dynamic=["infobatch", "tdds+ccs"])
+    ids = [c.id for c in s.cells]
+    assert ids == ["full", "random-none-r0.5", "random-none-r0.9", "dyn-infobatch-r0.5", "dyn-infobatch-r0.9",
+                   "dyn-tdds+ccs-r0.5", "dyn-tdds+ccs-r0.9"]
+    assert Cell(method="dynamic:rs2", rate=0.3).label == "rs2 (dynamic)"
+    with pytest.raises(PruneError, match="nope"):
+        spec(dynamic=["nope"])
+    run = workdir / "runs" / "default"
+    prune("sweep", "--methods", "random", "--rates", "0.5", "--dynamic", "rs2", "--epochs", "2", "--threads", "1",
+          "--name", "dyn", "--no-full")
+    df = pl.read_parquet(run / "sweeps" / "dyn" / "results.parquet")
+    row = df.filter(pl.col("method") == "dynamic:rs2").row(0, named=True)
+    d = run / "sweeps" / "dyn" / "cells" / "dyn-rs2-r0.5" / "seed=0"
+    m = json.loads((d / "train" / "metrics.json").read_text())
+    assert m["dynamic"]["method"] == "rs2" and not (d / "keep.parquet").exists()
+    n = df["n_total"][0]
+    assert row["sample_passes"] == m["sample_passes"] == 2 * keep_count(n, 0.5)  # RS2: the kept count every epoch

@@ -20,6 +20,8 @@ def label(row: dict[str, Any]) -> str:
     """How the report names a method: ``tdds + ccs``, ``random + drop``, ``full data``, ``el2n + topk (keep easy)``."""
     if row["method"] == "full":
         base = "full data"
+    elif row["method"].startswith("dynamic:"):
+        base = f"{row['method'][len('dynamic:'):]} (dynamic)"
     else:
         base = row["method"] if row["score"] is None else f"{row['score']} + {row['method']}"
         if row["keep"] != "hard":

@@ -28,6 +28,7 @@ def sweep_cmd(
     keep: Optional[str] = typer.Option(None, "--keep", help="hard and/or easy: which end of the scores the samplers keep (default: hard)."),
     budgets: Optional[str] = typer.Option(None, "--budgets", help="Training budgets, comma-separated: epochs, iterations, drop (default: epochs)."),
     cdbw: Optional[str] = typer.Option(None, "--cdbw", help="off, on or off,on: train with DRoP's CDB-W class weights (default: off)."),
+    dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning rules to add, comma-separated (e.g. infobatch,rs2,tdds+ccs): one cell per rule and rate, trained with `prune train --dynamic RULE --rate R` (a new subset every epoch, no manifest)."),
     full: bool = typer.Option(True, "--full/--no-full", help="Add the full-data reference cells (one training on every sample per seed)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs of every training (default: the run's)."),
     jobs: int = typer.Option(1, "--jobs", help="Trainings at a time, each in its own process."),
@@ -43,7 +44,8 @@ def sweep_cmd(
     given = {"scores": split_list(scores, "scores"), "methods": split_list(methods, "methods"),
              "quotas": split_list(quotas, "quotas"), "rates": split_list(rates, "rates"),
              "beta": split_list(beta, "beta"), "keep": split_list(keep, "keep"),
-             "budgets": split_list(budgets, "budgets"), "cdbw": split_list(cdbw, "cdbw")}
+             "budgets": split_list(budgets, "budgets"), "cdbw": split_list(cdbw, "cdbw"),
+             "dynamic": split_list(dynamic, "dynamic")}
     spec = build_spec(given=given, config=config, name=name, epochs=epochs, seeds=split_list(seeds, "seeds"),
                       full=None if full else False, probe=probe)
     df = sweep(run=run, spec=spec, jobs=jobs, threads=threads, device=device, force=force, quiet=quiet, log=say)

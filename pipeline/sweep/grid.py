@@ -39,11 +39,12 @@ from typing import Any, Iterable
 
 from pipeline.io import PruneError
 
-GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "keep", "budgets", "cdbw")
+GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "keep", "budgets", "cdbw", "dynamic")
 TOP_KEYS = ("name", "epochs", "seeds", "full", "grid")
 DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "quotas": ["none"],
                              "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "keep": ["hard"],
-                             "budgets": ["epochs"], "cdbw": [False]}
+                             "budgets": ["epochs"], "cdbw": [False], "dynamic": []}
+DYNAMIC_PREFIX = "dynamic:"  # a dynamic-pruning cell's method: "dynamic:<rule>" (prune train --dynamic RULE)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -65,10 +66,17 @@ class Cell:
         return self.method == "full"
 
     @property
+    def dynamic(self) -> str | None:
+        """The rule of a dynamic-pruning cell (``prune train --dynamic RULE --rate R``), else None."""
+        return self.method[len(DYNAMIC_PREFIX):] if self.method.startswith(DYNAMIC_PREFIX) else None
+
+    @property
     def id(self) -> str:
         """A folder name that says what the cell is: ``tdds+ccs-none-r0.5-beta0.1``, ``random-drop-r0.9``, ``full``."""
         if self.full:
             words = ["full"]
+        elif self.dynamic is not None:
+            words = [f"dyn-{self.dynamic}", f"r{self.rate:g}"]
         else:
             words = [self.method if self.score is None else f"{self.score}+{self.method}", self.quota, f"r{self.rate:g}"]
             if self.beta is not None:
@@ -86,6 +94,8 @@ class Cell:
         """How tables and figures name the method (without rate, β and seed)."""
         if self.full:
             base = "full data"
+        elif self.dynamic is not None:
+            base = f"{self.dynamic} (dynamic)"
         else:
             base = self.method if self.score is None else f"{self.score} + {self.method}"
             if self.keep != "hard":
@@ -179,7 +189,7 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
         v = axes.get(key, DEFAULTS[key])
         if not isinstance(v, list):
             v = [v]
-        if not v:
+        if not v and key != "dynamic":
             raise PruneError(f"{key} is empty")
         if key == "rates":
             v = _floats(v, key)
@@ -200,6 +210,12 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
                 raise PruneError(f"--{key}: {bad[0]!r} is not a name")
             if key == "keep" and any(x not in ("hard", "easy") for x in v):
                 raise PruneError(f"--keep takes hard and/or easy, got {v}")
+            if key == "dynamic":
+                import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER rules resolve through the API
+                from pipeline.engine.plans import get_dynamic
+
+                for rule in v:
+                    get_dynamic(rule)  # one line naming the rules for an unknown one
         out[key] = _unique(v, key)
     return out
 
@@ -220,6 +236,10 @@ def expand(axes: dict[str, list], probe) -> list[Cell]:
                                 for cdbw in axes["cdbw"]:
                                     cells.append(Cell(method=method, score=score, quota=quota, rate=rate, beta=beta,
                                                       keep=keep, budget=budget, cdbw=cdbw))
+    for rule in axes["dynamic"]:  # dynamic pruning: a new subset every epoch, at each rate
+        for rate in axes["rates"]:
+            for cdbw in axes["cdbw"]:
+                cells.append(Cell(method=DYNAMIC_PREFIX + rule, rate=rate, cdbw=cdbw))
     return cells
 
 

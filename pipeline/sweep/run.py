@@ -162,8 +162,9 @@ def run_unit(u: dict[str, Any]) -> dict[str, Any]:
     for stale in d.glob(f".{TRAIN}.partial-*"):  # a killed training's hidden folder
         shutil.rmtree(stale, ignore_errors=True)
     manifest = d / MANIFEST if u["manifest"] else None
+    dyn = u.get("dynamic")
     m = train(manifest, run=u["run"], epochs=u["epochs"], seed=u["seed"], out=d / TRAIN, budget=u["budget"],
-              cdbw=u["cdbw"], device=u["device"], force=True)
+              cdbw=u["cdbw"], device=u["device"], force=True, dynamic=dyn, rate=u["rate"] if dyn else None)
     row = {**u["params"], "cell": u["cell"], "seed": u["seed"], "beta": u["beta"],
            "accuracy": m["accuracy"], "val_accuracy": m["final"]["val_accuracy"],
            "balanced_accuracy": m["balanced_accuracy"], "worst_class_accuracy": m["worst_class_accuracy"],
@@ -235,7 +236,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
     units, rows = [], {}
     for cell, seed in spec.units():
         d = unit_dir(folder, cell, seed)
-        beta = None if cell.full else _select(r, cell, seed, tables, recalls, d / MANIFEST)
+        beta = None if cell.full or cell.dynamic else _select(r, cell, seed, tables, recalls, d / MANIFEST)
         key = (cell.id, seed)
         if (d / DONE).exists():
             try:
@@ -244,7 +245,8 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
             except PruneError:
                 pass
         units.append({"run": str(run), "dir": str(d), "cell": cell.id, "params": cell.params(), "seed": seed,
-                      "beta": beta, "manifest": not cell.full, "epochs": spec.epochs, "budget": cell.budget,
+                      "beta": beta, "manifest": not (cell.full or cell.dynamic), "epochs": spec.epochs,
+                      "budget": cell.budget, "dynamic": cell.dynamic, "rate": cell.rate,
                       "cdbw": cell.cdbw, "device": device, "classes": list(r.classes), "threads": threads})
     write_json(folder / SWEEP_JSON, {"name": spec.name, "run": str(run), "fingerprint": r.fingerprint,
                                      "epochs": spec.epochs, "seeds": spec.seeds,
