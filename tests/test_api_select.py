@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from pipeline import Selection, read_manifest, score, select
 from pipeline.cli import app
 from pipeline.io import PruneError, open_run
+from pipeline.io.run import DEFAULT_RECALLS
 from pipeline.record.synthetic import write_run
 
 runner = CliRunner()
@@ -37,7 +38,7 @@ def test_the_api_and_the_cli_keep_the_same_ids(run, tmp_path, method, quota):
     _cli("select", "--method", method, "--quota", quota, "--rate", "0.4", "--run", run, "--scores", "tdds",
          "--seed", "7", "--out", tmp_path / "cli.parquet")
     cli = read_manifest(tmp_path / "cli.parquet")
-    recalls = open_run(run).final_val_recalls() if quota == "drop" else None
+    recalls = open_run(run).val_recalls(DEFAULT_RECALLS) if quota == "drop" else None
     sel = select(run / "scores" / "tdds.parquet", 0.4, method=method, quota=quota, seed=7, recalls=recalls)
     np.testing.assert_array_equal(sel.ids, cli.sample)
     for key in ("method", "parameters", "rate", "n_total", "n_kept", "class_counts_kept", "quota", "seed", "fingerprint"):
@@ -101,7 +102,7 @@ def test_python_select_refuses_a_table_that_does_not_say_its_hard_end(tmp_path):
 def test_drop_reads_the_recalls_of_the_scores_run_and_subset_takes_a_selection(run):
     s = score(run, "aum")
     auto = select(s, 0.5, method="topk", quota="drop")
-    given = select(s, 0.5, method="topk", quota="drop", recalls=open_run(run).final_val_recalls())
+    given = select(s, 0.5, method="topk", quota="drop", recalls=open_run(run).val_recalls(DEFAULT_RECALLS))
     np.testing.assert_array_equal(auto.ids, given.ids)
     from pipeline import subset
 
