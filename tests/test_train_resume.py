@@ -87,3 +87,19 @@ def test_resume_with_seeds_skips_the_finished_ones(run):
 
 def test_nothing_to_resume_is_one_line(run):
     assert "no interrupted training" in error_line(prune("train", "--run", run, "--name", "nothing", "--resume", ok=False))
+
+
+@pytest.mark.parametrize("rule", ["infobatch", "rs2", "rcap", "aum+ccs"])
+def test_a_killed_dynamic_training_resumes_with_its_plan(run, rule):
+    extra = ["--every", "2", "--warmup", "2"] if "+" in rule else []
+    name = rule.replace("+", "_")
+    args = ["--run", str(run), "--epochs", "8", "--batch-size", "16", "--dynamic", rule, "--rate", "0.5", *extra]
+    _sub("train", *args, "--name", f"{name}-whole")
+    target = run / "train" / f"{name}-cut"
+    _kill_after_epoch([*args, "--name", f"{name}-cut"], target, epoch=3)
+    out = _sub("train", "--run", run, "--name", f"{name}-cut", "--resume")
+    assert "resuming after epoch" in out
+    whole = run / "train" / f"{name}-whole"
+    _same(whole, target)
+    # the plan's own record of what each epoch trained on continues where it stopped
+    assert (whole / "samples.parquet").read_bytes() == (target / "samples.parquet").read_bytes()

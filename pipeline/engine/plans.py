@@ -51,6 +51,27 @@ INFOBATCH_MAX_RATE = 0.9
 RCAP_BETA = 0.25
 
 
+def _pack(v: Any) -> Any:
+    """A plan's state as what ``torch.load(weights_only=True)`` reads back: numpy arrays become tagged tensors."""
+    import torch
+
+    if isinstance(v, np.ndarray):
+        return {"__numpy__": torch.from_numpy(np.ascontiguousarray(v)).clone(), "dtype": str(v.dtype)}
+    if isinstance(v, torch.Tensor):
+        return v.detach().to("cpu", copy=True)
+    if isinstance(v, (list, tuple)):
+        return [_pack(x) for x in v]
+    return v
+
+
+def _unpack(v: Any) -> Any:
+    if isinstance(v, dict) and "__numpy__" in v:
+        return v["__numpy__"].numpy().astype(v["dtype"], copy=True)
+    if isinstance(v, list):
+        return [_unpack(x) for x in v]
+    return v
+
+
 class StaticPlan(Plan):
     """The same samples every epoch: a manifest's ids (and its ``weight`` column, if any)."""
 
@@ -89,6 +110,8 @@ class DynamicPlan(Plan):
 
         if self._loss is None:
             self._loss = torch.full((self.n,), self.initial_loss, dtype=torch.float32, device=loss.device)
+        elif self._loss.device != loss.device:  # restored from a saved state on the host
+            self._loss = self._loss.to(loss.device)
         self._loss[idx] = loss.float()
 
     def last_losses(self) -> np.ndarray:
@@ -104,6 +127,19 @@ class DynamicPlan(Plan):
         ids = np.asarray(ids, dtype=np.int64)
         self.used.append((epoch, ids, np.ones(len(ids)) if weights is None else np.asarray(weights, dtype=np.float64)))
         return ids, weights
+
+    #: what a plan accumulates while training; saved with the training state (``prune train --resume``)
+    STATE: tuple[str, ...] = ("_loss", "used")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: _pack(getattr(self, k)) for k in self.STATE}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k in self.STATE:
+            v = _unpack(state[k])
+            if k == "used":
+                v = [tuple(t) for t in v]
+            setattr(self, k, v)
 
     def samples_columns(self) -> dict[str, np.ndarray]:
         """Columns of ``samples.parquet``: every (epoch, sample, weight) this plan handed out."""
@@ -195,6 +231,14 @@ class RS2Plan(DynamicPlan):
 
     def params(self) -> dict:
         return {"rate": self.rate, "with_replacement": self.with_replacement, "stratify": self.stratify}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "queues": [_pack(r.queue) for r in self.rounds]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        for r, q in zip(self.rounds, state["queues"]):
+            r.queue = _unpack(q)
 
 
 # ---------------------------------------------------------------------------- RCAP
@@ -308,6 +352,8 @@ class RCAPPlan(DynamicPlan):
         self.previous = ids
         return ids, None
 
+    STATE = DynamicPlan.STATE + ("previous",)
+
     def params(self) -> dict:
         return {"rate": self.rate, "beta": self.beta, "clip": self.clip}
 
@@ -410,6 +456,8 @@ class ScoredPlan(DynamicPlan):
         self.current = np.arange(self.n, dtype=np.int64)
         self.selections: list[int] = []  # epochs at which the subset was recomputed
 
+    STATE = DynamicPlan.STATE + ("_last", "trajectory", "current", "selections")
+
     def on_batch(self, epoch: int, idx, logits, loss) -> None:
         import torch
 
@@ -419,6 +467,8 @@ class ScoredPlan(DynamicPlan):
                              "(DynamicSampler.update(idx, loss, logits=logits))")
         if self._last is None:
             self._last = torch.full((self.n, logits.shape[1]), float("nan"), device=logits.device)
+        elif self._last.device != logits.device:  # restored from a saved state on the host
+            self._last = self._last.to(logits.device)
         self._last[idx] = logits.detach().float()
 
     def select(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:

@@ -68,7 +68,7 @@ def train_cmd(
                                           "this many epochs of the trajectory (default: every epoch so far)."),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an earlier result in the result folder (the old one "
                                "is deleted only once the new one is complete; a folder that is not a result never is)."),
-    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted training of this result folder (same --run and --name/--out) after its last finished epoch, with the options it was started with; on a CPU it ends as an uninterrupted training would. Not with --dynamic."),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted training of this result folder (same --run and --name/--out) after its last finished epoch, with the options it was started with; on a CPU it ends as an uninterrupted training would (--dynamic plans included)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
 ):

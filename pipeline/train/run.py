@@ -452,7 +452,7 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
                     batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
                     beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
                     dynamic_options=dynamic_options, precision=precision)
-    keep_state = dynamic is None and not world.distributed  # dynamic plans do not save their state (yet)
+    keep_state = not world.distributed  # (--resume under torchrun is not built)
     if keep_state:
         write_json(partial / TRAIN_ARGS, {"version": TRAIN_RESUME_VERSION, "seed": seed, "seeds": seeds,
                                           "prepared": {k: (str(v) if isinstance(v, Path) else v)
@@ -509,7 +509,7 @@ def _resume(*, run, name, out, dynamic, rate, manifest, budget, cdbw, force, log
         log(f"resuming {partial} with the options it was started with")
         return _run_in(partial, claim, out_dir, saved["seed"], saved["seeds"], log, prepared, force, True, fresh=False)
     raise PruneError(f"no interrupted training of {out_dir} to resume (an unfinished .{out_dir.name}.partial-* folder "
-                     "beside it, from a training without --dynamic); train without --resume")
+                     "beside it); train without --resume")
 
 
 def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, log, prepared: dict,
