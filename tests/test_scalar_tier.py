@@ -193,3 +193,26 @@ def test_an_interrupted_scalar_recording_resumes_to_the_same_bytes(runs, tmp_pat
     assert any("after epoch 4/12" in line for line in said), said
     assert _frame(open_run(cut)).equals(_frame(scalar))
     assert _digests(cut) == _digests(scalar.path)
+
+
+def test_the_recorder_api_writes_the_scalar_tier_too(tmp_path):
+    import torch
+
+    from pipeline import Recorder, score
+
+    rng = np.random.default_rng(0)
+    N, C, E = 50, 3, 6
+    y = rng.integers(0, C, N)
+    Z = rng.normal(size=(E, N, C)).astype(np.float32)
+    got = {}
+    for tier in ("float32", "none"):
+        with Recorder(tmp_path / tier, targets=y, num_classes=C, epochs=E, logits_dtype=tier) as rec:
+            for e in range(E):
+                for s in range(0, N, 16):
+                    idx = np.arange(s, min(N, s + 16))
+                    rec.log(e, torch.from_numpy(idx), torch.from_numpy(Z[e, idx]))
+        got[tier] = {m: score(tmp_path / tier, m, **({"window": 3} if m == "tdds" else {})).score
+                     for m in ("tdds", "forgetting", "aum", "entropy", "loss")}
+    assert not (tmp_path / "none" / "trajectories.zarr" / "logits").exists()
+    for m, v in got["none"].items():
+        np.testing.assert_allclose(v, got["float32"][m], rtol=1e-5, atol=1e-6, err_msg=m)

@@ -81,7 +81,7 @@ class Recorder:
     data : str
         A name for the data set; with the targets it makes the run's
         fingerprint, which every score table and manifest carries.
-    logits_dtype : "float16" or "float32"
+    logits_dtype : "float16", "float32" or "none" (no logits array: dynamics/ only, as ``prune record --logits none``)
         Stored precision of the logits.
     """
 
@@ -103,8 +103,8 @@ class Recorder:
             raise PruneError(f"targets must lie in 0..{C - 1} (num_classes={C}); found {int(y.min())}..{int(y.max())}")
         if int(epochs) < 1 or int(inits) < 1:
             raise PruneError(f"epochs and inits must be at least 1, got epochs={epochs}, inits={inits}")
-        if logits_dtype not in ("float16", "float32"):
-            raise PruneError(f"logits_dtype must be float16 or float32, got {logits_dtype!r}")
+        if logits_dtype not in ("float16", "float32", "none"):
+            raise PruneError(f"logits_dtype must be float16, float32 or none (dynamics/ only), got {logits_dtype!r}")
         names = [str(c) for c in range(C)] if classes is None else [str(c) for c in classes]
         if len(names) != C:
             raise PruneError(f"classes names {len(names)} classes but num_classes is {C}")
