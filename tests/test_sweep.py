@@ -203,3 +203,23 @@ def test_dynamic_pruning_cells(workdir):
     assert m["dynamic"]["method"] == "rs2" and not (d / "keep.parquet").exists()
     n = df["n_total"][0]
     assert row["sample_passes"] == m["sample_passes"] == 2 * keep_count(n, 0.5)  # RS2: the kept count every epoch
+
+
+def test_score_tables_with_options(workdir):
+    s = spec(scores=["aum:space=prob", "tdds:window=3:decay=0.5"], methods=["ccs"], rates=["0.5"])
+    ids = [c.id for c in s.cells]
+    assert ids == ["full", "aum.space=prob+ccs-none-r0.5", "tdds.window=3.decay=0.5+ccs-none-r0.5"]
+    assert s.cells[1].label == "aum (space=prob) + ccs"
+    with pytest.raises(PruneError, match="not a name"):
+        spec(scores=["aum:space"])
+    run = workdir / "runs" / "default"
+    prune("sweep", "--scores", "aum:space=prob", "--methods", "ccs", "--rates", "0.5", "--epochs", "2", "--threads",
+          "1", "--name", "opts", "--no-full")
+    from pipeline.io import read_scores
+
+    t = read_scores(run / "scores" / "aum.space=prob.parquet")
+    assert t.meta["parameters"]["space"] == "prob"
+    df = pl.read_parquet(run / "sweeps" / "opts" / "results.parquet")
+    assert df["score"].to_list() == ["aum:space=prob"]
+    man = read_manifest(run / "sweeps" / "opts" / "cells" / "aum.space=prob+ccs-none-r0.5" / "seed=0" / "keep.parquet")
+    assert man.meta["scores"]["parameters"]["space"] == "prob"

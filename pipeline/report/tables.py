@@ -16,6 +16,12 @@ GROUP = ["score", "method", "quota", "keep", "budget", "cdbw"]  # a "method" of 
 METRICS = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy")
 
 
+def _score_name(spec: str) -> str:
+    """A sweep's score spec as the report names it: ``aum``, ``aum (space=prob)`` (``aum:space=prob``)."""
+    name, _, opts = spec.partition(":")
+    return name if not opts else f"{name} ({opts.replace(':', ', ')})"
+
+
 def label(row: dict[str, Any]) -> str:
     """How the report names a method: ``tdds + ccs``, ``random + drop``, ``full data``, ``el2n + topk (keep easy)``."""
     if row["method"] == "full":
@@ -23,7 +29,7 @@ def label(row: dict[str, Any]) -> str:
     elif row["method"].startswith("dynamic:"):
         base = f"{row['method'][len('dynamic:'):]} (dynamic)"
     else:
-        base = row["method"] if row["score"] is None else f"{row['score']} + {row['method']}"
+        base = row["method"] if row["score"] is None else f"{_score_name(row['score'])} + {row['method']}"
         if row["keep"] != "hard":
             base += f" (keep {row['keep']})"
         if row["quota"] != "none":

@@ -19,7 +19,7 @@ def sweep_cmd(
     run: Path = RunOpt,
     name: Optional[str] = typer.Option(None, "--name", help="The sweep's folder under RUN/sweeps/ (default: the config's name, else 'sweep'). Rerunning a name skips its finished cells."),
     config: Optional[Path] = typer.Option(None, "--config", help="A TOML file with the grid (keys as the flags below; several grid tables are unioned). Flags given override its top level. See docs/sweep.md."),
-    scores: Optional[str] = typer.Option(None, "--scores", help="Score tables, comma-separated method names; those missing from RUN/scores are computed once (default: tdds)."),
+    scores: Optional[str] = typer.Option(None, "--scores", help="Score tables, comma-separated method names, each optionally with its options as NAME:KEY=VALUE[:KEY=VALUE] (e.g. aum:space=prob, CCS's own AUM); those missing from RUN/scores are computed once (default: tdds)."),
     methods: Optional[str] = typer.Option(None, "--methods", help="Samplers, comma-separated (default: ccs,random). Samplers that read no scores (random) get one cell per quota and rate, not one per score table."),
     quotas: Optional[str] = typer.Option(None, "--quotas", help="Class quotas, comma-separated (default: none)."),
     rates: Optional[str] = typer.Option(None, "--rates", help="Pruning rates (fractions removed), comma-separated (default: 0.3,0.5,0.7,0.9)."),

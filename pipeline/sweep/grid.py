@@ -46,6 +46,39 @@ DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "
                              "budgets": ["epochs"], "cdbw": [False], "dynamic": []}
 DYNAMIC_PREFIX = "dynamic:"  # a dynamic-pruning cell's method: "dynamic:<rule>" (prune train --dynamic RULE)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+#: a score table of the grid: a method, optionally with options, ``aum:space=prob``, ``tdds:window=5:decay=0.8``
+SCORE_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*(:[A-Za-z_][A-Za-z0-9_-]*=[A-Za-z0-9._+-]+)*$")
+
+
+def parse_score(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"aum:space=prob"`` → ("aum", {"space": "prob"}); numbers become numbers, true/false booleans."""
+    name, *opts = spec.split(":")
+    params: dict[str, Any] = {}
+    for o in opts:
+        k, _, v = o.partition("=")
+        val: Any = v
+        if v.lower() in ("true", "false"):
+            val = v.lower() == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    val = cast(v)
+                    break
+                except ValueError:
+                    pass
+        params[k.replace("-", "_")] = val
+    return name, params
+
+
+def score_label(spec: str) -> str:
+    """How tables name a score spec: ``aum``, ``aum (space=prob)``."""
+    name, _, opts = spec.partition(":")
+    return name if not opts else f"{name} ({opts.replace(':', ', ')})"
+
+
+def score_file_stem(spec: str) -> str:
+    """The table's name in RUN/scores/ for a score spec: ``aum`` or ``aum.space=prob``."""
+    return spec.replace(":", ".")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -78,7 +111,8 @@ class Cell:
         elif self.dynamic is not None:
             words = [f"dyn-{self.dynamic}", f"r{self.rate:g}"]
         else:
-            words = [self.method if self.score is None else f"{self.score}+{self.method}", self.quota, f"r{self.rate:g}"]
+            words = [self.method if self.score is None else f"{score_file_stem(self.score)}+{self.method}", self.quota,
+                     f"r{self.rate:g}"]
             if self.beta is not None:
                 words.append(f"beta{self.beta:g}")
             if self.keep != "hard":
@@ -97,7 +131,7 @@ class Cell:
         elif self.dynamic is not None:
             base = f"{self.dynamic} (dynamic)"
         else:
-            base = self.method if self.score is None else f"{self.score} + {self.method}"
+            base = self.method if self.score is None else f"{score_label(self.score)} + {self.method}"
             if self.keep != "hard":
                 base += f" (keep {self.keep})"
             if self.quota != "none":
@@ -205,7 +239,7 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
             v = _bools(v, key)
         else:
             v = [str(x) for x in v]
-            bad = [x for x in v if not NAME.match(x)]
+            bad = [x for x in v if not (SCORE_SPEC if key == "scores" else NAME).match(x)]
             if bad:
                 raise PruneError(f"--{key}: {bad[0]!r} is not a name")
             if key == "keep" and any(x not in ("hard", "easy") for x in v):

@@ -117,14 +117,22 @@ def _scores(r, names: list[str], log) -> dict[str, Any]:
     from pipeline.api.functions import score
     from pipeline.io import layout, read_scores
 
+    from pipeline.sweep.grid import parse_score, score_file_stem
+
     tables = {}
-    for name in names:
-        path = layout.scores_table(r.path, name)
+    for spec in names:
+        name, params = parse_score(spec)  # "aum:space=prob": the aum table in probability space
+        path = layout.scores_table(r.path, score_file_stem(spec))
         if path.exists():
-            tables[name] = read_scores(path)
+            tables[spec] = read_scores(path)
+            got = tables[spec].meta.get("parameters", {})
+            differ = [k for k, v in params.items() if got.get(k) != v]
+            if differ:
+                raise PruneError(f"{path} was scored with {', '.join(f'{k}={got.get(k)}' for k in differ)}, not as "
+                                 f"--scores {spec} asks; remove it or name the table's own options")
         else:
-            log(f"scoring {name}: {path} is missing, computing it once")
-            tables[name] = score(r, name, out=True)
+            log(f"scoring {spec}: {path} is missing, computing it once")
+            tables[spec] = score(r, name, out=path, **params)
     return tables
 
 
