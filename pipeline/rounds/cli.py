@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from pipeline.cliutil import DeviceOpt, RunOpt, say, stage_app, user_errors
+from pipeline.api.functions import pool_scores
+from pipeline.cliutil import DeviceOpt, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.models.registry import model_help
 
@@ -18,14 +19,14 @@ app = stage_app("rounds", "Active learning or iterative pruning in rounds (DRoP'
 @app.callback()
 @user_errors
 def rounds_cmd(
-    run: Path = RunOpt,
+    run: Path = typer.Option(Path("runs/default"), "--run", help="Folder the rounds go under (RUN/rounds/NAME/); it need not hold a recorded run: every round records its own query model."),
     name: str = typer.Option("rounds", "--name", help="The rounds' folder under RUN/rounds/. Rerunning the same command resumes at the first unfinished round."),
     strategy: str = typer.Option(..., "--strategy", help="acquire: grow a labelled set from the unlabelled pool (active learning, DRoP's strategy 0); prune: shrink the training set round by round (DRoP's strategy 1)."),
     iterations: int = typer.Option(1, "--iterations", help="Rounds K: query models trained, one per round."),
     start_frac: Optional[float] = typer.Option(None, "--start-frac", help="Fraction of the training set to start from: the random labelled set (acquire; default 0.1) or the set pruning starts from (prune; default 1, all)."),
     final_frac: float = typer.Option(..., "--final-frac", help="Fraction of the training set after the last round: labelled (acquire) or kept (prune, e.g. 0.3 keeps 30%)."),
     schedule: str = typer.Option("linear", "--schedule", help="How the fraction moves from --start-frac to --final-frac over the rounds: linear (equal steps) or exponential (equal ratios)."),
-    method: Optional[str] = typer.Option(None, "--method", help="Score of every round (default: entropy for acquire, tdds for prune). acquire needs a label-free one: entropy, margin, least-confidence, variation-ratio, bald, el2n, grand, kcenter, random."),
+    method: Optional[str] = typer.Option(None, "--method", help=f"Score of every round (default: entropy for acquire, tdds for prune). acquire needs a label-free one: {', '.join(pool_scores())}."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="Sampler of every round, as `prune select --method` (default: topk for acquire, taking the hard end first; ccs for prune)."),
     quota: str = typer.Option("none", "--quota", help="Class quota of every round, as `prune select --quota` (e.g. drop for DRoP's)."),
     score_opt: Optional[List[str]] = typer.Option(None, "--score-opt", help="An option of the score, KEY=VALUE (e.g. window=5, label=avg); repeat for several."),
