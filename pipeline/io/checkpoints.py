@@ -18,12 +18,36 @@ def save_checkpoint(path: str | os.PathLike, model) -> None:
     (temporary, random) name inside the archive, so the same weights would
     not give the same bytes.
     """
+    save_state(path, {k: v.detach().cpu() for k, v in model.state_dict().items()})
+
+
+def save_state(path: str | os.PathLike, state: dict) -> None:
+    """``torch.save(state)`` serialised in memory, then written atomically (same state, same bytes).
+
+    What checkpoints and the resume states of ``prune record`` and ``prune train`` are written with.
+    """
     import torch
 
     buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    torch.save(state, buf)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buf.getvalue())
+
+
+def load_state(path: str | os.PathLike, version: int, again: str) -> dict:
+    """A resume state written by :func:`save_state` with ``state["version"] == version``; one line otherwise.
+
+    ``again`` ends the line: what the user does instead (e.g. "record again without --resume").
+    """
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # written atomically, so only a foreign or damaged file gets here
+        raise PruneError(f"{path} is not a readable resume state ({err.__class__.__name__}); {again}") from None
+    if not isinstance(state, dict) or state.get("version") != version:
+        raise PruneError(f"{path} was written by another version of prune; {again}")
+    return state
 
 
 def load_state_dict(path: str | os.PathLike) -> dict:

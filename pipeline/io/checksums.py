@@ -11,7 +11,6 @@ numbers, is found only here.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +18,11 @@ from pathlib import Path
 from pipeline.io import layout
 from pipeline.io.atomic import read_json, write_json
 from pipeline.io.errors import PruneError
+from pipeline.io.tables import file_sha256
 
 CHECKSUMS = "checksums.json"
 #: what a recording writes; everything else in a run folder is a later stage's (or the log's)
 COVERED = (layout.TRAJECTORIES, layout.DYNAMICS, layout.EVAL_TABLE, layout.CHECKPOINTS, layout.FILES)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def covered_files(run: Path) -> list[Path]:
@@ -48,7 +40,7 @@ def covered_files(run: Path) -> list[Path]:
 def write_checksums(run: str | os.PathLike) -> None:
     """Hash every recorded file of ``run`` into RUN/checksums.json (the files are in the page cache, just written)."""
     run = Path(run)
-    sums = {p.relative_to(run).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in covered_files(run)}
+    sums = {p.relative_to(run).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in covered_files(run)}
     write_json(run / CHECKSUMS, {"algorithm": "sha256", "files": sums})
 
 
@@ -87,7 +79,7 @@ def verify(run: str | os.PathLike) -> Report:
         rep.checked += 1
         size = q.stat().st_size
         rep.bytes += size
-        if size != want["bytes"] or _sha256(q) != want["sha256"]:
+        if size != want["bytes"] or file_sha256(q) != want["sha256"]:
             rep.changed.append(rel)
     rep.extra = sorted(set(present) - set(files))
     return rep

@@ -15,9 +15,9 @@ import numpy as np
 
 from pipeline.data.noise import flip_labels
 from pipeline.io import PruneError, fingerprint, layout, write_json
-from pipeline.io.checkpoints import save_checkpoint
+from pipeline.io.checkpoints import load_state, save_checkpoint
+from pipeline.io.checkpoints import save_state as write_state
 from pipeline.io.errors import Interrupted
-from pipeline.io.atomic import atomic_path
 from pipeline.io.folders import claim_folder, hold, in_use, is_run, partial_folder, partials_of, swap_into_place
 from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
 from pipeline.io.tables import EVAL_SCHEMA, write_table
@@ -137,22 +137,17 @@ def _close(fd: int) -> None:
 
 def find_resumable(run: Path) -> tuple[Path, int, dict]:
     """The newest unfinished folder of ``run`` with a saved epoch, locked, and its state; one line if there is none."""
-    import torch
-
     for partial in partials_of(run):
         state_path = layout.resume_state(partial)
         if not state_path.exists() or in_use(partial):
             continue
         lock = hold(partial)
         try:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
-        except Exception as err:  # written atomically, so only a foreign file gets here
+            state = load_state(state_path, RESUME_VERSION, f"remove the folder with `prune clean --run-parent "
+                                                           f"{run.parent} --yes` and record {run} again")
+        except PruneError:
             _close(lock)
-            raise PruneError(f"{state_path} is not a readable resume state ({err.__class__.__name__}); remove the "
-                             f"folder with `prune clean --run-parent {run.parent} --yes` and record again") from None
-        if not isinstance(state, dict) or state.get("version") != RESUME_VERSION:
-            _close(lock)
-            raise PruneError(f"{state_path} was written by another version of prune; record {run} again")
+            raise
         # files a kill left half-written (atomic writes' temporaries) are redone from the saved epoch on
         for tmp in partial.rglob(".*.tmp"):
             tmp.unlink(missing_ok=True)
@@ -163,17 +158,6 @@ def find_resumable(run: Path) -> tuple[Path, int, dict]:
 
 #: Layout version of RUN/.partial/resume.pt; a state of another version is not resumed.
 RESUME_VERSION = 2  # 2: dynamics/ gained kl_step, and the state what the next epoch's kl_step compares with
-
-
-def _save_state(path: Path, state: dict) -> None:
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
 
 
 def _record(*, run: Path, download: bool, device: str, force: bool, log, args: dict, saved: dict | None,
@@ -360,7 +344,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
                 snapshot = {"version": RESUME_VERSION, "args": args, "fingerprint": fp, "init": i, "fit": state,
                             "eval_cols": {k: list(v) for k, v in eval_cols.items()}, "final_test": list(final_test),
                             "seconds": time.perf_counter() - t0}
-                hook.writer.after_writes(_save_state, layout.resume_state(partial), snapshot)
+                hook.writer.after_writes(write_state, layout.resume_state(partial), snapshot)
             t_init = time.perf_counter()
 
             eta = Eta(cfg.epochs)

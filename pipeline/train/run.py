@@ -223,7 +223,9 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
         log(f"{label}resuming after epoch {continued['fit']['epoch'] + 1}/{s.epochs} ({state_path})")
 
     def save_state(state, t0=t0):
-        _save_state(state_path, {"version": TRAIN_RESUME_VERSION, "fit": state, "seconds": time.perf_counter() - t0})
+        from pipeline.io.checkpoints import save_state as write_state
+
+        write_state(state_path, {"version": TRAIN_RESUME_VERSION, "fit": state, "seconds": time.perf_counter() - t0})
 
     from pipeline.engine.loop import Eta
 
@@ -298,30 +300,10 @@ RESUME_STATE = "resume.pt"
 TRAIN_ARGS = "train_args.json"  # in the unfinished folder: what `prune train --resume` continues with
 
 
-def _save_state(path: Path, state: dict) -> None:
-    import io
-
-    import torch
-
-    from pipeline.io.atomic import atomic_path
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.getvalue())
-
-
 def _load_state(path: Path) -> dict:
-    import torch
+    from pipeline.io.checkpoints import load_state
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # written atomically, so only a foreign or damaged file gets here
-        raise PruneError(f"{path} is not a readable training state ({err.__class__.__name__}); train again "
-                         "without --resume") from None
-    if not isinstance(state, dict) or state.get("version") != TRAIN_RESUME_VERSION:
-        raise PruneError(f"{path} was written by another version of prune; train again without --resume")
-    return state
+    return load_state(path, TRAIN_RESUME_VERSION, "train again without --resume")
 
 
 def default_name(manifest: Path | None, dynamic: str | None, rate: float | None, budget: str, cdbw: bool) -> str:
