@@ -49,6 +49,19 @@ def user_errors(fn):
     return wrapper
 
 
+def option_value(text: str):
+    """A ``KEY=VALUE`` option's value as typed on the command line: true/false, an int, a float, else the text."""
+    v = text.strip()
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v
+
+
 def _main_process() -> bool:
     """Rank 0 under torchrun, or the only process."""
     import os

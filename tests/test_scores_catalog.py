@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from typer.testing import CliRunner
 
-from pipeline.cli import app
+from cli_helpers import error_line, prune
 from pipeline.io import PruneError, fingerprint, open_run, read_scores, read_table_metadata
 from pipeline.data.noise import flip_labels, labels_as_trained
 from pipeline.record.run import parse_epochs
@@ -21,7 +20,6 @@ from pipeline.score.noise import auroc, label_noise_auroc
 from pipeline.score.registry import METHODS
 from pipeline.score.run import score, score_all
 
-runner = CliRunner()
 
 
 def logits_of(p) -> np.ndarray:
@@ -247,20 +245,6 @@ def test_parse_epochs_accepts_percentages_and_final():
 # -- a recorded run, end to end -----------------------------------------------
 
 EPOCHS = 6
-
-
-def prune(*args: str, ok: bool = True):
-    res = runner.invoke(app, list(args))
-    if ok:
-        assert res.exit_code == 0, res.output + (str(res.exception) if res.exception else "")
-    return res
-
-
-def error_line(res) -> str:
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pipeline.cliutil import option_value
 from pipeline.engine.counts import round_half_up
 from pipeline.io import PruneError, layout, read_json, write_json
 from pipeline.io.errors import Interrupted
@@ -95,17 +96,7 @@ def parse_options(items: list[str] | None, flag: str) -> dict[str, Any]:
         key = key.strip().lstrip("-").replace("-", "_")
         if not eq or not key:
             raise PruneError(f"{flag} takes KEY=VALUE (e.g. {flag} window=5), got {item!r}")
-        v: Any = value.strip()
-        if v.lower() in ("true", "false"):
-            v = v.lower() == "true"
-        else:
-            for cast in (int, float):
-                try:
-                    v = cast(v)
-                    break
-                except ValueError:
-                    pass
-        out[key] = v
+        out[key] = option_value(value)
     return out
 
 

@@ -37,6 +37,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from pipeline.cliutil import option_value
 from pipeline.io import PruneError
 
 GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "keep", "budgets", "cdbw", "dynamic")
@@ -56,17 +57,7 @@ def parse_score(spec: str) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     for o in opts:
         k, _, v = o.partition("=")
-        val: Any = v
-        if v.lower() in ("true", "false"):
-            val = v.lower() == "true"
-        else:
-            for cast in (int, float):
-                try:
-                    val = cast(v)
-                    break
-                except ValueError:
-                    pass
-        params[k.replace("-", "_")] = val
+        params[k.replace("-", "_")] = option_value(v)
     return name, params
 
 
