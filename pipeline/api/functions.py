@@ -85,7 +85,7 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
            higher_is_harder: bool | None = None, n_keep: int | None = None, seed: int = 0, keep: str | None = None,
            beta: float | None = None, strata: int | None = None, k: int | None = None, gamma: float | None = None,
            embeddings=None, recalls=None, like=None, classes=None, out: str | os.PathLike | None = None,
-           **options: Any) -> Selection:
+           beta_grid=None, tune_epochs: int | None = None, device: str = "auto", **options: Any) -> Selection:
     """Which samples to keep (``prune select`` on values in memory): exactly N − round(rate·N) ids.
 
     ``scores`` is what :func:`score` returns, a score table's path, a plain
@@ -96,10 +96,24 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     ``recalls`` (one per class, or ``"final"``/``"best"``/``"mean"``: the score's run's validation recalls
     taken that way) the DRoP quota, ``like`` (a manifest, its path
     or kept counts per class) strategyq. ``out`` writes the manifest too.
+
+    ``beta="auto"`` (scores from a recorded run: a table's path or what
+    :func:`score` returns) chooses CCS's β by validation accuracy, training one
+    model per value of ``beta_grid`` (``prune select --beta auto``).
     """
     from pipeline.io import read_manifest, read_scores
     from pipeline.select.core import choose
     from pipeline.select.run import describe
+
+    if isinstance(beta, str):
+        return _select_auto(scores, rate, method=method, quota=quota, n_keep=n_keep, seed=seed, keep=keep, beta=beta,
+                            strata=strata, k=k, gamma=gamma, recalls=recalls, like=like, out=out,
+                            beta_grid=beta_grid, tune_epochs=tune_epochs, device=device,
+                            unused=[name for name, v in (("targets", targets), ("higher_is_harder", higher_is_harder),
+                                                         ("embeddings", embeddings), ("classes", classes))
+                                    if v is not None] + list(options))
+    if beta_grid is not None or tune_epochs is not None:
+        raise PruneError("beta_grid= and tune_epochs= go with beta='auto'")
 
     meta_extra: dict[str, Any] = {}
     values = None
@@ -167,6 +181,32 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     if out is not None:
         sel.write(out)
     return sel
+
+
+def _select_auto(scores, rate, *, method, quota, n_keep, seed, keep, beta, strata, k, gamma, recalls, like, out,
+                 beta_grid, tune_epochs, device, unused) -> Selection:
+    """``select(..., beta="auto")``: the file-based selection of ``prune select --beta auto`` (it trains on the run)."""
+    import tempfile
+
+    from pipeline.io import read_manifest, read_scores
+    from pipeline.select.run import select as stage
+
+    if unused:
+        raise PruneError(f"beta='auto' selects from a score table and its run; {', '.join(unused)} do not apply")
+    if isinstance(scores, (str, os.PathLike)):
+        scores = read_scores(scores)
+    if not isinstance(scores, Scores) or scores.path is None or not scores.meta.get("source_run"):
+        raise PruneError("beta='auto' trains on the run the scores came from: pass a score table written by "
+                         "prune score (its path, or what score(..., out=True) returns)")
+    if isinstance(like, Selection):
+        like = like.path
+    with tempfile.TemporaryDirectory(prefix="prune-select-") as tmp:
+        path = Path(out) if out is not None else Path(tmp) / "keep.parquet"
+        stage(run=Path(scores.meta["source_run"]), method=method, rate=rate, count=n_keep, scores=str(scores.path),
+              out=path, keep=keep or "hard", quota=quota, beta=beta, strata=strata, seed=seed, k=k, gamma=gamma,
+              recalls=recalls, like=like, log=_quiet, beta_grid=beta_grid, tune_epochs=tune_epochs, device=device)
+        m = read_manifest(path)
+    return Selection(ids=m.ids, targets=m.target, meta=m.meta, path=None if out is None else Path(out))
 
 
 def register_sampler(entry, *, replace: bool = False):

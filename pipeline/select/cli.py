@@ -27,8 +27,16 @@ def select_cmd(
         "keep", "keep the 'hard' end of the scores or the 'easy' end", defaults=False)),
     quota: str = typer.Option("none", "--quota", help=(
         f"Class quota; the sampler then runs inside each class with its budget. {quota_help()}.")),
-    beta: Optional[float] = typer.Option(None, "--beta", help=option_help(
-        "beta", "fraction of the hardest samples dropped first")),
+    beta: Optional[str] = typer.Option(None, "--beta", help=option_help(
+        "beta", "fraction of the hardest samples dropped first; 'auto': choose it by validation accuracy, "
+        "training a model with the run's recipe on the selection of each β of --beta-grid (and one on a random "
+        "subset, to warn when random pruning does better)")),
+    beta_grid: Optional[str] = typer.Option(None, "--beta-grid", help="With --beta auto: the β values to try, "
+                                            "comma-separated (default: 0,0.1,0.2,0.3; those the rate allows)."),
+    tune_epochs: Optional[int] = typer.Option(None, "--tune-epochs", help="With --beta auto: epochs of each "
+                                              "trial training (default: the run's, as `prune train` would)."),
+    device: str = typer.Option("auto", "--device", help="With --beta auto: where the trial trainings run: auto "
+                               "(a GPU if there is one), cpu, cuda or cuda:N."),
     strata: Optional[int] = typer.Option(None, "--strata", help=option_help(
         "strata", "number of equal-width score bins, each with an equal share of the budget "
         "(d2 runs inside them; 1: no bins)")),
@@ -40,9 +48,10 @@ def select_cmd(
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help=input_help(
         "embeddings", "which recorded embeddings to use, by epoch count (default: the last recorded, 'final').")),
     recalls: Optional[str] = typer.Option(None, "--recalls", help=input_help(
-        "recalls", "where the class errors come from: the run's validation recall after the last epoch (final, "
-        "the default), at each init's best-validation epoch (best), or averaged over every epoch (mean); or a "
-        "`prune train` metrics.json (val.recall; per_class if absent).")),
+        "recalls", "where the class errors come from: the run's validation recall averaged over every epoch "
+        "(mean, the default), after the last epoch (final: DRoP's Algorithm 1 as written) or at each init's "
+        "best-validation epoch (best, as the DRoP code); or a `prune train` metrics.json (val.recall; per_class "
+        "if absent).")),
     like: Optional[Path] = typer.Option(None, "--like", help=input_help(
         "like", "the manifest whose class shares to copy, e.g. keep.parquet of another method.")),
     seed: int = SeedOpt,
@@ -52,7 +61,7 @@ def select_cmd(
 
     meta = select(run=run, method=method, rate=rate, scores=scores, out=out, keep=keep, quota=quota, beta=beta,
                   strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like, log=say,
-                  count=count, add_to=add_to)
+                  count=count, add_to=add_to, beta_grid=beta_grid, tune_epochs=tune_epochs, device=device)
     params = ", ".join(f"{k}={v}" for k, v in meta["parameters"].items() if not isinstance(v, dict))
     if "added_to" in meta:
         say(f"{method}{f'({params})' if params else ''}, quota {quota}: chose {meta['n_chosen']} of {meta['n_total']} "

@@ -18,7 +18,7 @@ import operator
 from pipeline.io import PruneError, file_sha256, layout, open_run, read_json, read_manifest, read_scores, write_manifest
 from pipeline.io.tables import read_table_metadata
 from pipeline.engine.counts import checked_keep_count
-from pipeline.select import core
+from pipeline.select import core, tune
 from pipeline.select.base import Inputs
 
 
@@ -142,7 +142,8 @@ def run_recalls(r, how: str = "final") -> tuple[np.ndarray, str]:
 def select(*, run: Path, method: str, rate: float | None, scores: str | None, out: Path, keep: str, quota: str,
            beta: float | None, strata: int | None, seed: int, k: int | None = None, gamma: float | None = None,
            snapshot: str | int | None = None, recalls: str | Path | None = None, like: str | Path | None = None,
-           log=print, count: int | None = None, add_to: str | Path | None = None) -> dict[str, Any]:
+           log=print, count: int | None = None, add_to: str | Path | None = None, beta_grid=None,
+           tune_epochs: int | None = None, device: str = "auto") -> dict[str, Any]:
     """The stage: read what the sampler and quota need from the run (and --scores, --recalls, --like), select
     (:mod:`pipeline.select.core`), write the manifest ``out``; returns its metadata.
 
@@ -154,11 +155,27 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
     """
     if (rate is None) == (count is None):
         raise PruneError("give exactly one of --rate (the fraction to remove) and --count (the number to keep)")
+    beta = tune.parse_beta(beta)
+    auto = beta == tune.AUTO
+    if auto:
+        beta = None  # each β of the grid is given in turn below
+        grid = tune.parse_grid(beta_grid)
+        if add_to is not None:
+            raise PruneError("--beta auto trains on the kept samples alone; it does not apply to --add-to")
+        if tune_epochs is not None and tune_epochs < 1:
+            raise PruneError(f"--tune-epochs must be at least 1, got {tune_epochs}")
+    elif beta_grid is not None or tune_epochs is not None:
+        raise PruneError("--beta-grid and --tune-epochs go with --beta auto")
     # Names, rate and options are checked before the run is opened.
     given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
              "snapshot": snapshot, "recalls": recalls, "like": like}
     # with --count the rate is known once the candidates are: names and options are checked now all the same
     choice = core.resolve(method, quota, rate=rate if rate is not None else 0.5, given=given)
+    if auto and "beta" not in choice.params:
+        from pipeline.select.catalog import SAMPLERS
+
+        raise PruneError(f"--beta auto: --method {method} has no β to choose (samplers with a hard cutoff: "
+                         f"{', '.join(n for n, e in SAMPLERS.items() if 'beta' in e.options)})")
     snap = parse_snapshot(snapshot)
     needs = choice.needs
     if "like" in needs and like is None:
@@ -262,39 +279,75 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
 
     inputs = Inputs(targets=targets, num_classes=C, classes=tuple(r.classes), scores=values,
                     higher_is_harder=hard_high, emb=emb, recalls=rec, like_counts=like_counts, sources=sources)
-    core.check(choice, n, n_keep)  # checked before anything is printed, rather than inside the sampler
+    if auto:
+        choices = {}
+        for b in grid:  # the β a rate allows: a global cutoff must leave the samples to keep
+            c = core.resolve(method, quota, rate=rate, given={**given, "beta": b})
+            try:
+                core.check(c, n, n_keep)
+            except PruneError:
+                continue
+            choices[b] = c
+        if not choices:
+            raise PruneError(f"--beta-grid {','.join(f'{b:g}' for b in grid)}: every β drops more than rate "
+                             f"{rate:.4g} removes; give values of at most {(n - n_keep) / n:.4g}")
+        grid = tuple(choices)
+    else:
+        core.check(choice, n, n_keep)  # checked before anything is printed, rather than inside the sampler
     for line in notes:
         log(line)
-    kept, parameters, detail = core.run(choice, inputs, n_keep, seed)  # rows of the candidates
-    if score_meta:
-        score_meta["sha256"] = table_sha.result()
-    meta = {
-        **describe(method=method, quota=quota, rate=rate, kept=kept, targets=targets, classes=r.classes,
-                   parameters=parameters, detail=detail, seed=seed),
-        "scores": score_meta or None,
-        "fingerprint": r.fingerprint,
-        "source_run": str(r.path),
-        "data": r.dataset,
-    }
-    if on_pool:
-        meta["candidates"] = "pool"
-    if r.n_total != r.n:
-        meta["n_data"] = r.n_total  # the whole training set; n_total counts the candidates
-    chosen, chosen_y = ids[kept], targets[kept]
-    if base is not None:
-        meta["added_to"] = {"path": str(add_to), "n": int(len(base.ids)), "sha256": file_sha256(add_to)}
-        meta["n_chosen"] = int(len(chosen))
-        all_ids = np.concatenate([base.ids, chosen])
-        order = np.argsort(all_ids, kind="stable")
-        chosen, chosen_y = all_ids[order], np.concatenate([base.target, chosen_y])[order]
-        meta["n_kept"] = int(len(chosen))
-    files = None
+    all_files = None
     if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
         from pipeline.io.files import read_files
 
-        files = read_files(layout.files_table(r.path), r.n_total)[chosen]
-    write_manifest(out, chosen, chosen_y, meta, files=files)
-    return meta
+        all_files = read_files(layout.files_table(r.path), r.n_total)
+
+    def manifest(how: core.Choice, name: str, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        kept, parameters, detail = core.run(how, inputs, n_keep, seed)  # rows of the candidates
+        meta = {
+            **describe(method=name, quota=quota, rate=rate, kept=kept, targets=targets, classes=r.classes,
+                       parameters=parameters, detail=detail, seed=seed),
+            "scores": score_meta or None,
+            "fingerprint": r.fingerprint,
+            "source_run": str(r.path),
+            "data": r.dataset,
+        }
+        if on_pool:
+            meta["candidates"] = "pool"
+        if r.n_total != r.n:
+            meta["n_data"] = r.n_total  # the whole training set; n_total counts the candidates
+        chosen, chosen_y = ids[kept], targets[kept]
+        if base is not None:
+            meta["added_to"] = {"path": str(add_to), "n": int(len(base.ids)), "sha256": file_sha256(add_to)}
+            meta["n_chosen"] = int(len(chosen))
+            all_ids = np.concatenate([base.ids, chosen])
+            order = np.argsort(all_ids, kind="stable")
+            chosen, chosen_y = all_ids[order], np.concatenate([base.target, chosen_y])[order]
+            meta["n_kept"] = int(len(chosen))
+        meta.update(extra or {})
+        write_manifest(path, chosen, chosen_y, meta, files=None if all_files is None else all_files[chosen])
+        return meta
+
+    if score_meta:
+        score_meta["sha256"] = table_sha.result()
+    if not auto:
+        return manifest(choice, method, out)
+
+    baseline = core.resolve("random", quota, rate=rate, given={})
+
+    def trial(b: float | None, path: Path) -> None:
+        manifest(baseline if b is None else choices[b], "random" if b is None else method, path)
+
+    best, trials = tune.search(run=r.path, grid=grid, write=trial, seed=seed, epochs=tune_epochs, device=device,
+                               log=log)
+    rand = next(t for t in trials if t.beta is None)
+    top = max(t.val_accuracy for t in trials if t.beta is not None)
+    log(f"--beta auto: chose β={best:g} (val accuracy {top:.4f})")
+    if rand.val_accuracy > top:
+        log(f"warning: random pruning at this rate reached a higher val accuracy ({rand.val_accuracy:.4f}) than "
+            f"{method} with every β tried; consider --method random, or another score table")
+    # the same selection the chosen trial trained on, with what the search found
+    return manifest(choices[best], method, out, {"beta_auto": tune.summary(grid, trials, best, seed)})
 
 
 def describe(*, method: str, quota: str, rate: float | None, kept: np.ndarray, targets: np.ndarray,

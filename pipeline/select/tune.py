@@ -1,0 +1,116 @@
+"""``--beta auto``: a sampler's β chosen by validation accuracy, the way CCS's authors tune it (a grid search).
+
+β (CCS's hard cutoff: the fraction of hardest samples dropped before the
+stratified draw) is data-set specific: CCS's default (β by rate) is the
+authors' CIFAR-10 setting, and on other data another β can be better. With
+``--beta auto`` ``prune select`` makes the selection once per β of the grid, trains a
+fresh model on each subset with the run's recipe (what ``prune train
+--manifest`` would train), and keeps the β whose model has the highest
+**validation** accuracy (the DRoP val split, final epoch). Test accuracy never
+takes part. Ties go to the smaller β.
+
+It also trains on a random subset of the same size (same seed) and says so in
+one line when random pruning reached a higher validation accuracy than every
+β: a user never gets worse-than-random pruning without being told.
+
+The trainings live in a hidden folder of the run (``RUN/.beta-auto.partial-*``)
+that is removed when the selection ends; an interrupted one is left for
+``prune clean``. Their validation accuracies go into the manifest
+(``beta_auto``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline.io import PruneError
+
+#: The β values tried by ``--beta auto`` (those a rate allows: a global cutoff must leave the samples to keep).
+BETA_GRID = (0.0, 0.1, 0.2, 0.3)
+AUTO = "auto"
+
+
+def parse_beta(beta) -> float | str | None:
+    """``--beta``: None, a number, or ``auto``; a number given as text becomes a float."""
+    if beta is None or isinstance(beta, (int, float)) and not isinstance(beta, bool):
+        return beta
+    text = str(beta).strip().lower()
+    if text == AUTO:
+        return AUTO
+    try:
+        return float(text)
+    except ValueError:
+        raise PruneError(f"--beta must be a number in [0, 1) or 'auto', got {beta!r}") from None
+
+
+def parse_grid(grid) -> tuple[float, ...]:
+    """``--beta-grid 0,0.1,0.2``: distinct numbers in [0, 1), in the order given."""
+    if grid is None:
+        return BETA_GRID
+    items = grid.split(",") if isinstance(grid, str) else list(grid)
+    out: list[float] = []
+    for item in items:
+        try:
+            v = float(item)
+        except (TypeError, ValueError):
+            raise PruneError(f"--beta-grid takes comma-separated numbers in [0, 1), got {item!r}") from None
+        if not 0.0 <= v < 1.0:
+            raise PruneError(f"--beta-grid values must be in [0, 1), got {v}")
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise PruneError("--beta-grid is empty")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training of the search: β (None: the random baseline), its validation accuracy, its seconds."""
+
+    beta: float | None
+    val_accuracy: float
+    seconds: float
+    epochs: int
+
+
+def search(*, run: Path, grid: tuple[float, ...], write: Callable[[float | None, Path], None], seed: int,
+           epochs: int | None, device: str, log) -> tuple[float, list[Trial]]:
+    """Train on the selection of each β of ``grid`` and on a random one; → (the best β by val accuracy, trials).
+
+    ``write(beta, path)`` writes the manifest of ``beta`` (None: random pruning) to ``path``.
+    """
+    from pipeline.api.functions import train
+    from pipeline.io.folders import partial_folder
+
+    work = partial_folder(Path(run) / "beta-auto")
+    work.mkdir()
+    trials: list[Trial] = []
+    try:
+        for i, beta in enumerate([*grid, None]):
+            what = "random pruning" if beta is None else f"β={beta:g}"
+            manifest = work / f"keep-{i}.parquet"
+            write(beta, manifest)
+            t0 = time.perf_counter()
+            m = train(manifest, run=run, seed=seed, epochs=epochs, device=device, out=work / f"train-{i}")
+            trial = Trial(beta, float(m["final"]["val_accuracy"]), time.perf_counter() - t0, int(m["epochs"]))
+            trials.append(trial)
+            log(f"--beta auto: {what}: val accuracy {trial.val_accuracy:.4f} ({trial.seconds:.0f} s, "
+                f"{i + 1}/{len(grid) + 1})")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    tried = [t for t in trials if t.beta is not None]
+    best = max(tried, key=lambda t: t.val_accuracy)  # max keeps the first of equals: the smaller β listed first
+    return best.beta, trials
+
+
+def summary(grid: tuple[float, ...], trials: list[Trial], best: float, seed: int) -> dict:
+    """What the manifest records of the search (``beta_auto``)."""
+    rand = next(t for t in trials if t.beta is None)
+    return {"grid": list(grid), "chosen": best,
+            "val_accuracy": {f"{t.beta:g}": t.val_accuracy for t in trials if t.beta is not None},
+            "random_val_accuracy": rand.val_accuracy, "seed": seed, "epochs": trials[0].epochs,
+            "rule": "highest validation accuracy (final epoch) of a model trained on each selection; ties: smaller β"}
