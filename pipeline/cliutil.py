@@ -114,3 +114,20 @@ RunOpt = typer.Option(DEFAULT_RUN, "--run", help="Run folder: where `prune recor
 SeedOpt = typer.Option(0, "--seed", help="Seed of all randomness in this stage (order, init, sampling).")
 PrecisionOpt = typer.Option(None, "--precision", help="Training forward pass: fp32 (default), bf16 (autocast to bfloat16; CPUs and recent GPUs) or fp16 (autocast with loss scaling; CUDA only). Recorded logits keep --logits-dtype.")
 DeviceOpt = typer.Option("auto", "--device", help="Where to train: auto (a GPU if there is one), cpu, cuda or cuda:N.")
+
+
+QuietOpt = typer.Option(False, "--quiet", metavar="", help="Print only the results: no per-epoch lines or progress bars.")
+ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads torch may use (default: torch's choice, or "
+                          "OMP_NUM_THREADS). Running several trainings at once, give each the cores divided by their "
+                          "number: oversubscribed cores run many times slower. CPU results depend on it.")
+
+
+def console(*, quiet: bool = False, threads: int | None = None) -> None:
+    """Apply a stage's --quiet and --threads: how progress shows (bars in a terminal, lines in a log) and torch's threads."""
+    from pipeline.engine import progress
+
+    progress.configure(quiet=quiet or not _main_process())
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -189,6 +189,7 @@ def fit(
     class_weights: Callable[[int, Sequence[EpochLog]], np.ndarray | None] | None = None,
     resume: dict | None = None,
     save_state: Callable[[dict], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> list[EpochLog]:
     """Train ``model`` on ``bundle.train`` samples ``train_ids`` for ``epochs`` epochs.
 
@@ -208,6 +209,9 @@ def fit(
     optimiser, every random generator, the logs, the hooks' states), copied
     to the host; ``resume=state`` continues after that epoch, and on a CPU
     gives the same weights, logits and logs as an uninterrupted run.
+
+    ``on_step(done, total)`` is called after each optimiser step with the
+    steps done of the epoch's total (progress bars).
 
     Under torchrun (:mod:`pipeline.engine.distributed`) every rank trains on
     its shard of each global batch through DistributedDataParallel, and the
@@ -311,6 +315,8 @@ def fit(
                 scaler.update()
             loss_sum += loss.detach().sum()
             steps += 1
+            if on_step is not None:
+                on_step(steps, len(steps_pos))
         if W.distributed:
             loss_sum = D.all_sum(loss_sum)
             if seen != len(ids):  # pragma: no cover - the shards of every batch cover it exactly

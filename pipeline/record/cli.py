@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.cliutil import DeviceOpt, PrecisionOpt, RunOpt, say, stage_app, user_errors
+from pipeline.cliutil import DeviceOpt, PrecisionOpt, QuietOpt, RunOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.models.registry import model_help
 
@@ -43,12 +43,15 @@ def record_cmd(
     mc_samples: int = typer.Option(0, "--mc-samples", help="With --pool: this many forward passes over the pool with dropout on after the last epoch (MC dropout, for bald and variation-ratio); needs --dropout."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout rate before the model's classifier, in [0, 1) (default 0: none); MC-dropout scores need it."),
     resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted recording of --run (its unfinished .NAME.partial-* folder) after its last finished epoch, with the options it was started with; on a CPU the run is byte-identical to an uninterrupted one."),
+    quiet: bool = QuietOpt,
+    threads: Optional[int] = ThreadsOpt,
 ):
     """Train on the full data (or a --manifest's subset) and write RUN/trajectories.zarr, dynamics/, eval.parquet, run.json, checkpoints/."""
     from pipeline.data.hf import with_columns
     from pipeline.io import PruneError
     from pipeline.record.run import record
 
+    console(quiet=quiet, threads=threads)
     data = with_columns(data, image_column, label_column)
     if logits is not None and logits_dtype is not None and logits != logits_dtype:
         raise PruneError(f"--logits {logits} and --logits-dtype {logits_dtype} disagree: give one of them")

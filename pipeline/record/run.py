@@ -167,6 +167,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     from pipeline.engine.embeddings import EmbeddingHook
     from pipeline.engine.recording import RecordHook
     from pipeline.engine.loop import Eta, fit, resolve_device
+    from pipeline.engine.progress import EpochProgress
     from pipeline.engine.setup import build, command_line, load_data, train_config, versions
 
     data, data_dir, model, epochs, inits, seed = (args[k] for k in ("data", "data_dir", "model", "epochs", "inits", "seed"))
@@ -348,15 +349,17 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
             t_init = time.perf_counter()
 
             eta = Eta(cfg.epochs)
+            bar = EpochProgress(f"init {i} ", cfg.epochs, log, start=0 if continued is None else continued["epoch"] + 1)
 
-            def progress(e, i=i, t_init=t_init, eta=eta):
+            def progress(e, i=i, t_init=t_init, eta=eta, bar=bar):
                 v, t = e.evals["val"], e.evals["test"]
-                log(f"init {i} epoch {e.epoch + 1:>3}/{cfg.epochs}  lr {e.lr:.4f}  train loss {e.train_loss:.4f}  "
-                    f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
-                    f"{time.perf_counter() - t_init:6.1f}s  {eta(e.epoch)}")
+                bar.epoch(f"init {i} epoch {e.epoch + 1:>3}/{cfg.epochs}  lr {e.lr:.4f}  train loss {e.train_loss:.4f}  "
+                          f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
+                          f"{time.perf_counter() - t_init:6.1f}s  {eta(e.epoch)}")
 
-            logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=hooks, progress=progress,
-                       resume=continued, save_state=save_state)
+            with bar:
+                logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=hooks,
+                           progress=progress, resume=continued, save_state=save_state, on_step=bar.step)
             hook.close()
             final_test.append(logs[-1].evals["test"].accuracy)
             for k, v in hook.eval_rows.items():

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from pipeline.api.functions import pool_scores
-from pipeline.cliutil import DeviceOpt, say, stage_app, user_errors
+from pipeline.cliutil import DeviceOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.models.registry import model_help
 
@@ -46,16 +46,20 @@ def rounds_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the starting set, every round's query models (seed + 1000·round + init) and the final model."),
     device: str = DeviceOpt,
     force: bool = typer.Option(False, "--force", metavar="", help="Start RUN/rounds/NAME again, deleting its finished rounds."),
+    quiet: bool = typer.Option(False, "--quiet", metavar="", help="Print only the results table."),
+    threads: Optional[int] = ThreadsOpt,
 ):
     """Run the rounds, then the final model; prints and writes RUN/rounds/NAME/results.parquet."""
     from pipeline.rounds.run import parse_options, print_table, rounds
 
+    console(quiet=quiet, threads=threads)
     rows = rounds(run=run, name=name, strategy=strategy, iterations=iterations, start_frac=start_frac,
                   final_frac=final_frac, schedule=schedule, method=method, sampler=sampler, quota=quota, data=data,
                   data_dir=data_dir, model=model, epochs=epochs, inits=inits, seed=seed, batch_size=batch_size, lr=lr,
                   final_epochs=final_epochs, budget=budget, cdbw=cdbw, mc_samples=mc_samples, dropout=dropout,
                   score_options=parse_options(score_opt, "--score-opt"),
-                  select_options=parse_options(select_opt, "--select-opt"), device=device, force=force, log=say)
+                  select_options=parse_options(select_opt, "--select-opt"), device=device, force=force,
+                  log=(lambda _m: None) if quiet else say)
     what = "labelled" if strategy == "acquire" else "kept"
     print_table(rows, f"prune rounds --strategy {strategy} on {data}: test split, fraction {what} per round")
     say(f"wrote {run / 'rounds' / name / 'results.parquet'}")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from pipeline.io.errors import PruneError
-from pipeline.cliutil import DeviceOpt, PrecisionOpt, RunOpt, SeedOpt, say, stage_app, user_errors
+from pipeline.cliutil import DeviceOpt, PrecisionOpt, QuietOpt, RunOpt, SeedOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.engine.plans import DYNAMIC, dynamic_help, option_readers
 from pipeline.models.registry import model_help
@@ -71,11 +71,14 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted training of this result folder (same --run and --name/--out) after its last finished epoch, with the options it was started with; on a CPU it ends as an uninterrupted training would (--dynamic plans included)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Train once per seed, e.g. 0,1,2 (replaces --seed): one "
                                         "folder per seed under the result folder, plus summary.json with mean and std."),
+    quiet: bool = QuietOpt,
+    threads: Optional[int] = ThreadsOpt,
 ):
     """Train, evaluate on val and test every epoch, write metrics.json and history.parquet."""
     from pipeline.data.hf import with_columns
     from pipeline.train.run import parse_seeds, train
 
+    console(quiet=quiet, threads=threads)
     if data is not None:
         data = with_columns(data, image_column, label_column)
     elif image_column is not None or label_column is not None:

@@ -228,19 +228,22 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
         write_state(state_path, {"version": TRAIN_RESUME_VERSION, "fit": state, "seconds": time.perf_counter() - t0})
 
     from pipeline.engine.loop import Eta
+    from pipeline.engine.progress import EpochProgress
 
     eta = Eta(s.epochs)
+    bar = EpochProgress(label, s.epochs, log, start=0 if continued is None else continued["fit"]["epoch"] + 1)
 
     def progress(e):
         v, t = e.evals["val"], e.evals["test"]
-        log(f"{label}epoch {e.epoch + 1:>3}/{s.epochs}  samples {e.samples}  train loss {e.train_loss:.4f}  "
-            f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
-            f"{time.perf_counter() - t0:6.1f}s  {eta(e.epoch)}")
+        bar.epoch(f"{label}epoch {e.epoch + 1:>3}/{s.epochs}  samples {e.samples}  train loss {e.train_loss:.4f}  "
+                  f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
+                  f"{time.perf_counter() - t0:6.1f}s  {eta(e.epoch)}")
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    logs = fit(net, bundle, s.ids, cfg, epochs=s.epochs, device=s.device, seed=seed, progress=progress, plan=plan,
-               class_weights=cdbw_weights if s.cdbw else None, save_state=save_state if keep_state else None,
-               resume=None if continued is None else continued["fit"])
+    with bar:
+        logs = fit(net, bundle, s.ids, cfg, epochs=s.epochs, device=s.device, seed=seed, progress=progress, plan=plan,
+                   class_weights=cdbw_weights if s.cdbw else None, save_state=save_state if keep_state else None,
+                   resume=None if continued is None else continued["fit"], on_step=bar.step)
     seconds = round(time.perf_counter() - t0, 2)
 
     hist: dict[str, list] = {f.name: [] for f in HISTORY_SCHEMA}
