@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -71,3 +73,25 @@ def test_quiet_and_threads_on_the_command_line(tmp_path, monkeypatch):
         assert "--threads" in prune("rounds", "--help").output and "--quiet" in prune("train", "--help").output
     finally:
         torch.set_num_threads(before)
+
+
+def test_scoring_reports_its_pass_over_the_logits_in_a_log(tmp_path, monkeypatch):
+    from pipeline.io import open_run
+    from pipeline.score.base import LogitsPlan
+    from pipeline.score.stream import run_plans
+
+    monkeypatch.chdir(tmp_path)
+    prune("record", "--data", "digits", "--epochs", "2", "--batch-size", "256", "--checkpoints", "final", "--quiet")
+    r = open_run("runs/default")
+    monkeypatch.setattr(progress, "LINE_EVERY_S", 0.0)
+    monkeypatch.setattr(type(r), "iter_logits", lambda self, source, epochs: (
+        (a, min(a + 500, self.n), np.zeros((1, 2, min(a + 500, self.n) - a, 10), np.float32))
+        for a in range(0, self.n, 500)))
+    progress.configure(terminal=False)
+    out: list[str] = []
+    (values, _), = run_plans(r, [LogitsPlan("logits", range(0, 2), lambda block, y: block.sum(axis=(0, 1, 3)))],
+                             out.append)
+    assert values.shape == (1438,) and (values == 0).all()
+    assert [ln.split(",")[0] for ln in out] == ["scoring from logits: 500/1438 samples",
+                                                "scoring from logits: 1000/1438 samples"]
+    assert all(ln.endswith(" left") for ln in out)

@@ -92,3 +92,41 @@ class EpochProgress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class CountProgress:
+    """Progress over ``total`` units of one pass (samples of a scoring read): a bar, or a line a minute, or nothing."""
+
+    def __init__(self, label: str, total: int, log: Callable[[str], None], unit: str = "samples"):
+        self.label, self.total, self.log, self.unit = label, total, log, unit
+        self.mode, self.done, self.bar = _mode, 0, None
+        self._t0 = self._last_line = time.perf_counter()
+        if self.mode == "bar":
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("eta"),
+                                TimeRemainingColumn(), transient=True)
+            self.bar.start()
+            self._task = self.bar.add_task(f"{label} ({unit})", total=total)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(self._task, completed=self.done)
+        elif self.mode == "lines":
+            now = time.perf_counter()
+            if now - self._last_line >= LINE_EVERY_S and self.done < self.total:
+                self._last_line = now
+                left = (now - self._t0) / self.done * (self.total - self.done)
+                self.log(f"{self.label}: {self.done}/{self.total} {self.unit}, {_clock(left)} left")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __enter__(self) -> "CountProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.cliutil import RunOpt, say, stage_app, user_errors
+from pipeline.cliutil import RunOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.io.errors import PruneError
 from pipeline.score.registry import METHODS
 
@@ -37,8 +37,10 @@ def score_cmd(
     distance: Optional[str] = typer.Option(None, "--distance", help="prototype: 'cosine' (Sorscher et al.) or 'euclidean' distance to the nearest centroid (default cosine)."),
     label: Optional[str] = typer.Option(None, "--label", help="el2n, grand: which label to score against: 'true' (the recorded one; the default on training rows), 'max' (the predicted class; the default on the pool, whose labels are unknown) or 'avg' (the mean over every class), as the DRoP code."),
     picks: Optional[int] = typer.Option(None, "--picks", help="kcenter: greedy k-center picks ranked first (default 10% of the pool); set it to the number you will acquire."),
+    threads: Optional[int] = ThreadsOpt,
 ):
     """Score every training sample of a run; the table records method, parameters and which end is hard."""
+    console(threads=threads)
     if list_methods:
         _print_catalog()
         return

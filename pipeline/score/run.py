@@ -123,7 +123,7 @@ def score_all(*, run: Path, params: dict[str, Any], log: Callable[[str], None] |
     done: dict[str, ScoreResult] = {}
     if planned:
         t0 = time.perf_counter()
-        streamed = run_plans(r, [p for _, _, p in planned])
+        streamed = run_plans(r, [p for _, _, p in planned], log)
         read = (time.perf_counter() - t0 - sum(s for _, s in streamed)) / len(planned)  # the shared read, split evenly
         for (m, full, _), (values, spent) in zip(planned, streamed):
             done[m.name] = _write(r, m, full, values, spent + read, None)
