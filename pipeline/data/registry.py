@@ -1,4 +1,4 @@
-"""Data sets by name, each with its loader and what it needs on disk (DESIGN §4).
+"""Data sets by name, each with its loader and what it needs on disk (docs/design.md §4).
 
 A new data set is one loader module in ``pipeline/data/`` with a
 ``load(data_dir, download) -> DataBundle``, plus one entry in ``_ENTRIES`` below,

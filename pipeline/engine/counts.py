@@ -1,6 +1,6 @@
 """The one rule from a rate to a count, and whole-number shares (every stage calls these).
 
-DESIGN.md §9: a rate is the fraction *removed*; ``N − floor(rate·N + 1/2)``
+docs/design.md §9: a rate is the fraction *removed*; ``N − floor(rate·N + 1/2)``
 samples are kept, the product taken on the rate's decimal value as written,
 so ``--rate 0.29`` on 50 samples removes 14.5 → 15 (binary floats would say
 14.499999999999998 → 14). ``prune select``, ``prune train --dynamic``, label

@@ -1,7 +1,7 @@
 """Every on-disk artifact of the pipeline: schemas, readers and writers.
 
 Stages never touch a file format directly; they go through this package, so
-the contracts in DESIGN.md §3 live in one place.
+the contracts in docs/design.md §3 live in one place.
 """
 
 from pipeline.io.errors import PruneError

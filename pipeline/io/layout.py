@@ -1,4 +1,4 @@
-"""Every artifact path of a run folder (DESIGN.md §3), in one place: no stage builds one by hand.
+"""Every artifact path of a run folder (docs/design.md §3), in one place: no stage builds one by hand.
 
 ::
 

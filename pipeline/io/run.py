@@ -23,7 +23,7 @@ from pipeline.io.errors import PruneError
 RUN_SCHEMA_VERSION = 1
 LOGITS_DIMS = ("init", "epoch", "sample", "class")
 EMBEDDING_DIMS = ("init", "snapshot", "sample", "dim")
-CHUNK_BYTES = 2 << 20  # ~2 MiB chunks along `sample` (DESIGN §3: 1–4 MiB)
+CHUNK_BYTES = 2 << 20  # ~2 MiB chunks along `sample` (docs/design.md §3)
 # Logits and embeddings are stored uncompressed: zstd saved 5% on recorded MNIST-1D
 # logits but made streamed reads 2.7× slower (bench/RESULTS.md, "Zarr storage").
 READ_BYTES = 128 << 20  # float32 bytes of one streamed block of logits when scoring

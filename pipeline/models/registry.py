@@ -1,4 +1,4 @@
-"""Models by name, each with what it is, where it comes from and the inputs it suits (DESIGN §4).
+"""Models by name, each with what it is, where it comes from and the inputs it suits (docs/design.md §4).
 
 A new model is one module in ``pipeline/models/`` exposing
 ``build(input_shape, num_classes) -> nn.Module`` (the contract of ``base.py``),

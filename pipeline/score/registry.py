@@ -1,4 +1,4 @@
-"""Score methods by name, each with its metadata (DESIGN §5).
+"""Score methods by name, each with its metadata (docs/design.md §5).
 
 A new score is one module in ``pipeline/score/methods/`` exposing ``METHOD``,
 plus one name in ``_MODULES`` below, plus one test.

@@ -1,4 +1,4 @@
-"""The selection catalog: samplers (``--method``) and class quotas (``--quota``) by name (DESIGN §6).
+"""The selection catalog: samplers (``--method``) and class quotas (``--quota``) by name (docs/design.md §6).
 
 ``prune select`` composes three independent choices: a score table, a
 sampler and a class quota. Each entry says what it reads (``needs``), so the

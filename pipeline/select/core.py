@@ -1,4 +1,4 @@
-"""Selection on arrays: scores (+ embeddings, recalls, …) and a rate → the kept sample ids (DESIGN §6).
+"""Selection on arrays: scores (+ embeddings, recalls, …) and a rate → the kept sample ids (docs/design.md §6).
 
 :func:`choose` is the whole of ``prune select`` without files: it validates
 its arguments once, at the door (bad input is one-line

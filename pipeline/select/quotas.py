@@ -2,7 +2,7 @@
 
 A quota turns a global budget ``n_keep`` into one budget per class; any
 sampler of :mod:`pipeline.select.samplers` or :mod:`pipeline.select.embedding`
-then runs inside each class with its class's budget (DESIGN.md section 6,
+then runs inside each class with its class's budget (docs/design.md §6,
 ``--quota``). The global rule (``--quota none``) needs no function here: it
 is the sampler run on all positions. The data-driven quotas are DRoP's
 (Vysogorets et al., ICLR 2025): ``drop`` (paper, Algorithm 1), ``strategyq``
@@ -82,7 +82,7 @@ def quota_proportional(class_counts: np.ndarray, n_keep: int) -> np.ndarray:
 def quota_balanced(class_counts: np.ndarray, n_keep: int) -> np.ndarray:
     """Equal per-class budgets where possible (``--quota balanced``).
 
-    The "balanced" quota of DESIGN.md section 6 (no single source paper;
+    The "balanced" quota of docs/design.md §6 (no single source paper;
     it is the class-balanced counterpart of the data-driven DRoP quotas of
     Vysogorets et al., ICLR 2025). Rule: max-min fair water-filling. Find
     the largest level ``L`` with
@@ -415,7 +415,7 @@ def select_with_quota(
 ) -> np.ndarray:
     """Run a sampler inside every class with that class's budget.
 
-    Class quotas compose with any selection method (DESIGN.md section 6; the
+    Class quotas compose with any selection method (docs/design.md §6; the
     per-class selection of DRoP, Vysogorets et al., ICLR 2025, and of CCS's
     class-balanced mode, Zheng et al., ICLR 2023): for each class ``k`` with
     a positive budget, ``sampler(positions_k, budget_k)`` is called with the

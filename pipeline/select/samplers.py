@@ -111,7 +111,7 @@ n_keep_for = keep_count
 def hardness_order(scores: np.ndarray, higher_is_harder: bool) -> np.ndarray:
     """Positions ordered from hardest to easiest, ties by position ascending.
 
-    The "hard end" of DESIGN.md section 2: each score table says whether a
+    The "hard end" of docs/design.md §2: each score table says whether a
     high score means hard (``higher_is_harder``). This is the order that
     top-k selection and the CCS hard cutoff (Zheng et al., ICLR 2023) are
     defined on; equal scores keep position order (lower position counts as
