@@ -100,3 +100,13 @@ def test_the_api_face_is_the_same_selection(workdir):
         api.select(np.linspace(0, 1, 20), 0.5, method="ccs", beta="auto")
     with pytest.raises(PruneError, match="targets do not apply"):
         api.select("runs/default/scores/aum.parquet", 0.5, method="ccs", beta="auto", targets=np.arange(1438) % 2)
+
+
+def test_ccs_on_the_logit_margin_says_which_aum_ccs_reads(workdir):
+    res = prune("select", "--method", "ccs", "--rate", "0.5", "--scores", "aum", "--out", "n.parquet")
+    assert "note: CCS was made for AUM in probability space" in res.output
+    prune("score", "--method", "aum", "--space", "prob", "--out", "runs/default/scores/aum-prob.parquet")
+    res = prune("select", "--method", "ccs", "--rate", "0.5", "--scores", "aum-prob", "--out", "n.parquet")
+    assert "note: CCS" not in res.output
+    assert "note: CCS" not in prune("select", "--method", "topk", "--rate", "0.5", "--scores", "aum",
+                                    "--out", "n.parquet").output

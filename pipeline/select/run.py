@@ -263,6 +263,11 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
         score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in below
                       "parameters": table.meta.get("parameters", {}), "higher_is_harder": hard_high}
         notes.append(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
+        if (choice.sampler.name == "ccs" and table.method == "aum"
+                and score_meta["parameters"].get("space", "logit") == "logit"):
+            # measured on MNIST-1D (README, bench/RESULTS.md §11): CCS on the logit margin stayed below random
+            notes.append("note: CCS was made for AUM in probability space (`prune score --method aum --space prob`); "
+                         "with the logit margin it fell below random pruning on MNIST-1D at rates 0.7 and 0.9 (README)")
 
     emb = None
     if "embeddings" in needs:
