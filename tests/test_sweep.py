@@ -223,3 +223,56 @@ def test_score_tables_with_options(workdir):
     assert df["score"].to_list() == ["aum:space=prob"]
     man = read_manifest(run / "sweeps" / "opts" / "cells" / "aum.space=prob+ccs-none-r0.5" / "seed=0" / "keep.parquet")
     assert man.meta["scores"]["parameters"]["space"] == "prob"
+
+
+def test_gamma_and_recalls_multiply_only_the_cells_that_read_them():
+    s = spec(scores=["aum"], methods=["ccs", "d2", "random"], quotas=["none", "drop"], rates=["0.5"],
+             beta=["default", "0.2"], gamma=["0.1", "0.5"], recalls=["final", "mean"])
+    ids = [c.id for c in s.cells]
+    # full; ccs (β): none 2 + drop 2 × 2 recalls; d2 (β, γ): none 2 × 2 + drop 2 × 2 × 2; random: none 1 + drop 2
+    assert len(ids) == 1 + (2 + 4) + (4 + 8) + (1 + 2) == 22 and len(set(ids)) == 22
+    assert ids[:7] == ["full", "aum+ccs-none-r0.5", "aum+ccs-none-r0.5-beta0.2", "aum+ccs-drop-r0.5-recalls-final",
+                       "aum+ccs-drop-r0.5-recalls-mean", "aum+ccs-drop-r0.5-beta0.2-recalls-final",
+                       "aum+ccs-drop-r0.5-beta0.2-recalls-mean"]
+    assert "aum+d2-drop-r0.5-beta0.2-gamma0.5-recalls-final" in ids and "aum+d2-none-r0.5-gamma0.1" in ids
+    assert ids[-3:] == ["random-none-r0.5", "random-drop-r0.5-recalls-final", "random-drop-r0.5-recalls-mean"]
+    # a value is in the id and the label only when set
+    assert [c.id for c in spec(methods=["random"], quotas=["drop"], rates=["0.5"]).cells] == ["full", "random-drop-r0.5"]
+    assert Cell(method="d2", score="aum", rate=0.5, gamma=0.5, quota="drop", recalls="best").label == \
+        "aum + d2 + drop (γ=0.5, recalls best)"
+    assert Cell(method="d2", score="aum", rate=0.5).label == "aum + d2"
+    with pytest.raises(PruneError, match="--recalls takes final, best, mean"):
+        spec(methods=["random"], quotas=["drop"], recalls=["last"])
+    with pytest.raises(PruneError, match="--gamma must be >= 0"):
+        spec(methods=["d2"], gamma=["-1"])
+    with pytest.raises(PruneError, match="unknown quota"):
+        spec(methods=["random"], quotas=["nope"])
+
+
+def test_a_sweep_over_gamma_and_recalls(tmp_path, monkeypatch):
+    """d2's γ and the drop quota's recalls reach select: the manifests and results.parquet say which was used."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    prune("record", "--data", "digits", "--epochs", "3", "--batch-size", "256", "--checkpoints", "final",
+          "--embeddings", "final", "--quiet")
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('name = "g"\nrates = [0.5]\nfull = false\n'
+                   '[[grid]]\nscores = ["aum"]\nmethods = ["d2"]\ngamma = [0.1, 2.0]\n'
+                   '[[grid]]\nmethods = ["random"]\nquotas = ["drop"]\nrecalls = ["final", "mean"]\n')
+    prune("sweep", "--config", str(cfg), "--epochs", "1", "--threads", "1", "--quiet")
+    folder = tmp_path / "runs" / "default" / "sweeps" / "g"
+    df = pl.read_parquet(folder / "results.parquet")
+    assert df["cell"].to_list() == ["aum+d2-none-r0.5-gamma0.1", "aum+d2-none-r0.5-gamma2",
+                                    "random-drop-r0.5-recalls-final", "random-drop-r0.5-recalls-mean"]
+    assert df["gamma"].to_list() == [0.1, 2.0, None, None]
+    assert df["recalls"].to_list() == [None, None, "final", "mean"]
+    man = {c: read_manifest(folder / "cells" / c / "seed=0" / "keep.parquet") for c in df["cell"].to_list()}
+    assert man["aum+d2-none-r0.5-gamma2"].meta["parameters"]["gamma"] == 2.0
+    assert not np.array_equal(man["aum+d2-none-r0.5-gamma0.1"].sample, man["aum+d2-none-r0.5-gamma2"].sample)
+    from pipeline.io import open_run
+
+    r = open_run(tmp_path / "runs" / "default")
+    assert r.val_recalls("final").tolist() != r.val_recalls("mean").tolist()
+    for how in ("final", "mean"):
+        recalls = man[f"random-drop-r0.5-recalls-{how}"].meta["quota_detail"]["recalls"]
+        assert list(recalls.values()) == pytest.approx(r.val_recalls(how).tolist())

@@ -41,7 +41,9 @@ def _print_table(path: Path) -> None:
     doc = read_json(path / "report.json")
     if "table" not in doc:
         return
-    t = Table(title=f"{Path(doc['sweep']).name}: test split, β chosen by validation accuracy")
+    names = [{"beta": "β", "gamma": "γ", "recalls": "recalls"}[h] for h in doc.get("hyper") or ["beta"]]
+    preset = f", paper % from preset {doc['preset']['name']}" if doc.get("preset") else ""
+    t = Table(title=f"{Path(doc['sweep']).name}: test split, {', '.join(names)} chosen by validation accuracy{preset}")
     for i, col in enumerate(doc["table"]["header"]):
         t.add_column(col, justify="left" if i == 0 else "right")
     for row in doc["table"]["rows"]:

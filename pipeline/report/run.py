@@ -130,6 +130,31 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
     return out
 
 
+def _preset_of(folder: Path) -> dict[str, Any] | None:
+    """The paper preset a sweep ran (``prune sweep --preset``), as its sweep.json records it; None otherwise."""
+    try:
+        doc = read_json(folder / "sweep.json")
+    except (PruneError, OSError, ValueError):
+        return None
+    preset = doc.get("preset") if isinstance(doc, dict) else None
+    return preset if isinstance(preset, dict) and preset.get("name") else None
+
+
+def _preset_text(preset: dict[str, Any]) -> str:
+    """The report's paragraph on a preset sweep: the paper, its protocol, where the paper column comes from."""
+    pub = preset.get("published") or []
+    figures = "; ".join(f"{p['label']} at rate {p['rate']:g}: {p['accuracy']:g}% ({p['where']})" for p in pub)
+    text = (f"Paper preset {preset['name']}: {preset.get('paper', '')}. Protocol: {preset.get('protocol', '')}. ")
+    if figures:
+        text += (f"The paper % column is the published test accuracy of the matching method and rate ({figures}); "
+                 "an empty cell: the paper's figure is not transcribed here.")
+    else:
+        text += f"No published figure is transcribed here: {preset.get('not_transcribed') or 'none was given'}."
+    if preset.get("notes"):
+        text += f" Departures from the paper: {preset['notes']}"
+    return text
+
+
 def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Path | None, score: str | None,
           log) -> tuple[Doc, dict[str, Any]]:
     import polars as pl
@@ -151,16 +176,23 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
             sorted(df["epochs"].unique().to_list())
         chosen = T.choose_by_validation(df)
         n_cells = df["cell"].n_unique()
+        preset = _preset_of(folder)
         doc.h(2, f"Sweep {folder.name}")
         doc.p(f"{n_cells} cells × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each trained for "
               f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, mean ± std over seeds. "
-              "The seed draws both the selection and the training. Where several β were tried, the one shown has "
-              "the best mean validation accuracy (final epoch, DRoP's val split); its test accuracy is reported, "
-              "and test accuracy never takes part in the choice. Δ: mean test accuracy minus random pruning's "
-              "at the same rate, in points.")
-        header, rows = T.results_rows(chosen)
+              "The seed draws both the selection and the training. Where several values of a hyper-parameter "
+              "(β, γ, where DRoP's quota reads class recalls) were tried, the combination shown has the best mean "
+              "validation accuracy (final epoch, DRoP's val split); its test accuracy is reported, and test "
+              "accuracy never takes part in the choice. Δ: mean test accuracy minus random pruning's "
+              "at the same rate (under the same budget where random ran under it), in points.")
+        if preset is not None:
+            doc.p(_preset_text(preset))
+        header, rows = T.results_rows(chosen, None if preset is None else preset.get("published", []))
         doc.table(header, rows)
         summary["table"] = {"header": header, "rows": rows}
+        summary["hyper"] = T.hyper_names(chosen)
+        if preset is not None:
+            summary["preset"] = preset
         chosen_fig = T.figure_labels(chosen)
         run_words = f"{what}, {'/'.join(map(str, epochs))} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
         if chosen.filter(pl.col("rate").is_not_null()).height:
@@ -168,7 +200,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
                                     f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out,
                                     "accuracy_vs_rate.png")
             doc.img(name, "Test accuracy against the fraction of training samples removed; one line per method "
-                          "(β chosen by validation), band: ± one std over seeds; dashed: full data.")
+                          "(hyper-parameters chosen by validation), band: ± one std over seeds; dashed: full data.")
             name = F.metric_vs_rate(chosen_fig, "worst_class_accuracy", "worst-class test accuracy (%)",
                                     f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
                                     "worst_class_vs_rate.png")

@@ -1,10 +1,11 @@
 """The numbers of a report: a sweep's results summarised over seeds, hyper-parameters chosen by validation.
 
 ``choose_by_validation`` is the rule of DESIGN §11: where a sweep tried several
-values of a method's hyper-parameter (CCS's β), the value kept for each
-(score, sampler, quota, rate, budget, CDB-W) is the one with the highest mean
-*validation* accuracy over seeds (the DRoP val split, final epoch); its *test*
-accuracy is what the report shows. Test accuracy never takes part in the choice.
+values of a method's hyper-parameters (CCS's and D2's β, D2's γ, where the DRoP
+quota reads its class recalls), the combination kept for each (score, sampler,
+quota, rate, budget, CDB-W) is the one with the highest mean *validation*
+accuracy over seeds (the DRoP val split, final epoch); its *test* accuracy is
+what the report shows. Test accuracy never takes part in the choice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 
 GROUP = ["score", "method", "quota", "keep", "budget", "cdbw"]  # a "method" of the report: one line of a figure
 METRICS = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy")
+#: The hyper-parameters chosen by validation, jointly (the columns of results.parquet), and how tables name them.
+HYPER = ("beta", "gamma", "recalls")
+SYMBOL = {"beta": "β", "gamma": "γ", "recalls": "recalls"}
 
 
 def _score_name(spec: str) -> str:
@@ -37,41 +41,62 @@ def label(row: dict[str, Any]) -> str:
     return base + ("" if row["budget"] == "epochs" else f", {row['budget']}") + (", cdbw" if row["cdbw"] else "")
 
 
+def with_hyper(df):
+    """``df`` with every hyper-parameter column (results of older sweeps have no gamma, recalls: null)."""
+    import polars as pl
+
+    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String}
+    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in HYPER if h not in df.columns])
+
+
 def per_cell(df):
     """Mean and sample std (ddof 1; 0 for one seed) over seeds of every metric, one row per cell."""
     import polars as pl
 
     keys = ["cell", *GROUP, "rate"]
-    return (df.with_row_index("_order")
+    return (with_hyper(df).with_row_index("_order")
             .group_by(keys, maintain_order=True)
-            .agg(pl.col("_order").min(), pl.col("beta").first(), pl.col("n_kept").first(), pl.len().alias("seeds"),
+            .agg(pl.col("_order").min(), *[pl.col(h).first() for h in HYPER], pl.col("n_kept").first(),
+                 pl.len().alias("seeds"),
                  *[pl.col(m).mean().alias(f"{m}_mean") for m in METRICS],
                  *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std") for m in METRICS])
             .sort("_order").drop("_order"))
 
 
 def choose_by_validation(df):
-    """One row per (method, rate): the cell whose β has the best mean validation accuracy, with its test metrics.
+    """One row per (method, rate): the cell whose hyper-parameters (β, γ, recalls, jointly) have the best mean
+    validation accuracy, with its test metrics. Test accuracy takes no part in the choice.
 
-    Adds ``label``, ``tried`` (how many β values competed) and ``betas`` (them, in order). Ties go to the
-    cell listed first in the sweep.
+    Adds ``label``, ``tried`` (how many cells competed), ``betas`` (their β, in order) and ``varied`` (the
+    names of the hyper-parameters that differed among them). Ties go to the cell listed first in the sweep.
     """
     import polars as pl
 
     cells = per_cell(df).with_row_index("_order")
     chosen = (cells.sort(["val_accuracy_mean", "_order"], descending=[True, False])
               .group_by([*GROUP, "rate"], maintain_order=True)
-              .agg(pl.all().first(), pl.len().alias("tried"), pl.col("beta").alias("betas"))
+              .agg(pl.all().first(), pl.len().alias("tried"), pl.col("beta").alias("betas"),
+                   *[pl.col(h).n_unique().alias(f"_n_{h}") for h in HYPER])
               .sort("_order").drop("_order"))
-    return chosen.with_columns(pl.Series("label", [label(r) for r in chosen.iter_rows(named=True)]))
+    varied = [[h for h in HYPER if r[f"_n_{h}"] > 1] for r in chosen.iter_rows(named=True)]
+    return (chosen.drop([f"_n_{h}" for h in HYPER])
+            .with_columns(pl.Series("label", [label(r) for r in chosen.iter_rows(named=True)]),
+                          pl.Series("varied", varied, dtype=pl.List(pl.String))))
 
 
 def against_random(chosen):
-    """Test accuracy minus that of plain random pruning (quota none) at the same rate; None where none ran."""
-    ref = {r["rate"]: r["accuracy_mean"] for r in chosen.iter_rows(named=True)
-           if r["method"] == "random" and r["quota"] == "none" and r["budget"] == "epochs" and not r["cdbw"]}
-    return [None if r["rate"] not in ref or r["method"] == "random" and r["quota"] == "none" and r["budget"] == "epochs"
-            and not r["cdbw"] else r["accuracy_mean"] - ref[r["rate"]] for r in chosen.iter_rows(named=True)]
+    """Test accuracy minus that of plain random pruning (quota none, no CDB-W) at the same rate, under the same
+    budget where random ran under it, else under the epochs budget; None where none ran (and for the reference)."""
+    def plain(r) -> bool:
+        return r["method"] == "random" and r["quota"] == "none" and not r["cdbw"]
+
+    ref = {(r["rate"], r["budget"]): r["accuracy_mean"] for r in chosen.iter_rows(named=True) if plain(r)}
+    out = []
+    for r in chosen.iter_rows(named=True):
+        key = (r["rate"], r["budget"]) if (r["rate"], r["budget"]) in ref else (r["rate"], "epochs")
+        out.append(None if key not in ref or plain(r) and key == (r["rate"], r["budget"])
+                   else r["accuracy_mean"] - ref[key])
+    return out
 
 
 def fmt(mean: float, std: float, seeds: int, pct: bool = True) -> str:
@@ -79,21 +104,59 @@ def fmt(mean: float, std: float, seeds: int, pct: bool = True) -> str:
     return f"{k * mean:.2f}" if seeds < 2 else f"{k * mean:.2f} ± {k * std:.2f}"
 
 
-def beta_text(row: dict[str, Any]) -> str:
-    b = row["beta"]
-    if b is None or (isinstance(b, float) and math.isnan(b)):
+def _is_set(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def hyper_names(chosen) -> list[str]:
+    """The hyper-parameters that any row of the table has a value of (β alone in most sweeps)."""
+    return [h for h in HYPER if any(_is_set(v) for v in chosen[h].to_list())]
+
+
+def hyper_header(names: list[str]) -> str:
+    """The table's column of the chosen values: ``β (by val)`` when β is all there is."""
+    return "β (by val)" if names in ([], ["beta"]) else f"{', '.join(SYMBOL[h] for h in names)} (by val)"
+
+
+def beta_text(row: dict[str, Any], names: tuple[str, ...] | list[str] = ("beta",)) -> str:
+    """The values a row's selection used, ``0.1 (of 3)`` (β only) or ``β 0.1, recalls mean (of 6)``;
+    "(of N)": N cells competed on validation accuracy."""
+    set_ = [h for h in names if _is_set(row.get(h))]
+    if not set_:
         return "—"
-    return f"{b:g}" + (f" (of {row['tried']})" if row["tried"] > 1 else "")
+    if list(names) == ["beta"]:
+        text = f"{row['beta']:g}"
+    else:
+        text = ", ".join(f"{SYMBOL[h]} {row[h]:g}" if isinstance(row[h], float) else f"{SYMBOL[h]} {row[h]}"
+                         for h in set_)
+    return text + (f" (of {row['tried']})" if row["tried"] > 1 else "")
 
 
-def results_rows(chosen) -> tuple[list[str], list[list[str]]]:
-    """The report's table: test accuracy and worst-class accuracy (%) per method and rate, β chosen by val."""
-    header = ["method", "rate", "kept", "β (by val)", "test accuracy %", "worst-class %", "val accuracy %",
+def paper_value(row: dict[str, Any], published: list[dict[str, Any]]) -> str:
+    """The published test accuracy (%) that a row of a preset sweep compares with, or "" (see
+    :mod:`pipeline.sweep.presets`: each entry names the cells it compares with)."""
+    hits = []
+    for p in published:
+        if (row["method"] in p["methods"] and row["score"] == p.get("score") and row["quota"] == p.get("quota", "none")
+                and row["rate"] is not None and math.isclose(row["rate"], p["rate"])
+                and row["keep"] == "hard" and p.get("budget") in (None, row["budget"])
+                and p.get("cdbw") in (None, row["cdbw"])):
+            hits.append(f"{p['accuracy']:g}")
+    return " / ".join(hits)
+
+
+def results_rows(chosen, published: list[dict[str, Any]] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The report's table: test accuracy and worst-class accuracy (%) per method and rate, hyper-parameters
+    chosen by val; with ``published`` (a paper preset's numbers) a ``paper %`` column beside the measured one."""
+    names = hyper_names(chosen)
+    header = ["method", "rate", "kept", hyper_header(names), "test accuracy %",
+              *(["paper %"] if published is not None else []), "worst-class %", "val accuracy %",
               "Δ test vs random", "seeds"]
     rows = []
     for r, d in zip(chosen.iter_rows(named=True), against_random(chosen)):
-        rows.append([r["label"], "—" if r["rate"] is None else f"{r['rate']:g}", str(r["n_kept"]), beta_text(r),
-                     fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
+        rows.append([r["label"], "—" if r["rate"] is None else f"{r['rate']:g}", str(r["n_kept"]),
+                     beta_text(r, names or ["beta"]), fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
+                     *([paper_value(r, published)] if published is not None else []),
                      fmt(r["worst_class_accuracy_mean"], r["worst_class_accuracy_std"], r["seeds"]),
                      fmt(r["val_accuracy_mean"], r["val_accuracy_std"], r["seeds"]),
                      "" if d is None else f"{100 * d:+.2f}", str(r["seeds"])])
@@ -101,9 +164,19 @@ def results_rows(chosen) -> tuple[list[str], list[list[str]]]:
 
 
 def figure_labels(chosen):
-    """Labels for figures: a method whose β was chosen by validation at some rate says so."""
+    """Labels for figures: a method whose hyper-parameters were chosen by validation at some rate says which,
+    ``tdds + ccs (β by val)``."""
     import polars as pl
 
-    tuned = {r["label"] for r in chosen.iter_rows(named=True) if r["tried"] > 1}
-    return chosen.with_columns(pl.Series("label", [f"{lab} (β by val)" if lab in tuned else lab
-                                                   for lab in chosen["label"].to_list()]))
+    tuned: dict[str, list[str]] = {}
+    for r in chosen.iter_rows(named=True):
+        if r["tried"] > 1:
+            names = tuned.setdefault(r["label"], [])
+            names += [h for h in (r["varied"] or []) if h not in names]
+    def name(lab: str) -> str:
+        if lab not in tuned:
+            return lab
+        what = ", ".join(SYMBOL[h] for h in HYPER if h in tuned[lab]) or "β"
+        return f"{lab} ({what} by val)"
+
+    return chosen.with_columns(pl.Series("label", [name(lab) for lab in chosen["label"].to_list()]))

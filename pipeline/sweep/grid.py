@@ -1,8 +1,9 @@
 """A sweep's grid: which cells to run, from command-line lists or a small TOML file.
 
 A **cell** is one selection protocol: a score table, a sampler, a class quota,
-a pruning rate and the sampler's β, trained under one budget with or without
-CDB-W; the ``full`` cell is training on every sample. Each cell runs once per
+a pruning rate and the hyper-parameters that `prune report` chooses by
+validation (the sampler's β and γ, where the DRoP quota reads its class
+recalls), trained under one budget with or without CDB-W; the ``full`` cell is training on every sample. Each cell runs once per
 seed, and the seed is both the selection's seed (random subsets, CCS's draws
 inside a stratum) and the training seed, so the spread over seeds is the one
 papers report.
@@ -25,13 +26,17 @@ TOML (``prune sweep --config sweep.toml``)::
     beta = [0.0, 0.1, 0.2, 0.3]      # a hyper-parameter `prune report` chooses by validation accuracy
 
 Keys of a grid: ``scores``, ``methods``, ``quotas``, ``rates``, ``beta``,
-``keep``, ``budgets``, ``cdbw``; a key at the top level is the default of every
-grid (with no ``[[grid]]`` the top level is the one grid).
+``gamma``, ``recalls``, ``keep``, ``budgets``, ``cdbw``, ``dynamic``; a key at
+the top level is the default of every grid (with no ``[[grid]]`` the top level
+is the one grid). ``beta`` and ``gamma`` multiply only the cells of samplers
+that read them (ccs and d2; d2), ``recalls`` only those of quotas that read
+class recalls (drop).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from pathlib import Path
@@ -40,11 +45,15 @@ from typing import Any, Iterable
 from pipeline.cliutil import option_value
 from pipeline.io import PruneError
 
-GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "keep", "budgets", "cdbw", "dynamic")
+GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "gamma", "recalls", "keep", "budgets", "cdbw", "dynamic")
 TOP_KEYS = ("name", "epochs", "seeds", "full", "grid")
 DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "quotas": ["none"],
-                             "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "keep": ["hard"],
-                             "budgets": ["epochs"], "cdbw": [False], "dynamic": []}
+                             "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "gamma": [None], "recalls": [None],
+                             "keep": ["hard"], "budgets": ["epochs"], "cdbw": [False], "dynamic": []}
+#: The hyper-parameters of a cell that `prune report` chooses by validation accuracy (jointly, as one tuple).
+HYPER = ("beta", "gamma", "recalls")
+#: Where `--quota drop` reads each class's validation recall (``prune select --recalls``).
+RECALLS = ("final", "best", "mean")
 DYNAMIC_PREFIX = "dynamic:"  # a dynamic-pruning cell's method: "dynamic:<rule>" (prune train --dynamic RULE)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 #: a score table of the grid: a method, optionally with options, ``aum:space=prob``, ``tdds:window=5:decay=0.8``
@@ -81,6 +90,8 @@ class Cell:
     quota: str = "none"
     rate: float | None = None
     beta: float | None = None  # None: the sampler's default (CCS: by rate)
+    gamma: float | None = None  # None: the sampler's default (D2: 0.1)
+    recalls: str | None = None  # where the quota reads class recalls; None: select's default (mean)
     keep: str = "hard"
     budget: str = "epochs"
     cdbw: bool = False
@@ -96,7 +107,8 @@ class Cell:
 
     @property
     def id(self) -> str:
-        """A folder name that says what the cell is: ``tdds+ccs-none-r0.5-beta0.1``, ``random-drop-r0.9``, ``full``."""
+        """A folder name that says what the cell is: ``tdds+ccs-none-r0.5-beta0.1``, ``random-drop-r0.9``,
+        ``aum+d2-none-r0.5-gamma0.5``, ``random-drop-r0.9-recalls-final``, ``full``: a hyper-parameter only when set."""
         if self.full:
             words = ["full"]
         elif self.dynamic is not None:
@@ -106,6 +118,10 @@ class Cell:
                      f"r{self.rate:g}"]
             if self.beta is not None:
                 words.append(f"beta{self.beta:g}")
+            if self.gamma is not None:
+                words.append(f"gamma{self.gamma:g}")
+            if self.recalls is not None:
+                words.append(f"recalls-{self.recalls}")
             if self.keep != "hard":
                 words.append(f"keep-{self.keep}")
         if self.budget != "epochs":
@@ -116,7 +132,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """How tables and figures name the method (without rate, β and seed)."""
+        """How the sweep's table names the cell's method (without rate, β and seed; γ and recalls when set)."""
         if self.full:
             base = "full data"
         elif self.dynamic is not None:
@@ -127,6 +143,13 @@ class Cell:
                 base += f" (keep {self.keep})"
             if self.quota != "none":
                 base += f" + {self.quota}"
+            given = []
+            if self.gamma is not None:
+                given.append(f"γ={self.gamma:g}")
+            if self.recalls is not None:
+                given.append(f"recalls {self.recalls}")
+            if given:
+                base += f" ({', '.join(given)})"
         return base + ("" if self.budget == "epochs" else f", {self.budget}") + (", cdbw" if self.cdbw else "")
 
     def params(self) -> dict[str, Any]:
@@ -141,6 +164,7 @@ class Spec:
     cells: list[Cell]
     seeds: list[int]
     epochs: int | None
+    preset: dict[str, Any] | None = None  # a paper preset's record (sweep.json keeps it for `prune report`)
 
     def units(self) -> list[tuple[Cell, int]]:
         return [(c, s) for c in self.cells for s in self.seeds]
@@ -226,6 +250,16 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
             bad = [b for b in v if b is not None and not 0 <= b < 1]
             if bad:
                 raise PruneError(f"--beta must be in [0, 1), got {bad[0]:g}")
+        elif key == "gamma":
+            v = _floats(v, key, allow_default=True)
+            bad = [g for g in v if g is not None and g < 0]
+            if bad:
+                raise PruneError(f"--gamma must be >= 0, got {bad[0]:g}")
+        elif key == "recalls":
+            v = [None if x is None or str(x).lower() == "default" else str(x) for x in v]
+            bad = [x for x in v if x is not None and x not in RECALLS]
+            if bad:
+                raise PruneError(f"--recalls takes {', '.join(RECALLS)} or default, got {bad[0]!r}")
         elif key == "cdbw":
             v = _bools(v, key)
         else:
@@ -246,21 +280,32 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
 
 
 def expand(axes: dict[str, list], probe) -> list[Cell]:
-    """Every cell of one grid. ``probe(method)`` says (reads scores, reads β): a sampler that reads no
-    scores (random) gets one cell per (quota, rate, ...) instead of one per score table, and β only
-    varies for samplers that read it (ccs, d2)."""
+    """Every cell of one grid.
+
+    ``probe(method)`` says what a sampler reads (``.scores``, ``.beta``, ``.gamma``) and
+    ``probe.quota(name)`` whether a quota reads class recalls: a sampler that reads no scores (random)
+    gets one cell per (quota, rate, ...) instead of one per score table, β and γ only vary for the
+    samplers that read them (ccs, d2; d2) and recalls only for the quotas that read them (drop), so a
+    value that changes nothing never multiplies the cells.
+    """
+    quota_reads = getattr(probe, "quota", None)
     cells = []
     for method in axes["methods"]:
-        scored, reads_beta = probe(method)
+        reads = probe(method)
+        scored = reads.scores
         for score in (axes["scores"] if scored else [None]):
             for quota in axes["quotas"]:
+                recalls_axis = axes["recalls"] if quota_reads is not None and quota_reads(quota) else [None]
                 for rate in axes["rates"]:
-                    for beta in axes["beta"] if reads_beta else [None]:
+                    for beta, gamma, recalls in itertools.product(axes["beta"] if reads.beta else [None],
+                                                                  axes["gamma"] if reads.gamma else [None],
+                                                                  recalls_axis):
                         for keep in axes["keep"] if scored else ["hard"]:
                             for budget in axes["budgets"]:
                                 for cdbw in axes["cdbw"]:
                                     cells.append(Cell(method=method, score=score, quota=quota, rate=rate, beta=beta,
-                                                      keep=keep, budget=budget, cdbw=cdbw))
+                                                      gamma=gamma, recalls=recalls, keep=keep, budget=budget,
+                                                      cdbw=cdbw))
     for rule in axes["dynamic"]:  # dynamic pruning: a new subset every epoch, at each rate
         for rate in axes["rates"]:
             for cdbw in axes["cdbw"]:
@@ -284,28 +329,39 @@ def read_config(path: Path) -> dict[str, Any]:
         raise PruneError(f"--config {path}: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise PruneError(f"--config {path} is not valid TOML: {err}") from None
+    return check_config(doc, f"--config {path}")
+
+
+def check_config(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """A sweep's configuration (a TOML file's or a preset's), checked for unknown keys; ``where`` names it."""
     unknown = [k for k in doc if k not in (*GRID_KEYS, *TOP_KEYS)]
     if unknown:
-        raise PruneError(f"--config {path}: unknown key(s) {', '.join(unknown)}; "
+        raise PruneError(f"{where}: unknown key(s) {', '.join(unknown)}; "
                          f"known: {', '.join((*TOP_KEYS, *GRID_KEYS))}")
     grids = doc.get("grid", [])
     if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
-        raise PruneError(f"--config {path}: grid must be a list of tables ([[grid]])")
+        raise PruneError(f"{where}: grid must be a list of tables ([[grid]])")
     for g in grids:
         bad = [k for k in g if k not in GRID_KEYS]
         if bad:
-            raise PruneError(f"--config {path}: unknown key(s) in a [[grid]]: {', '.join(bad)}; "
+            raise PruneError(f"{where}: unknown key(s) in a [[grid]]: {', '.join(bad)}; "
                              f"known: {', '.join(GRID_KEYS)}")
     return doc
 
 
 def build_spec(*, given: dict[str, Any], config: Path | None, name: str | None, epochs: int | None,
-               seeds: list | None, full: bool | None, probe) -> Spec:
-    """The sweep from the command line (``given``: axes from flags, None = not given) and/or a TOML file.
+               seeds: list | None, full: bool | None, probe, preset=None) -> Spec:
+    """The sweep from the command line (``given``: axes from flags, None = not given) and/or a TOML file
+    or a paper preset (:class:`pipeline.sweep.presets.Preset`), which are the same keys.
 
-    Flags override the file's top level. Cells are deduplicated (two grids may share some).
+    Flags override the file's (or preset's) top level. Cells are deduplicated (two grids may share some).
     """
-    doc = read_config(config) if config is not None else {}
+    if config is not None and preset is not None:
+        raise PruneError("give --config or --preset, not both (flags override either)")
+    if preset is not None:
+        doc = check_config(preset.config(), f"preset {preset.name}")
+    else:
+        doc = read_config(config) if config is not None else {}
     top = {k: v for k, v in doc.items() if k in GRID_KEYS}
     top.update({k: v for k, v in given.items() if v is not None})
     grids = [normalise({**top, **g}) for g in doc.get("grid", [])] or [normalise(top)]
@@ -325,4 +381,5 @@ def build_spec(*, given: dict[str, Any], config: Path | None, name: str | None, 
     for g in grids:
         for c in expand(g, probe):
             cells.setdefault(c.id, c)
-    return Spec(name=name, cells=list(cells.values()), seeds=seed_list, epochs=epochs)
+    return Spec(name=name, cells=list(cells.values()), seeds=seed_list, epochs=epochs,
+                preset=None if preset is None else preset.record_of())

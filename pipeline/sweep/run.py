@@ -26,12 +26,12 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from pipeline.io import PruneError, open_run, read_json, read_manifest, write_json
-from pipeline.sweep.grid import Cell, Spec
+from pipeline.sweep.grid import HYPER, Cell, Spec
 
 SWEEPS = "sweeps"
 CELLS = "cells"
@@ -68,30 +68,78 @@ def default_threads(jobs: int) -> int:
 
 # -------------------------------------------------------------------------- what a sampler reads
 
-_PROBE: dict[str, tuple[bool, bool]] = {}
+class Reads(NamedTuple):
+    """What a sampler reads: scores, β, γ, embeddings."""
+
+    scores: bool
+    beta: bool
+    gamma: bool
+    embeddings: bool
 
 
-def probe(method: str) -> tuple[bool, bool]:
-    """(reads scores, reads β) of a sampler, asked of the API on a tiny array; an unknown name is an error."""
-    from pipeline.api.functions import select
+class Probe:
+    """What samplers and quotas read, asked of the API (``select``) on tiny arrays; unknown names are errors.
 
-    if method == "full":
-        raise PruneError("--methods: 'full' is not a sampler; the full-data reference is in every sweep "
-                         "(--no-full leaves it out)")
-    if method not in _PROBE:
-        y = np.tile(np.arange(2), 10)
-        emb = np.random.default_rng(0).normal(size=(20, 2))
-        values = np.linspace(0.0, 1.0, 20)
-        try:
-            select(None, n_keep=10, targets=y, method=method, embeddings=emb)
-            scored = False
-        except PruneError as err:
-            if "unknown selection method" in str(err):
-                raise
-            scored = True
-        sel = select(values, n_keep=10, targets=y, method=method, embeddings=emb, beta=0.125)
-        _PROBE[method] = (scored, sel.meta["parameters"].get("beta") == 0.125)
-    return _PROBE[method]
+    ``probe(method)`` → :class:`Reads`; ``probe.quota(name)`` → whether the quota reads class recalls.
+    The grid multiplies β, γ and recalls only over the cells they change (:func:`pipeline.sweep.grid.expand`).
+    """
+
+    def __init__(self):
+        self._methods: dict[str, Reads] = {}
+        self._quotas: dict[str, bool] = {}
+
+    @staticmethod
+    def _arrays():
+        return np.tile(np.arange(2), 10), np.linspace(0.0, 1.0, 20), np.random.default_rng(0).normal(size=(20, 2))
+
+    def __call__(self, method: str) -> Reads:
+        from pipeline.api.functions import select
+
+        if method == "full":
+            raise PruneError("--methods: 'full' is not a sampler; the full-data reference is in every sweep "
+                             "(--no-full leaves it out)")
+        if method not in self._methods:
+            y, values, emb = self._arrays()
+            try:
+                select(None, n_keep=10, targets=y, method=method, embeddings=emb)
+                scored = False
+            except PruneError as err:
+                if "unknown selection method" in str(err):
+                    raise
+                scored = True
+            try:
+                select(values, n_keep=10, targets=y, method=method)
+                needs_emb = False
+            except PruneError as err:
+                needs_emb = "embeddings" in str(err)
+            sel = select(values, n_keep=10, targets=y, method=method, embeddings=emb, beta=0.125)
+            try:
+                g = select(values, n_keep=10, targets=y, method=method, embeddings=emb, gamma=0.125)
+                reads_gamma = g.meta["parameters"].get("gamma") == 0.125
+            except PruneError:  # "--gamma does not apply to --method ..."
+                reads_gamma = False
+            self._methods[method] = Reads(scored, sel.meta["parameters"].get("beta") == 0.125, reads_gamma, needs_emb)
+        return self._methods[method]
+
+    def quota(self, name: str) -> bool:
+        """Whether quota ``name`` reads validation recalls (drop); an unknown name is an error."""
+        from pipeline.api.functions import select
+
+        if name not in self._quotas:
+            y, values, _ = self._arrays()
+            try:
+                select(values, n_keep=10, targets=y, method="random", quota=name)
+                reads = False
+            except PruneError as err:
+                if "unknown quota" in str(err):
+                    raise
+                reads = "recalls" in str(err)
+            self._quotas[name] = reads
+        return self._quotas[name]
+
+
+#: The probe the CLI, the demo and the tests build grids with.
+probe = Probe()
 
 
 # -------------------------------------------------------------------------- preparing: folder, scores, selections
@@ -136,21 +184,28 @@ def _scores(r, names: list[str], log) -> dict[str, Any]:
     return tables
 
 
-def _select(r, cell: Cell, seed: int, tables: dict, recalls, out: Path) -> float | None:
-    """Write the manifest of (cell, seed) unless a valid one is there; returns the β it used (None if none)."""
+def _select(r, cell: Cell, seed: int, tables: dict, recalls, embeddings, out: Path) -> dict[str, Any]:
+    """Write the manifest of (cell, seed) unless a valid one is there; returns the parameters it used
+    (β, γ: the sampler's own where the cell sets none)."""
     from pipeline.api.functions import select
 
     if out.exists():
         try:
-            return read_manifest(out).meta.get("parameters", {}).get("beta")
+            return read_manifest(out).meta.get("parameters", {})
         except PruneError:
             out.unlink()
     out.parent.mkdir(parents=True, exist_ok=True)
     scores = tables[cell.score] if cell.score is not None else None
     sel = select(scores, cell.rate, method=cell.method, quota=cell.quota, targets=r.targets, classes=r.classes,
-                 seed=seed, keep=cell.keep, beta=cell.beta, recalls=recalls)
+                 seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls, embeddings=embeddings)
     sel.write(out)
-    return sel.meta.get("parameters", {}).get("beta")
+    return sel.meta.get("parameters", {})
+
+
+def _embeddings(r) -> np.ndarray:
+    """The run's embeddings at its last snapshot as select reads them: inits concatenated, (sample, init·dim)."""
+    stack = r.embeddings()  # (init, sample, dim); names `prune record --embeddings` when missing
+    return np.ascontiguousarray(np.transpose(stack, (1, 0, 2)).reshape(r.n, -1))
 
 
 # -------------------------------------------------------------------------- one training (in a worker process)
@@ -173,7 +228,8 @@ def run_unit(u: dict[str, Any]) -> dict[str, Any]:
     dyn = u.get("dynamic")
     m = train(manifest, run=u["run"], epochs=u["epochs"], seed=u["seed"], out=d / TRAIN, budget=u["budget"],
               cdbw=u["cdbw"], device=u["device"], force=True, dynamic=dyn, rate=u["rate"] if dyn else None)
-    row = {**u["params"], "cell": u["cell"], "seed": u["seed"], "beta": u["beta"],
+    row = {**u["params"], "cell": u["cell"], "seed": u["seed"], "beta": u["beta"], "gamma": u["gamma"],
+           "recalls": u["recalls"],
            "accuracy": m["accuracy"], "val_accuracy": m["final"]["val_accuracy"],
            "balanced_accuracy": m["balanced_accuracy"], "worst_class_accuracy": m["worst_class_accuracy"],
            "val_worst_class_accuracy": m["val"]["worst_class_accuracy"], "n_kept": m["n_train"], "n_total": m["n_total"],
@@ -239,12 +295,21 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
             raise PruneError(f"score table {t.path} was made from other data than run {run}")
     from pipeline.io.run import DEFAULT_RECALLS
 
-    recalls = r.val_recalls(DEFAULT_RECALLS) if any(c.quota != "none" for c in spec.cells) else None
+    recalls: dict[str, np.ndarray] = {}  # how -> one validation recall per class, read once
+    emb = None
 
     units, rows = [], {}
     for cell, seed in spec.units():
         d = unit_dir(folder, cell, seed)
-        beta = None if cell.full or cell.dynamic else _select(r, cell, seed, tables, recalls, d / MANIFEST)
+        params, how = {}, None
+        if not (cell.full or cell.dynamic):
+            if probe.quota(cell.quota):
+                how = cell.recalls or DEFAULT_RECALLS
+                if how not in recalls:
+                    recalls[how] = r.val_recalls(how)
+            if emb is None and probe(cell.method).embeddings:
+                emb = _embeddings(r)
+            params = _select(r, cell, seed, tables, None if how is None else recalls[how], emb, d / MANIFEST)
         key = (cell.id, seed)
         if (d / DONE).exists():
             try:
@@ -253,12 +318,13 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
             except PruneError:
                 pass
         units.append({"run": str(run), "dir": str(d), "cell": cell.id, "params": cell.params(), "seed": seed,
-                      "beta": beta, "manifest": not (cell.full or cell.dynamic), "epochs": spec.epochs,
+                      "beta": params.get("beta"), "gamma": params.get("gamma"), "recalls": how, "manifest": not (cell.full or cell.dynamic), "epochs": spec.epochs,
                       "budget": cell.budget, "dynamic": cell.dynamic, "rate": cell.rate,
                       "cdbw": cell.cdbw, "device": device, "classes": list(r.classes), "threads": threads})
     write_json(folder / SWEEP_JSON, {"name": spec.name, "run": str(run), "fingerprint": r.fingerprint,
                                      "epochs": spec.epochs, "seeds": spec.seeds,
-                                     "cells": [c.params() | {"id": c.id} for c in spec.cells]})
+                                     "cells": [c.params() | {"id": c.id} for c in spec.cells],
+                                     **({} if spec.preset is None else {"preset": spec.preset})})
     n_all = len(spec.units())
     if not quiet:
         log(f"sweep {spec.name}: {len(spec.cells)} cells × {len(spec.seeds)} seed(s) = {n_all} trainings, "
@@ -320,7 +386,7 @@ def results_schema():
     f64, i64, s = pa.float64(), pa.int64(), pa.string()
     return pa.schema([
         ("sweep", s), ("cell", s), ("seed", i64), ("score", s), ("method", s), ("quota", s), ("rate", f64),
-        ("beta", f64), ("keep", s), ("budget", s), ("cdbw", pa.bool_()),
+        ("beta", f64), ("gamma", f64), ("recalls", s), ("keep", s), ("budget", s), ("cdbw", pa.bool_()),
         ("accuracy", f64), ("val_accuracy", f64), ("balanced_accuracy", f64), ("worst_class_accuracy", f64),
         ("val_worst_class_accuracy", f64), ("n_kept", i64), ("n_total", i64), ("sample_passes", i64), ("steps", i64),
         ("epochs", i64), ("seconds", f64), ("class_recall", pa.list_(f64)), ("val_class_recall", pa.list_(f64)),
@@ -346,9 +412,11 @@ def summarise(df):
     import polars as pl
 
     keys = ["cell", "score", "method", "quota", "rate", "keep", "budget", "cdbw"]
+    hyper = [h for h in HYPER if h in df.columns]  # results of older sweeps have no gamma, recalls
     out = (df.with_row_index("_order")
            .group_by(keys, maintain_order=True)
-           .agg(pl.col("_order").min(), pl.col("beta").first(), pl.col("n_kept").first(), pl.len().alias("seeds"),
+           .agg(pl.col("_order").min(), *[pl.col(h).first() for h in hyper], pl.col("n_kept").first(),
+                pl.len().alias("seeds"),
                 *[pl.col(m).mean().alias(f"{m}_mean") for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
                 *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std")
                   for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
@@ -362,7 +430,12 @@ def pm(mean: float, std: float, seeds: int) -> str:
 
 
 def label_of(row: dict[str, Any]) -> str:
-    return Cell(**{k: row[k] for k in ("method", "score", "quota", "rate", "keep", "budget", "cdbw")}).label
+    """The cell's label from its results row, naming γ and recalls where the cell set them (its id says so)."""
+    words = row["cell"].split("-")
+    gamma, recalls = row.get("gamma"), row.get("recalls")
+    return Cell(**{k: row[k] for k in ("method", "score", "quota", "rate", "keep", "budget", "cdbw")},
+                gamma=gamma if gamma is not None and f"gamma{gamma:g}" in words else None,
+                recalls=recalls if recalls is not None and f"-recalls-{recalls}" in row["cell"] else None).label
 
 
 def print_table(df, title: str, console=None) -> None:
