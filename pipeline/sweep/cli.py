@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from pipeline.cliutil import DeviceOpt, RunOpt, say, stage_app, user_errors
+from pipeline.sweep.presets import PRESETS
 
 app = stage_app("sweep", "Train a grid of selections (scores × samplers × quotas × rates × seeds) from one run "
                          "and tabulate them: RUN/sweeps/NAME/results.parquet.")
@@ -17,14 +18,18 @@ app = stage_app("sweep", "Train a grid of selections (scores × samplers × quot
 @user_errors
 def sweep_cmd(
     run: Path = RunOpt,
-    name: Optional[str] = typer.Option(None, "--name", help="The sweep's folder under RUN/sweeps/ (default: the config's name, else 'sweep'). Rerunning a name skips its finished cells."),
+    name: Optional[str] = typer.Option(None, "--name", help="The sweep's folder under RUN/sweeps/ (default: the config's or the preset's name, else 'sweep'). Rerunning a name skips its finished cells."),
     config: Optional[Path] = typer.Option(None, "--config", help="A TOML file with the grid (keys as the flags below; several grid tables are unioned). Flags given override its top level. See docs/sweep.md."),
+    preset: Optional[str] = typer.Option(None, "--preset", help=f"Run a paper's protocol ({', '.join(PRESETS)}): its score tables, samplers, rates, seeds and budget, and `prune report` then shows the paper's published accuracy beside ours. Stops first, naming the `prune record` command to run, if --run was not recorded on the paper's data set and model; other epochs or recipe only warn. Flags given override its rates, seeds, budgets, --cdbw and --recalls. --presets lists them."),
+    presets: bool = typer.Option(False, "--presets", metavar="", help="List the paper presets (paper, protocol, published numbers) and exit."),
     scores: Optional[str] = typer.Option(None, "--scores", help="Score tables, comma-separated method names, each optionally with its options as NAME:KEY=VALUE[:KEY=VALUE] (e.g. aum:space=prob, CCS's own AUM); those missing from RUN/scores are computed once (default: tdds)."),
     methods: Optional[str] = typer.Option(None, "--methods", help="Samplers, comma-separated (default: ccs,random). Samplers that read no scores (random) get one cell per quota and rate, not one per score table."),
     quotas: Optional[str] = typer.Option(None, "--quotas", help="Class quotas, comma-separated (default: none)."),
     rates: Optional[str] = typer.Option(None, "--rates", help="Pruning rates (fractions removed), comma-separated (default: 0.3,0.5,0.7,0.9)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, comma-separated (default: 0). Each seed draws both the selection (random subsets, CCS's draws) and the training."),
     beta: Optional[str] = typer.Option(None, "--beta", help="Values of β for the samplers that read it (ccs, d2), comma-separated; 'default' is the sampler's own (CCS: by rate). `prune report` picks the best by validation accuracy."),
+    gamma: Optional[str] = typer.Option(None, "--gamma", help="Values of D2's γ (how far a pick lowers its neighbours' chances), comma-separated; 'default' is D2's own 0.1. Only d2 cells multiply; `prune report` picks the best by validation accuracy, jointly with β and --recalls."),
+    recalls: Optional[str] = typer.Option(None, "--recalls", help="Where --quota drop reads each class's validation recall: final (last epoch), best (best-validation epoch), mean (over the learning curve; the default), comma-separated. Only cells with the drop quota multiply; `prune report` picks the best by validation accuracy."),
     keep: Optional[str] = typer.Option(None, "--keep", help="hard and/or easy: which end of the scores the samplers keep (default: hard)."),
     budgets: Optional[str] = typer.Option(None, "--budgets", help="Training budgets, comma-separated: epochs, iterations, drop (default: epochs)."),
     cdbw: Optional[str] = typer.Option(None, "--cdbw", help="off, on or off,on: train with DRoP's CDB-W class weights (default: off)."),
@@ -39,15 +44,26 @@ def sweep_cmd(
 ):
     """Run every cell of the grid once per seed (skipping finished ones) and print mean ± std over seeds."""
     from pipeline.sweep.grid import build_spec, split_list
+    from pipeline.sweep.presets import check_run, get_preset, listing
     from pipeline.sweep.run import RESULTS, print_table, probe, sweep, sweep_dir
 
+    if presets:
+        for line in listing():
+            say(line)
+        return
+    paper = get_preset(preset) if preset is not None else None
     given = {"scores": split_list(scores, "scores"), "methods": split_list(methods, "methods"),
              "quotas": split_list(quotas, "quotas"), "rates": split_list(rates, "rates"),
-             "beta": split_list(beta, "beta"), "keep": split_list(keep, "keep"),
+             "beta": split_list(beta, "beta"), "gamma": split_list(gamma, "gamma"),
+             "recalls": split_list(recalls, "recalls"), "keep": split_list(keep, "keep"),
              "budgets": split_list(budgets, "budgets"), "cdbw": split_list(cdbw, "cdbw"),
              "dynamic": split_list(dynamic, "dynamic")}
     spec = build_spec(given=given, config=config, name=name, epochs=epochs, seeds=split_list(seeds, "seeds"),
-                      full=None if full else False, probe=probe)
+                      full=None if full else False, probe=probe, preset=paper)
+    if paper is not None:
+        warning = check_run(paper, run, spec.epochs)  # before any training: the paper's data set and model
+        if warning:
+            say(warning)
     df = sweep(run=run, spec=spec, jobs=jobs, threads=threads, device=device, force=force, quiet=quiet, log=say)
     print_table(df, f"sweep {spec.name} on {run}: test split, mean ± std over {len(spec.seeds)} seed(s)")
     say(f"wrote {sweep_dir(run, spec.name) / RESULTS}")
