@@ -72,6 +72,20 @@ def test_the_list_names_every_preset_with_its_published_numbers():
     assert "published: none transcribed" in out  # DRoP: the seed document states no number
 
 
+def test_the_docs_give_each_presets_commands_and_numbers():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sweep.md").read_text()
+    section = doc[doc.index("## Paper presets"):]
+    for name, p in PRESETS.items():
+        assert f"### `{name}`" in section
+        for cmd in p.commands():
+            assert f"\n{cmd}\n" in section, cmd
+        for x in p.published:
+            assert f"{x.accuracy:g}%" in section
+    assert "No figure from these presets has been measured here yet" in section
+
+
 def test_an_unknown_preset_is_one_line():
     line = error_line(prune("sweep", "--preset", "ccs-cifar11", ok=False))
     assert "unknown preset 'ccs-cifar11'" in line and all(name in line for name in PRESETS)

@@ -147,7 +147,8 @@ def _preset_text(preset: dict[str, Any]) -> str:
     text = (f"Paper preset {preset['name']}: {preset.get('paper', '')}. Protocol: {preset.get('protocol', '')}. ")
     if figures:
         text += (f"The paper % column is the published test accuracy of the matching method and rate ({figures}); "
-                 "an empty cell: the paper's figure is not transcribed here.")
+                 "an empty cell: the paper's figure is not transcribed here"
+                 + (f" ({preset['not_transcribed']})." if preset.get("not_transcribed") else "."))
     else:
         text += f"No published figure is transcribed here: {preset.get('not_transcribed') or 'none was given'}."
     if preset.get("notes"):
