@@ -1,4 +1,4 @@
-"""``prune report``: a folder (report.md, report.html, PNGs) that shows a run and its sweep (DESIGN §11).
+"""``prune report``: a folder (report.md, report.html, PNGs) that shows a run and its sweep (docs/design.md §11).
 
 Reads only artifacts: RUN/run.json, RUN/dynamics, RUN/scores/*.parquet, a
 sweep's results.parquet and manifests, and the data set itself (for the

@@ -1,6 +1,6 @@
 """The numbers of a report: a sweep's results summarised over seeds, hyper-parameters chosen by validation.
 
-``choose_by_validation`` is the rule of DESIGN §11: where a sweep tried several
+``choose_by_validation`` is the rule of docs/design.md §11: where a sweep tried several
 values of a method's hyper-parameters (CCS's and D2's β, D2's γ, where the DRoP
 quota reads its class recalls), the combination kept for each (score, sampler,
 quota, rate, budget, CDB-W) is the one with the highest mean *validation*

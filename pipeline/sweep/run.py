@@ -1,4 +1,4 @@
-"""``prune sweep``: a grid of selections × seeds from one recorded run, each trained and evaluated (DESIGN §11).
+"""``prune sweep``: a grid of selections × seeds from one recorded run, each trained and evaluated (docs/design.md §11).
 
 Layout::
 
