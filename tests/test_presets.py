@@ -69,7 +69,7 @@ def test_the_list_names_every_preset_with_its_published_numbers():
         assert p.protocol.data in out and p.protocol.model in out
         for x in p.published:
             assert f"{x.label} at rate {x.rate:g}: {x.accuracy:g}%" in out
-    assert "published: none transcribed" in out  # DRoP: the seed document states no number
+    assert "published: none transcribed" in out  # DRoP: its code release states no number
 
 
 def test_the_docs_give_each_presets_commands_and_numbers():

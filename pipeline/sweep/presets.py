@@ -234,7 +234,7 @@ DROP_CIFAR10_VGG16 = Preset(
     training="final models: DRoP's stretched budget (0.5 + 0.5f)·E/f, with and without CDB-W; where the "
              "quota reads class recalls, final and mean are both tried and chosen by validation accuracy",
     published=(),
-    not_transcribed="the seed document (DRoP's code README) states no accuracy, so no DRoP figure is transcribed "
+    not_transcribed="DRoP's code release README states no accuracy, so no DRoP figure is transcribed "
                     "here; the paper's numbers are to be added from the paper itself",
     notes="the README gives no epochs, batch size or learning rate for --auto_config: the run uses prune's auto "
           "config for cifar10 / vgg16 (200 epochs, batch 128, lr 0.05); the quota follows the paper's Algorithm 1, "
