@@ -110,3 +110,11 @@ def test_ccs_on_the_logit_margin_says_which_aum_ccs_reads(workdir):
     assert "note: CCS" not in res.output
     assert "note: CCS" not in prune("select", "--method", "topk", "--rate", "0.5", "--scores", "aum",
                                     "--out", "n.parquet").output
+
+
+def test_ccs_names_its_rate_default_beta_and_the_way_to_choose_one(workdir):
+    out = prune("select", "--method", "ccs", "--rate", "0.9", "--scores", "aum", "--out", "n.parquet").output
+    assert "note: β=0.3 is CCS's CIFAR-10 setting for this rate; `--beta auto` chooses β" in out
+    for args in (["--rate", "0.5"], ["--rate", "0.9", "--beta", "0.2"]):  # β 0 by default; β given
+        assert "CIFAR-10 setting" not in prune("select", "--method", "ccs", *args, "--scores", "aum",
+                                              "--out", "n.parquet").output

@@ -299,6 +299,9 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
         grid = tuple(choices)
     else:
         core.check(choice, n, n_keep)  # checked before anything is printed, rather than inside the sampler
+        if choice.sampler.name == "ccs" and beta is None and choice.params.get("beta", 0) > 0:
+            notes.append(f"note: β={choice.params['beta']:g} is CCS's CIFAR-10 setting for this rate; `--beta auto` "
+                         "chooses β on this data by validation accuracy (5 trainings)")
     for line in notes:
         log(line)
     all_files = None
