@@ -301,16 +301,23 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
             c = classes
 
             def cap(ids, with_pred=False):
-                return [f"#{i} label {c[targets[i]]}" + (f"\nmodel says {c[pred[i]]}" if with_pred else
-                                                          f"\n{method} {values[i]:.3g}") for i in ids]
+                return [f"#{i} label {c[targets[i]]}" + (f"\nsays {c[pred[i]]}, mean p(label) {conf[i]:.2f}"
+                                                          if with_pred else f"\n{method} {values[i]:.3g}") for i in ids]
 
+            # what the bottom row is, in words that stay true when the model got (almost) every sample right
+            n_wrong = int((pred != targets).sum())
+            if n_wrong >= N_EXAMPLES:
+                rule = "wrong at the last epoch, least confident first"
+            elif n_wrong == 0:
+                rule = "lowest mean p(label); the model got every training sample right at its last epoch"
+            else:
+                rule = f"the {n_wrong} wrong at the last epoch, then the lowest mean p(label)"
             groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest)),
                       ("likely mislabelled", likely, cap(likely, True))]
             doc.h(2, "Samples")
             name = F.examples(x, groups, f"Training samples of {what}: the {N_EXAMPLES} hardest and easiest by "
-                              f"{method}, and {N_EXAMPLES} likely mislabelled (wrong at the last epoch, least confident)",
-                              out, "samples.png")
-            doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row: "
-                          "the samples the query model still got wrong at its last epoch (then any others) with the "
-                          "lowest mean p(label) over epochs, and the model's prediction at the last epoch.")
+                              f"{method}, and {N_EXAMPLES} likely mislabelled ({rule})", out, "samples.png")
+            doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row, "
+                          f"likely mislabelled: {rule}, with the model's prediction at its last epoch and the mean "
+                          "p(label) over epochs.")
     return doc, summary
