@@ -205,6 +205,23 @@ def test_dynamic_pruning_cells(workdir):
     assert row["sample_passes"] == m["sample_passes"] == 2 * keep_count(n, 0.5)  # RS2: the kept count every epoch
 
 
+def test_rcap_temperature_is_an_axis_of_rcap_cells_only(workdir):
+    s = spec(methods=["random"], rates=["0.5"], dynamic=["rcap", "infobatch"], rcap_beta=["0.1", "default"])
+    assert [c.id for c in s.cells] == ["full", "random-none-r0.5", "dyn-rcap-r0.5-beta0.1", "dyn-rcap-r0.5",
+                                       "dyn-infobatch-r0.5"]
+    with pytest.raises(PruneError, match="temperature and must be > 0"):
+        spec(dynamic=["rcap"], rcap_beta=["0"])
+    run = workdir / "runs" / "default"
+    prune("sweep", "--methods", "random", "--rates", "0.5", "--dynamic", "rcap", "--rcap-beta", "0.1,default",
+          "--epochs", "2", "--threads", "1", "--name", "rcap", "--no-full")
+    df = pl.read_parquet(run / "sweeps" / "rcap" / "results.parquet").filter(pl.col("method") == "dynamic:rcap")
+    assert sorted(df["beta"].to_list(), key=lambda b: b is None) == [0.1, None]
+    cells = run / "sweeps" / "rcap" / "cells"
+    for cell, beta in (("dyn-rcap-r0.5-beta0.1", 0.1), ("dyn-rcap-r0.5", 0.25)):  # 0.25: RCAP's own default
+        m = json.loads((cells / cell / "seed=0" / "train" / "metrics.json").read_text())
+        assert m["dynamic"]["method"] == "rcap" and m["dynamic"]["beta"] == beta
+
+
 def test_score_tables_with_options(workdir):
     s = spec(scores=["aum:space=prob", "tdds:window=3:decay=0.5"], methods=["ccs"], rates=["0.5"])
     ids = [c.id for c in s.cells]

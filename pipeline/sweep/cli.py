@@ -28,6 +28,7 @@ def sweep_cmd(
     rates: Optional[str] = typer.Option(None, "--rates", help="Pruning rates (fractions removed), comma-separated (default: 0.3,0.5,0.7,0.9)."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, comma-separated (default: 0). Each seed draws both the selection (random subsets, CCS's draws) and the training."),
     beta: Optional[str] = typer.Option(None, "--beta", help="Values of β for the samplers that read it (ccs, d2), comma-separated; 'default' is the sampler's own (CCS: by rate). `prune report` picks the best by validation accuracy."),
+    rcap_beta: Optional[str] = typer.Option(None, "--rcap-beta", help="Values of RCAP's softmax temperature β for --dynamic rcap cells, comma-separated; 'default' is RCAP's own 0.25. `prune report` picks the best by validation accuracy."),
     gamma: Optional[str] = typer.Option(None, "--gamma", help="Values of D2's γ (how far a pick lowers its neighbours' chances), comma-separated; 'default' is D2's own 0.1. Only d2 cells multiply; `prune report` picks the best by validation accuracy, jointly with β and --recalls."),
     recalls: Optional[str] = typer.Option(None, "--recalls", help="Where --quota drop reads each class's validation recall: final (last epoch), best (best-validation epoch), mean (over the learning curve; the default), comma-separated. Only cells with the drop quota multiply; `prune report` picks the best by validation accuracy."),
     keep: Optional[str] = typer.Option(None, "--keep", help="hard and/or easy: which end of the scores the samplers keep (default: hard)."),
@@ -54,7 +55,7 @@ def sweep_cmd(
     paper = get_preset(preset) if preset is not None else None
     given = {"scores": split_list(scores, "scores"), "methods": split_list(methods, "methods"),
              "quotas": split_list(quotas, "quotas"), "rates": split_list(rates, "rates"),
-             "beta": split_list(beta, "beta"), "gamma": split_list(gamma, "gamma"),
+             "beta": split_list(beta, "beta"), "gamma": split_list(gamma, "gamma"), "rcap_beta": split_list(rcap_beta, "rcap-beta"),
              "recalls": split_list(recalls, "recalls"), "keep": split_list(keep, "keep"),
              "budgets": split_list(budgets, "budgets"), "cdbw": split_list(cdbw, "cdbw"),
              "dynamic": split_list(dynamic, "dynamic")}

@@ -26,11 +26,11 @@ TOML (``prune sweep --config sweep.toml``)::
     beta = [0.0, 0.1, 0.2, 0.3]      # a hyper-parameter `prune report` chooses by validation accuracy
 
 Keys of a grid: ``scores``, ``methods``, ``quotas``, ``rates``, ``beta``,
-``gamma``, ``recalls``, ``keep``, ``budgets``, ``cdbw``, ``dynamic``; a key at
+``gamma``, ``recalls``, ``keep``, ``budgets``, ``cdbw``, ``dynamic``, ``rcap_beta``; a key at
 the top level is the default of every grid (with no ``[[grid]]`` the top level
 is the one grid). ``beta`` and ``gamma`` multiply only the cells of samplers
 that read them (ccs and d2; d2), ``recalls`` only those of quotas that read
-class recalls (drop).
+class recalls (drop), ``rcap_beta`` (RCAP's temperature) only the ``rcap`` dynamic cells.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ from typing import Any, Iterable
 from pipeline.cliutil import option_value
 from pipeline.io import PruneError
 
-GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "gamma", "recalls", "keep", "budgets", "cdbw", "dynamic")
+GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "gamma", "recalls", "keep", "budgets", "cdbw", "dynamic",
+             "rcap_beta")
 TOP_KEYS = ("name", "epochs", "seeds", "full", "grid")
 DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "quotas": ["none"],
                              "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "gamma": [None], "recalls": [None],
-                             "keep": ["hard"], "budgets": ["epochs"], "cdbw": [False], "dynamic": []}
+                             "keep": ["hard"], "budgets": ["epochs"], "cdbw": [False], "dynamic": [],
+                             "rcap_beta": [None]}
 #: The hyper-parameters of a cell that `prune report` chooses by validation accuracy (jointly, as one tuple).
 HYPER = ("beta", "gamma", "recalls")
 #: Where `--quota drop` reads each class's validation recall (``prune select --recalls``).
@@ -112,7 +114,7 @@ class Cell:
         if self.full:
             words = ["full"]
         elif self.dynamic is not None:
-            words = [f"dyn-{self.dynamic}", f"r{self.rate:g}"]
+            words = [f"dyn-{self.dynamic}", f"r{self.rate:g}"] + ([] if self.beta is None else [f"beta{self.beta:g}"])
         else:
             words = [self.method if self.score is None else f"{score_file_stem(self.score)}+{self.method}", self.quota,
                      f"r{self.rate:g}"]
@@ -255,6 +257,11 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
             bad = [g for g in v if g is not None and g < 0]
             if bad:
                 raise PruneError(f"--gamma must be >= 0, got {bad[0]:g}")
+        elif key == "rcap_beta":
+            v = _floats(v, key, allow_default=True)
+            bad = [b for b in v if b is not None and not b > 0]
+            if bad:
+                raise PruneError(f"--rcap-beta is RCAP's softmax temperature and must be > 0, got {bad[0]:g}")
         elif key == "recalls":
             v = [None if x is None or str(x).lower() == "default" else str(x) for x in v]
             bad = [x for x in v if x is not None and x not in RECALLS]
@@ -308,8 +315,9 @@ def expand(axes: dict[str, list], probe) -> list[Cell]:
                                                       cdbw=cdbw))
     for rule in axes["dynamic"]:  # dynamic pruning: a new subset every epoch, at each rate
         for rate in axes["rates"]:
-            for cdbw in axes["cdbw"]:
-                cells.append(Cell(method=DYNAMIC_PREFIX + rule, rate=rate, cdbw=cdbw))
+            for beta in axes["rcap_beta"] if rule == "rcap" else [None]:  # RCAP's temperature, chosen by val
+                for cdbw in axes["cdbw"]:
+                    cells.append(Cell(method=DYNAMIC_PREFIX + rule, rate=rate, beta=beta, cdbw=cdbw))
     return cells
 
 

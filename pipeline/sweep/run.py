@@ -226,8 +226,9 @@ def run_unit(u: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(stale, ignore_errors=True)
     manifest = d / MANIFEST if u["manifest"] else None
     dyn = u.get("dynamic")
+    extra = {"beta": u["beta"]} if dyn and u["beta"] is not None else {}  # RCAP's temperature
     m = train(manifest, run=u["run"], epochs=u["epochs"], seed=u["seed"], out=d / TRAIN, budget=u["budget"],
-              cdbw=u["cdbw"], device=u["device"], force=True, dynamic=dyn, rate=u["rate"] if dyn else None)
+              cdbw=u["cdbw"], device=u["device"], force=True, dynamic=dyn, rate=u["rate"] if dyn else None, **extra)
     row = {**u["params"], "cell": u["cell"], "seed": u["seed"], "beta": u["beta"], "gamma": u["gamma"],
            "recalls": u["recalls"],
            "accuracy": m["accuracy"], "val_accuracy": m["final"]["val_accuracy"],
@@ -318,7 +319,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
             except PruneError:
                 pass
         units.append({"run": str(run), "dir": str(d), "cell": cell.id, "params": cell.params(), "seed": seed,
-                      "beta": params.get("beta"), "gamma": params.get("gamma"), "recalls": how, "manifest": not (cell.full or cell.dynamic), "epochs": spec.epochs,
+                      "beta": cell.beta if cell.dynamic else params.get("beta"), "gamma": params.get("gamma"), "recalls": how, "manifest": not (cell.full or cell.dynamic), "epochs": spec.epochs,
                       "budget": cell.budget, "dynamic": cell.dynamic, "rate": cell.rate,
                       "cdbw": cell.cdbw, "device": device, "classes": list(r.classes), "threads": threads})
     write_json(folder / SWEEP_JSON, {"name": spec.name, "run": str(run), "fingerprint": r.fingerprint,
