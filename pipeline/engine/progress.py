@@ -43,7 +43,24 @@ def _clock(sec: float) -> str:
     return f"{sec // 3600}h{sec % 3600 // 60:02d}m" if sec >= 3600 else f"{sec // 60}m{sec % 60:02d}s"
 
 
-class EpochProgress:
+class _Shown:
+    """A rich bar while shown (``self.bar``), stopped by :meth:`close` or at the end of a ``with`` block."""
+
+    bar = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class EpochProgress(_Shown):
     """The progress of ``epochs`` epochs (one init of a recording, one training), shown as :func:`mode` says."""
 
     def __init__(self, label: str, epochs: int, log: Callable[[str], None], *, start: int = 0):
@@ -82,19 +99,8 @@ class EpochProgress:
         elif self.mode == "lines":
             self.log(line)
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
 
-    def __enter__(self) -> "EpochProgress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class CountProgress:
+class CountProgress(_Shown):
     """Progress over ``total`` units of one pass (samples of a scoring read): a bar, or a line a minute, or nothing."""
 
     def __init__(self, label: str, total: int, log: Callable[[str], None], unit: str = "samples"):
@@ -119,14 +125,3 @@ class CountProgress:
                 self._last_line = now
                 left = (now - self._t0) / self.done * (self.total - self.done)
                 self.log(f"{self.label}: {self.done}/{self.total} {self.unit}, {_clock(left)} left")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-    def __enter__(self) -> "CountProgress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
