@@ -17,8 +17,10 @@ from pipeline.io.folders import hold, partials_of
 
 runner = CliRunner()
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-# small batches: enough epochs and steps that the signal arrives mid-training
-SLOW = ["--data", "digits", "--epochs", "40", "--batch-size", "8", "--device", "cpu"]
+# small batches and many epochs: the signal must arrive mid-training even when this test process is starved
+# for seconds on a loaded machine (40 epochs finish in about 6 s on one core: a CI run once saw the recording
+# finish before its SIGINT, leaving no partial to check); nothing here runs to the end
+SLOW = ["--data", "digits", "--epochs", "400", "--batch-size", "8", "--device", "cpu"]
 
 
 def _start(*args: str) -> subprocess.Popen:
@@ -44,7 +46,9 @@ def _interrupt_record(target: Path, sig: int) -> tuple[int, str, Path]:
     time.sleep(0.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    return proc.returncode, err, partials_of(target)[0]
+    kept = partials_of(target)
+    assert kept, f"no partial after the signal: exit {proc.returncode}, stderr {err!r}, beside it {sorted(os.listdir(target.parent))}"
+    return proc.returncode, err, kept[0]
 
 
 @pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")])
@@ -66,7 +70,7 @@ def test_sigterm_stops_train_and_keeps_its_partial(tmp_path):
                                "cpu", "--run", str(run)]).exit_code == 0
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     out = run / "train" / "slow"
-    proc = _start("train", "--run", str(run), "--epochs", "40", "--batch-size", "8", "--device", "cpu", "--name", "slow")
+    proc = _start("train", "--run", str(run), "--epochs", "400", "--batch-size", "8", "--device", "cpu", "--name", "slow")
     _wait_for(lambda: bool(partials_of(out)))
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)
