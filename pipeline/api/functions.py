@@ -209,6 +209,21 @@ def _select_auto(scores, rate, *, method, quota, n_keep, seed, keep, beta, strat
     return Selection(ids=m.ids, targets=m.target, meta=m.meta, path=None if out is None else Path(out))
 
 
+def sampler_entry(name: str):
+    """The registered sampler ``name`` (a :class:`pipeline.Sampler`: what it reads, ``.needs``, and its
+    ``.options``); one line naming the known ones for an unknown name."""
+    from pipeline.select.catalog import get_sampler
+
+    return get_sampler(name)
+
+
+def quota_entry(name: str):
+    """The registered class quota ``name`` (``.needs``: e.g. ``recalls`` for DRoP's); one line for an unknown name."""
+    from pipeline.select.catalog import get_quota
+
+    return get_quota(name)
+
+
 def register_sampler(entry, *, replace: bool = False):
     """Add your own sampler: a :class:`pipeline.Sampler` entry (``fn(pool, n_keep, rng, **params)`` → positions).
 

@@ -78,64 +78,27 @@ class Reads(NamedTuple):
 
 
 class Probe:
-    """What samplers and quotas read, asked of the API (``select``) on tiny arrays; unknown names are errors.
+    """What samplers and quotas read, from their registry entries (``pipeline.api``); unknown names are errors.
 
     ``probe(method)`` → :class:`Reads`; ``probe.quota(name)`` → whether the quota reads class recalls.
     The grid multiplies β, γ and recalls only over the cells they change (:func:`pipeline.sweep.grid.expand`).
     """
 
-    def __init__(self):
-        self._methods: dict[str, Reads] = {}
-        self._quotas: dict[str, bool] = {}
-
-    @staticmethod
-    def _arrays():
-        return np.tile(np.arange(2), 10), np.linspace(0.0, 1.0, 20), np.random.default_rng(0).normal(size=(20, 2))
-
     def __call__(self, method: str) -> Reads:
-        from pipeline.api.functions import select
+        from pipeline.api.functions import sampler_entry
 
         if method == "full":
             raise PruneError("--methods: 'full' is not a sampler; the full-data reference is in every sweep "
                              "(--no-full leaves it out)")
-        if method not in self._methods:
-            y, values, emb = self._arrays()
-            try:
-                select(None, n_keep=10, targets=y, method=method, embeddings=emb)
-                scored = False
-            except PruneError as err:
-                if "unknown selection method" in str(err):
-                    raise
-                scored = True
-            try:
-                select(values, n_keep=10, targets=y, method=method)
-                needs_emb = False
-            except PruneError as err:
-                needs_emb = "embeddings" in str(err)
-            sel = select(values, n_keep=10, targets=y, method=method, embeddings=emb, beta=0.125)
-            try:
-                g = select(values, n_keep=10, targets=y, method=method, embeddings=emb, gamma=0.125)
-                reads_gamma = g.meta["parameters"].get("gamma") == 0.125
-            except PruneError:  # "--gamma does not apply to --method ..."
-                reads_gamma = False
-            self._methods[method] = Reads(scored, sel.meta["parameters"].get("beta") == 0.125, reads_gamma, needs_emb)
-        return self._methods[method]
+        s = sampler_entry(method)
+        return Reads(scores=s.needs_scores, beta="beta" in s.options, gamma="gamma" in s.options,
+                     embeddings=s.needs_embeddings)
 
     def quota(self, name: str) -> bool:
         """Whether quota ``name`` reads validation recalls (drop); an unknown name is an error."""
-        from pipeline.api.functions import select
+        from pipeline.api.functions import quota_entry
 
-        if name not in self._quotas:
-            y, values, _ = self._arrays()
-            try:
-                select(values, n_keep=10, targets=y, method="random", quota=name)
-                reads = False
-            except PruneError as err:
-                if "unknown quota" in str(err):
-                    raise
-                reads = "recalls" in str(err)
-            self._quotas[name] = reads
-        return self._quotas[name]
+        return "recalls" in quota_entry(name).needs
 
 
 #: The probe the CLI, the demo and the tests build grids with.
@@ -200,12 +163,6 @@ def _select(r, cell: Cell, seed: int, tables: dict, recalls, embeddings, out: Pa
                  seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls, embeddings=embeddings)
     sel.write(out)
     return sel.meta.get("parameters", {})
-
-
-def _embeddings(r) -> np.ndarray:
-    """The run's embeddings at its last snapshot as select reads them: inits concatenated, (sample, init·dim)."""
-    stack = r.embeddings()  # (init, sample, dim); names `prune record --embeddings` when missing
-    return np.ascontiguousarray(np.transpose(stack, (1, 0, 2)).reshape(r.n, -1))
 
 
 # -------------------------------------------------------------------------- one training (in a worker process)
@@ -309,7 +266,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
                 if how not in recalls:
                     recalls[how] = r.val_recalls(how)
             if emb is None and probe(cell.method).embeddings:
-                emb = _embeddings(r)
+                emb = r.embedding_features()  # as prune select reads them
             params = _select(r, cell, seed, tables, None if how is None else recalls[how], emb, d / MANIFEST)
         key = (cell.id, seed)
         if (d / DONE).exists():
