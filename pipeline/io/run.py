@@ -436,6 +436,16 @@ class Run:
             raise PruneError(f"run {self.path}: embeddings hold NaN or inf (diverged training?)")
         return out
 
+    def embedding_features(self, snapshot: int | None = None) -> np.ndarray:
+        """The embeddings as one feature row per sample, (sample, init·dim), the way selection reads them.
+
+        Embeddings of independently trained inits live in unrelated spaces, so
+        they are concatenated (squared distances add up over inits), not
+        averaged (which would mix unrelated coordinates).
+        """
+        stack = self.embeddings(snapshot)
+        return np.ascontiguousarray(np.transpose(stack, (1, 0, 2)).reshape(stack.shape[1], -1))
+
     @cached_property
     def clean_targets(self) -> np.ndarray | None:
         """Labels before ``--label-noise`` flipped some (None when no noise was injected)."""

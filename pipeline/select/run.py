@@ -271,14 +271,11 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
 
     emb = None
     if "embeddings" in needs:
-        stack = r.embeddings(snap)  # (init, sample, dim); names `prune record --embeddings` when missing
+        emb = r.embedding_features(snap)  # (sample, init·dim); names `prune record --embeddings` when missing
         used = snap if snap is not None else r.snapshot_epochs[-1]
-        # Embeddings of independently trained inits live in unrelated spaces,
-        # so they are concatenated (squared distances add up over inits), not
-        # averaged (which would mix unrelated coordinates).
-        emb = np.ascontiguousarray(np.transpose(stack, (1, 0, 2)).reshape(n, -1))
-        sources["embeddings"] = {"snapshot": used, "inits": int(stack.shape[0]), "dim": int(stack.shape[2])}
-        notes.append(f"embeddings: after epoch {used}, {stack.shape[0]} init(s) × {stack.shape[2]} dims")
+        dim = emb.shape[1] // r.inits
+        sources["embeddings"] = {"snapshot": used, "inits": r.inits, "dim": dim}
+        notes.append(f"embeddings: after epoch {used}, {r.inits} init(s) × {dim} dims")
     if "like" in needs:
         sources["like"] = {"path": str(like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample))}
 
