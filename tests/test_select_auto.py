@@ -72,6 +72,9 @@ def test_bad_auto_input_is_one_line(workdir, args, words):
 def _fake_train(accuracies):
     """A stand-in for the trial trainings: the validation accuracy of each β (None: random) from a table."""
     def train(manifest, **kw):
+        from pipeline.io.folders import in_use
+
+        assert in_use(Path(manifest).parent)  # the trials' folder is locked: prune clean leaves it alone
         meta = read_manifest(manifest).meta
         key = None if meta["method"] == "random" else meta["parameters"]["beta"]
         return {"final": {"val_accuracy": accuracies[key], "accuracy": 0.0}, "epochs": 3}
@@ -86,6 +89,7 @@ def test_ties_go_to_the_smaller_beta_and_random_above_every_beta_warns(workdir, 
     monkeypatch.setattr(api, "train", _fake_train({0.0: 0.5, 0.1: 0.7, 0.2: 0.8, 0.3: 0.6, None: 0.75}))
     res = prune("select", "--method", "ccs", "--rate", "0.7", "--beta", "auto", "--out", "t.parquet")
     assert read_manifest("t.parquet").meta["beta_auto"]["chosen"] == 0.2 and "warning" not in res.output
+    assert not [p for p in Path("runs/default").iterdir() if "beta-auto" in p.name]  # removed at the end
 
 
 def test_the_api_face_is_the_same_selection(workdir):

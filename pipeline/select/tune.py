@@ -13,10 +13,11 @@ It also trains on a random subset of the same size (same seed) and says so in
 one line when random pruning reached a higher validation accuracy than every
 β: a user never gets worse-than-random pruning without being told.
 
-The trainings live in a hidden folder of the run (``RUN/.beta-auto.partial-*``)
-that is removed when the selection ends; an interrupted one is left for
-``prune clean``. Their validation accuracies go into the manifest
-(``beta_auto``).
+The trainings live in a hidden folder of the run (``RUN/.beta-auto.partial-*``),
+locked while they run so that ``prune clean`` leaves it alone, and removed
+when the selection ends, on an error or Ctrl-C too; only a killed process
+leaves it for ``prune clean``. Their validation accuracies go into the
+manifest (``beta_auto``).
 """
 
 from __future__ import annotations
@@ -83,11 +84,14 @@ def search(*, run: Path, grid: tuple[float, ...], write: Callable[[float | None,
 
     ``write(beta, path)`` writes the manifest of ``beta`` (None: random pruning) to ``path``.
     """
+    import os
+
     from pipeline.api.functions import train
-    from pipeline.io.folders import partial_folder
+    from pipeline.io.folders import hold, partial_folder
 
     work = partial_folder(Path(run) / "beta-auto")
     work.mkdir()
+    lock = hold(work)  # prune clean skips a folder a running process holds
     trials: list[Trial] = []
     try:
         for i, beta in enumerate([*grid, None]):
@@ -95,13 +99,16 @@ def search(*, run: Path, grid: tuple[float, ...], write: Callable[[float | None,
             manifest = work / f"keep-{i}.parquet"
             write(beta, manifest)
             t0 = time.perf_counter()
-            m = train(manifest, run=run, seed=seed, epochs=epochs, device=device, out=work / f"train-{i}")
+            # one level down: a result is swapped into place under a lock on its parent, and this
+            # process holds ``work``'s
+            m = train(manifest, run=run, seed=seed, epochs=epochs, device=device, out=work / "trials" / f"train-{i}")
             trial = Trial(beta, float(m["final"]["val_accuracy"]), time.perf_counter() - t0, int(m["epochs"]))
             trials.append(trial)
             log(f"--beta auto: {what}: val accuracy {trial.val_accuracy:.4f} ({trial.seconds:.0f} s, "
                 f"{i + 1}/{len(grid) + 1})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        os.close(lock)
     tried = [t for t in trials if t.beta is not None]
     best = max(tried, key=lambda t: t.val_accuracy)  # max keeps the first of equals: the smaller β listed first
     return best.beta, trials
