@@ -79,3 +79,12 @@ def test_report_of_a_run_without_sweep(workdir, tmp_path):
     shutil.copytree(workdir / "runs" / "default", run, ignore=shutil.ignore_patterns("sweeps", "report"))
     prune("report", "--run", str(run), "--out", str(tmp_path / "r"))
     check_report(tmp_path / "r", {"scores_by_class.png", "data_map.png", "samples.png"})
+
+
+def test_the_mislabelled_row_says_what_it_shows():
+    from pipeline.report.run import mislabelled_rule
+
+    assert mislabelled_rule(8) == mislabelled_rule(500) == "wrong at the last epoch, least confident first"
+    assert mislabelled_rule(0) == ("lowest mean p(label); the model got every training sample right at its last "
+                                   "epoch")
+    assert mislabelled_rule(3) == "the 3 wrong at the last epoch, then the lowest mean p(label)"

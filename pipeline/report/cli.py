@@ -37,11 +37,12 @@ def _print_table(path: Path) -> None:
     from rich.table import Table
 
     from pipeline.io import read_json
+    from pipeline.report.tables import SYMBOL
 
     doc = read_json(path / "report.json")
     if "table" not in doc:
         return
-    names = [{"beta": "β", "gamma": "γ", "recalls": "recalls"}[h] for h in doc.get("hyper") or ["beta"]]
+    names = [SYMBOL[h] for h in doc.get("hyper") or ["beta"]]
     preset = f", paper % from preset {doc['preset']['name']}" if doc.get("preset") else ""
     t = Table(title=f"{Path(doc['sweep']).name}: test split, {', '.join(names)} chosen by validation accuracy{preset}")
     for i, col in enumerate(doc["table"]["header"]):

@@ -130,6 +130,16 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
     return out
 
 
+def mislabelled_rule(n_wrong: int, shown: int = N_EXAMPLES) -> str:
+    """What the "likely mislabelled" row shows, in words that stay true when the query model got (almost) every
+    training sample right at its last epoch (``n_wrong`` it got wrong; the row has ``shown`` samples)."""
+    if n_wrong >= shown:
+        return "wrong at the last epoch, least confident first"
+    if n_wrong == 0:
+        return "lowest mean p(label); the model got every training sample right at its last epoch"
+    return f"the {n_wrong} wrong at the last epoch, then the lowest mean p(label)"
+
+
 def _preset_of(folder: Path) -> dict[str, Any] | None:
     """The paper preset a sweep ran (``prune sweep --preset``), as its sweep.json records it; None otherwise."""
     try:
@@ -304,14 +314,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
                 return [f"#{i} label {c[targets[i]]}" + (f"\nsays {c[pred[i]]}, mean p(label) {conf[i]:.2f}"
                                                           if with_pred else f"\n{method} {values[i]:.3g}") for i in ids]
 
-            # what the bottom row is, in words that stay true when the model got (almost) every sample right
-            n_wrong = int((pred != targets).sum())
-            if n_wrong >= N_EXAMPLES:
-                rule = "wrong at the last epoch, least confident first"
-            elif n_wrong == 0:
-                rule = "lowest mean p(label); the model got every training sample right at its last epoch"
-            else:
-                rule = f"the {n_wrong} wrong at the last epoch, then the lowest mean p(label)"
+            rule = mislabelled_rule(int((pred != targets).sum()))
             groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest)),
                       ("likely mislabelled", likely, cap(likely, True))]
             doc.h(2, "Samples")
