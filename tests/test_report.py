@@ -88,3 +88,28 @@ def test_the_mislabelled_row_says_what_it_shows():
     assert mislabelled_rule(0) == ("lowest mean p(label); the model got every training sample right at its last "
                                    "epoch")
     assert mislabelled_rule(3) == "the 3 wrong at the last epoch, then the lowest mean p(label)"
+
+
+def test_a_damaged_or_older_results_table(workdir, tmp_path):
+    import shutil
+
+    from pipeline.io.tables import SWEEP_HYPER, read_sweep_results
+
+    run = tmp_path / "run"
+    shutil.copytree(workdir / "runs" / "default", run, ignore=shutil.ignore_patterns("report"))
+    results = run / "sweeps" / "sweep" / "results.parquet"
+    # a sweep written before γ and recalls were columns: read back with both, all null, and reported
+    old = pl.read_parquet(results).drop("gamma", "recalls")
+    old.write_parquet(results)
+    df = read_sweep_results(results)
+    assert set(SWEEP_HYPER) <= set(df.columns) and df["gamma"].null_count() == df["recalls"].null_count() == len(old)
+    prune("report", "--run", str(run), "--out", str(tmp_path / "r"))
+    assert "| aum + ccs | 0.9 |" in (tmp_path / "r" / "report.md").read_text()
+    # a table that is not a sweep's, and bytes that are not Parquet: one line each, no report folder
+    pl.DataFrame({"sample": [1, 2]}).write_parquet(results)
+    res = prune("report", "--run", str(run), "--out", str(tmp_path / "r2"), ok=False)
+    assert res.exit_code == 2 and "not a sweep results table (no column cell" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r2").exists()
+    results.write_bytes(b"PAR1 not really")
+    res = prune("report", "--run", str(run), "--out", str(tmp_path / "r2"), ok=False)
+    assert res.exit_code == 2 and "not a readable sweep results table" in res.output and not (tmp_path / "r2").exists()

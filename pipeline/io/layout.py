@@ -90,6 +90,22 @@ ROUND_DONE = "done.json"  # a finished round's completion marker and its figures
 ROUNDS_RESULTS = "results.parquet"
 
 
+SWEEPS = "sweeps"
+SWEEP_JSON = "sweep.json"  # the grid, the run's fingerprint, the training epochs (and a paper preset's record)
+SWEEP_CELLS = "cells"
+SWEEP_RESULTS = "results.parquet"  # one row per cell and seed (pipeline.io.tables.SWEEP_RESULTS_SCHEMA)
+SWEEP_DONE = "done.json"  # a finished (cell, seed)'s completion marker and its figures, written last
+
+
+def sweep_dir(run: str | os.PathLike, name: str) -> Path:
+    """``prune sweep``: RUN/sweeps/<name>/{sweep.json, cells/<cell>/seed=S/, results.parquet}."""
+    return Path(run) / SWEEPS / name
+
+
+def sweep_results(folder: str | os.PathLike) -> Path:
+    return Path(folder) / SWEEP_RESULTS
+
+
 def rounds_dir(run: str | os.PathLike, name: str) -> Path:
     """``prune rounds``: RUN/rounds/<name>/{rounds.json, round=K/, final/, results.parquet}."""
     return Path(run) / ROUNDS / name

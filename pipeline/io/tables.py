@@ -83,6 +83,22 @@ SAMPLES_SCHEMA = pa.schema(
 )
 
 
+#: ``prune sweep``'s results.parquet: one row per (cell, seed), the cell's parameters and every metric of its training.
+SWEEP_RESULTS_SCHEMA = pa.schema([
+    ("sweep", pa.string()), ("cell", pa.string()), ("seed", pa.int64()), ("score", pa.string()),
+    ("method", pa.string()), ("quota", pa.string()), ("rate", pa.float64()),
+    ("beta", pa.float64()), ("gamma", pa.float64()), ("recalls", pa.string()),
+    ("keep", pa.string()), ("budget", pa.string()), ("cdbw", pa.bool_()),
+    ("accuracy", pa.float64()), ("val_accuracy", pa.float64()), ("balanced_accuracy", pa.float64()),
+    ("worst_class_accuracy", pa.float64()), ("val_worst_class_accuracy", pa.float64()),
+    ("n_kept", pa.int64()), ("n_total", pa.int64()), ("sample_passes", pa.int64()), ("steps", pa.int64()),
+    ("epochs", pa.int64()), ("seconds", pa.float64()),
+    ("class_recall", pa.list_(pa.float64())), ("val_class_recall", pa.list_(pa.float64())),
+])
+#: The hyper-parameter columns of a sweep's results that ``prune report`` chooses by validation, jointly.
+SWEEP_HYPER = ("beta", "gamma", "recalls")
+
+
 # Dictionary-encoding float columns costs more than it saves: measured 6.3 ms vs 1.9 ms
 # per 16,000-row dynamics file, on the recording path of every epoch.
 DYNAMICS_DICTIONARY = ["target", "pred"]
@@ -331,3 +347,35 @@ def _plain(obj: Any) -> Any:
 
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+
+
+# ---------------------------------------------------------------------------- sweep results
+
+
+def write_sweep_results(path: str | os.PathLike, rows: list[dict[str, Any]], name: str, classes: list[str]):
+    """Write a sweep's rows (the columns of :data:`SWEEP_RESULTS_SCHEMA`; ``sweep`` is ``name``) and read them back."""
+    cols = {f.name: [name if f.name == "sweep" else row.get(f.name) for row in rows] for f in SWEEP_RESULTS_SCHEMA}
+    write_table(path, cols, SWEEP_RESULTS_SCHEMA, {"artifact": "sweep results", "sweep": name, "classes": classes})
+    return read_sweep_results(path)
+
+
+def with_sweep_hyper(df):
+    """``df`` (Polars) with every :data:`SWEEP_HYPER` column: results of older sweeps have no gamma, recalls (null)."""
+    import polars as pl
+
+    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String}
+    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in SWEEP_HYPER if h not in df.columns])
+
+
+def read_sweep_results(path: str | os.PathLike):
+    """A sweep's results.parquet as a Polars frame, every hyper-parameter column present."""
+    import polars as pl
+
+    try:
+        df = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as err:
+        raise PruneError(f"{path}: not a readable sweep results table ({_first_line(err)})") from None
+    missing = [c for c in ("cell", "seed", "method", "rate", "accuracy", "val_accuracy") if c not in df.columns]
+    if missing:
+        raise PruneError(f"{path}: not a sweep results table (no column {', '.join(missing)})")
+    return with_sweep_hyper(df)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.io import PruneError, layout, open_run, read_json, read_manifest, read_scores, write_json
+from pipeline.io.tables import read_sweep_results
 from pipeline.io.folders import claim_folder, partial_folder, swap_into_place
 from pipeline.report import figures as F
 from pipeline.report import tables as T
@@ -36,15 +37,15 @@ def is_report(path: Path) -> bool:
 
 def find_sweep(run: Path, name: str | None) -> Path | None:
     """RUN/sweeps/NAME, or (no name) the sweep whose results.parquet is newest; None when the run has none."""
-    root = Path(run) / "sweeps"
+    root = Path(run) / layout.SWEEPS
     if name is not None:
-        p = Path(name) if (Path(name) / "results.parquet").exists() else root / name
-        if not (p / "results.parquet").exists():
-            have = sorted(q.parent.name for q in root.glob("*/results.parquet")) if root.is_dir() else []
+        p = Path(name) if layout.sweep_results(name).exists() else layout.sweep_dir(run, name)
+        if not layout.sweep_results(p).exists():
+            have = sorted(q.parent.name for q in root.glob(f"*/{layout.SWEEP_RESULTS}")) if root.is_dir() else []
             hint = f" (this run has: {', '.join(have)})" if have else " (this run has none: run `prune sweep` first)"
-            raise PruneError(f"--sweep {name}: no results.parquet in {p}{hint}")
+            raise PruneError(f"--sweep {name}: no {layout.SWEEP_RESULTS} in {p}{hint}")
         return p
-    found = sorted(root.glob("*/results.parquet"), key=lambda q: q.stat().st_mtime_ns) if root.is_dir() else []
+    found = sorted(root.glob(f"*/{layout.SWEEP_RESULTS}"), key=lambda q: q.stat().st_mtime_ns) if root.is_dir() else []
     return found[-1].parent if found else None
 
 
@@ -143,7 +144,7 @@ def mislabelled_rule(n_wrong: int, shown: int = N_EXAMPLES) -> str:
 def _preset_of(folder: Path) -> dict[str, Any] | None:
     """The paper preset a sweep ran (``prune sweep --preset``), as its sweep.json records it; None otherwise."""
     try:
-        doc = read_json(folder / "sweep.json")
+        doc = read_json(folder / layout.SWEEP_JSON)
     except (PruneError, OSError, ValueError):
         return None
     preset = doc.get("preset") if isinstance(doc, dict) else None
@@ -181,7 +182,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
     chosen_manifest = None
 
     if folder is not None:
-        df = pl.read_parquet(folder / "results.parquet")
+        df = read_sweep_results(layout.sweep_results(folder))
         seeds = sorted(df["seed"].unique().to_list())
         epochs = sorted(df.filter(pl.col("method") == "full")["epochs"].unique().to_list()) or \
             sorted(df["epochs"].unique().to_list())

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pipeline.io.tables import SWEEP_HYPER as HYPER, with_sweep_hyper as with_hyper
+
 GROUP = ["score", "method", "quota", "keep", "budget", "cdbw"]  # a "method" of the report: one line of a figure
 METRICS = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy")
-#: The hyper-parameters chosen by validation, jointly (the columns of results.parquet), and how tables name them.
-HYPER = ("beta", "gamma", "recalls")
+#: How tables name the hyper-parameters chosen by validation (pipeline.io.tables.SWEEP_HYPER).
 SYMBOL = {"beta": "β", "gamma": "γ", "recalls": "recalls"}
 
 
@@ -39,14 +40,6 @@ def label(row: dict[str, Any]) -> str:
         if row["quota"] != "none":
             base += f" + {row['quota']}"
     return base + ("" if row["budget"] == "epochs" else f", {row['budget']}") + (", cdbw" if row["cdbw"] else "")
-
-
-def with_hyper(df):
-    """``df`` with every hyper-parameter column (results of older sweeps have no gamma, recalls: null)."""
-    import polars as pl
-
-    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String}
-    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in HYPER if h not in df.columns])
 
 
 def per_cell(df):

@@ -52,8 +52,6 @@ DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "
                              "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "gamma": [None], "recalls": [None],
                              "keep": ["hard"], "budgets": ["epochs"], "cdbw": [False], "dynamic": [],
                              "rcap_beta": [None]}
-#: The hyper-parameters of a cell that `prune report` chooses by validation accuracy (jointly, as one tuple).
-HYPER = ("beta", "gamma", "recalls")
 #: Where `--quota drop` reads each class's validation recall (``prune select --recalls``).
 RECALLS = ("final", "best", "mean")
 DYNAMIC_PREFIX = "dynamic:"  # a dynamic-pruning cell's method: "dynamic:<rule>" (prune train --dynamic RULE)

@@ -31,23 +31,16 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from pipeline.io import PruneError, open_run, read_json, read_manifest, write_json
-from pipeline.sweep.grid import HYPER, Cell, Spec
+from pipeline.io.layout import SWEEP_CELLS as CELLS, SWEEP_DONE as DONE, SWEEP_JSON, SWEEP_RESULTS as RESULTS, sweep_dir
+from pipeline.io.tables import SWEEP_HYPER as HYPER, write_sweep_results
+from pipeline.sweep.grid import Cell, Spec
 
-SWEEPS = "sweeps"
-CELLS = "cells"
-SWEEP_JSON = "sweep.json"
-RESULTS = "results.parquet"
-DONE = "done.json"
 MANIFEST = "keep.parquet"
 TRAIN = "train"
 
 #: The metric columns of results.parquet, each read from a prune train metrics.json.
 METRICS = ("accuracy", "val_accuracy", "balanced_accuracy", "worst_class_accuracy", "val_worst_class_accuracy",
            "n_kept", "n_total", "sample_passes", "steps", "epochs", "seconds")
-
-
-def sweep_dir(run: str | os.PathLike, name: str) -> Path:
-    return Path(run) / SWEEPS / name
 
 
 def unit_dir(folder: Path, cell: Cell, seed: int) -> Path:
@@ -298,7 +291,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
     finally:
         progress.close()
     ordered = [rows[(c.id, s)] for c, s in spec.units()]
-    return write_results(folder / RESULTS, ordered, spec.name, list(r.classes))
+    return write_sweep_results(folder / RESULTS, ordered, spec.name, list(r.classes))
 
 
 def _execute(units: list[dict], jobs: int, threads: int):
@@ -338,42 +331,14 @@ def _execute(units: list[dict], jobs: int, threads: int):
 
 # -------------------------------------------------------------------------- results
 
-def results_schema():
-    import pyarrow as pa
-
-    f64, i64, s = pa.float64(), pa.int64(), pa.string()
-    return pa.schema([
-        ("sweep", s), ("cell", s), ("seed", i64), ("score", s), ("method", s), ("quota", s), ("rate", f64),
-        ("beta", f64), ("gamma", f64), ("recalls", s), ("keep", s), ("budget", s), ("cdbw", pa.bool_()),
-        ("accuracy", f64), ("val_accuracy", f64), ("balanced_accuracy", f64), ("worst_class_accuracy", f64),
-        ("val_worst_class_accuracy", f64), ("n_kept", i64), ("n_total", i64), ("sample_passes", i64), ("steps", i64),
-        ("epochs", i64), ("seconds", f64), ("class_recall", pa.list_(f64)), ("val_class_recall", pa.list_(f64)),
-    ])
-
-
-def write_results(path: Path, rows: list[dict], name: str, classes: list[str]):
-    import polars as pl
-
-    from pipeline.io.tables import write_table
-
-    schema = results_schema()
-    cols: dict[str, list] = {f.name: [] for f in schema}
-    for row in rows:
-        for f in schema:
-            cols[f.name].append(name if f.name == "sweep" else row.get(f.name))
-    write_table(path, cols, schema, {"artifact": "sweep results", "sweep": name, "classes": classes})
-    return pl.read_parquet(path)
-
-
 def summarise(df):
     """Mean and sample std (ddof 1; 0 for one seed) of test/val/worst-class accuracy per cell, in the frame's order."""
     import polars as pl
 
     keys = ["cell", "score", "method", "quota", "rate", "keep", "budget", "cdbw"]
-    hyper = [h for h in HYPER if h in df.columns]  # results of older sweeps have no gamma, recalls
     out = (df.with_row_index("_order")
            .group_by(keys, maintain_order=True)
-           .agg(pl.col("_order").min(), *[pl.col(h).first() for h in hyper], pl.col("n_kept").first(),
+           .agg(pl.col("_order").min(), *[pl.col(h).first() for h in HYPER], pl.col("n_kept").first(),
                 pl.len().alias("seeds"),
                 *[pl.col(m).mean().alias(f"{m}_mean") for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
                 *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std")
