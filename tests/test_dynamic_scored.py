@@ -55,6 +55,14 @@ def test_the_sampler_selects_from_the_scores_of_the_epochs_so_far():
     assert s.plan.selections == [1, 3]
 
 
+def test_ccs_reads_aum_in_probability_space_unless_told():
+    y = np.arange(20) % 2
+    assert DynamicSampler("aum+ccs", y, 0.5).plan.score_params == {"space": "prob"}
+    assert DynamicSampler("aum+ccs", y, 0.5, space="logit").plan.score_params == {"space": "logit"}
+    assert DynamicSampler("aum+topk", y, 0.5).plan.score_params == {}
+    assert DynamicSampler("tdds+ccs", y, 0.5, window=3).plan.score_params == {"window": 3}
+
+
 def test_logits_are_required():
     s = DynamicSampler("aum+ccs", np.arange(20) % 2, 0.5)
     s.set_epoch(0)
@@ -81,6 +89,7 @@ def test_prune_train_dynamic_score_plus_sampler(tmp_path, monkeypatch):
     out = tmp_path / "r" / "train" / "aum+ccs-0.6"
     m = json.loads((out / "metrics.json").read_text())
     assert m["dynamic"]["method"] == "aum+ccs" and m["dynamic"]["selected_at"] == [1, 3]
+    assert m["dynamic"]["space"] == "prob"  # CCS's own AUM
     used = pl.read_parquet(out / "samples.parquet")
     n = used.filter(pl.col("epoch") == 0).height  # epoch 0 (the warm-up) trains on the full training set
     per_epoch = used.group_by("epoch").len().sort("epoch")["len"].to_list()

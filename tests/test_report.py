@@ -49,7 +49,7 @@ def test_report_of_a_sweep(workdir):
     check_report(folder, {"accuracy_vs_rate.png", "worst_class_vs_rate.png", "per_class_at_rate.png",
                           "scores_by_class.png", "data_map.png", "kept_vs_full.png", "samples.png"})
     md = (folder / "report.md").read_text()
-    assert "| aum + ccs | 0.9 |" in md and "| full data | — |" in md and "(of 2)" in md
+    assert "| aum (space=prob) + ccs | 0.9 |" in md and "| full data | — |" in md and "(of 2)" in md
     # the table's numbers are the sweep's: random at 0.9, mean over both seeds, in percent
     df = pl.read_parquet(workdir / "runs" / "default" / "sweeps" / "sweep" / "results.parquet")
     acc = df.filter((pl.col("cell") == "random-none-r0.9"))["accuracy"].to_numpy()
@@ -104,7 +104,7 @@ def test_a_damaged_or_older_results_table(workdir, tmp_path):
     df = read_sweep_results(results)
     assert set(SWEEP_HYPER) <= set(df.columns) and df["gamma"].null_count() == df["recalls"].null_count() == len(old)
     prune("report", "--run", str(run), "--out", str(tmp_path / "r"))
-    assert "| aum + ccs | 0.9 |" in (tmp_path / "r" / "report.md").read_text()
+    assert "| aum (space=prob) + ccs | 0.9 |" in (tmp_path / "r" / "report.md").read_text()
     # a table that is not a sweep's, and bytes that are not Parquet: one line each, no report folder
     pl.DataFrame({"sample": [1, 2]}).write_parquet(results)
     res = prune("report", "--run", str(run), "--out", str(tmp_path / "r2"), ok=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -191,6 +192,14 @@ def test_prune_rounds_only_shrink_and_match_the_schedule(tmp_path):
     assert read_manifest(folder / "round=2" / "keep.parquet").fingerprint == open_run(folder / "round=1" / "query").fingerprint
     df = pl.read_parquet(folder / "results.parquet")
     assert df["n_train"].to_list() == [1438, 1079, 719]
+
+
+def test_ccs_rounds_read_aum_in_probability_space(tmp_path):
+    prune("rounds", "--run", tmp_path, "--name", "pa", "--strategy", "prune", "--final-frac", "0.5",
+          "--iterations", "1", "--method", "aum", "--sampler", "ccs", *ROUND_ARGS)
+    folder = tmp_path / "rounds" / "pa"
+    assert json.loads((folder / "rounds.json").read_text())["score_options"] == {"space": "prob"}
+    assert read_scores(folder / "round=1" / "scores.parquet").meta["parameters"]["space"] == "prob"
 
 
 def test_rounds_errors_are_one_line_and_damage_nothing(tmp_path):

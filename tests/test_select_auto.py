@@ -108,11 +108,12 @@ def test_the_api_face_is_the_same_selection(workdir):
 
 def test_ccs_on_the_logit_margin_says_which_aum_ccs_reads(workdir):
     res = prune("select", "--method", "ccs", "--rate", "0.5", "--scores", "aum", "--out", "n.parquet")
-    assert "note: CCS was made for AUM in probability space" in res.output
+    assert ("note: ccs was made for aum with space=prob (`prune score --method aum --space prob`; sweeps, rounds and "
+            "--dynamic aum+ccs read it so by themselves); this table has space=logit") in " ".join(res.output.split())
     prune("score", "--method", "aum", "--space", "prob", "--out", "runs/default/scores/aum-prob.parquet")
     res = prune("select", "--method", "ccs", "--rate", "0.5", "--scores", "aum-prob", "--out", "n.parquet")
-    assert "note: CCS" not in res.output
-    assert "note: CCS" not in prune("select", "--method", "topk", "--rate", "0.5", "--scores", "aum",
+    assert "note: ccs" not in res.output
+    assert "note: ccs" not in prune("select", "--method", "topk", "--rate", "0.5", "--scores", "aum",
                                     "--out", "n.parquet").output
 
 

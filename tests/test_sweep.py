@@ -40,7 +40,7 @@ def test_cells_of_a_grid():
     # full data + random (no score axis, no beta) 2 quotas x 2 rates + ccs 2 scores x 2 quotas x 2 rates x 2 betas
     assert len(ids) == 1 + 4 + 16 and len(set(ids)) == len(ids)
     assert ids[0] == "full"
-    assert "random-drop-r0.9" in ids and "aum+ccs-none-r0.5-beta0.1" in ids and "tdds+ccs-drop-r0.9" in ids
+    assert "random-drop-r0.9" in ids and "aum.space=prob+ccs-none-r0.5-beta0.1" in ids and "tdds+ccs-drop-r0.9" in ids
     assert Cell(method="topk", score="el2n", rate=0.3, keep="easy", budget="iterations", cdbw=True).id == \
         "el2n+topk-none-r0.3-keep-easy-iterations-cdbw"
     assert s.seeds == [0] and s.name == "sweep"
@@ -55,8 +55,8 @@ def test_a_toml_grid_is_the_union_of_its_grids(tmp_path):
     s = build_spec(given={}, config=cfg, name=None, epochs=None, seeds=None, full=None, probe=probe)
     assert (s.name, s.seeds, s.epochs) == ("t", [0, 1], 3)
     assert [c.id for c in s.cells] == ["full", "random-none-r0.3", "random-none-r0.9", "random-drop-r0.3",
-                                       "random-drop-r0.9", "aum+ccs-none-r0.3-beta0", "aum+ccs-none-r0.3-beta0.2",
-                                       "aum+ccs-none-r0.9-beta0", "aum+ccs-none-r0.9-beta0.2", "el2n+topk-none-r0.5"]
+                                       "random-drop-r0.9", "aum.space=prob+ccs-none-r0.3-beta0", "aum.space=prob+ccs-none-r0.3-beta0.2",
+                                       "aum.space=prob+ccs-none-r0.9-beta0", "aum.space=prob+ccs-none-r0.9-beta0.2", "el2n+topk-none-r0.5"]
     # a flag overrides the file's top level
     s = build_spec(given={"rates": ["0.7"]}, config=cfg, name="u", epochs=None, seeds=[5], full=False, probe=probe)
     assert s.name == "u" and s.seeds == [5] and all(c.rate in (0.7, 0.5) for c in s.cells)
@@ -83,15 +83,15 @@ def test_unknown_toml_key(tmp_path):
 
 def test_sweep_end_to_end(workdir):
     run = workdir / "runs" / "default"
-    assert not (run / "scores" / "aum.parquet").exists()
+    assert not (run / "scores" / "aum.space=prob.parquet").exists()
     res = prune("sweep", "--scores", "aum", "--methods", "ccs,random", "--rates", "0.5", "--seeds", "0,1",
                 "--epochs", "2", "--threads", "1", "--name", "a")
-    assert "computing it once" in res.output and (run / "scores" / "aum.parquet").exists()
+    assert "computing it once" in res.output and (run / "scores" / "aum.space=prob.parquet").exists()
     assert "test accuracy" in res.output and "random" in res.output
     folder = run / "sweeps" / "a"
     df = pl.read_parquet(folder / "results.parquet")
     assert df.height == 3 * 2
-    assert df["cell"].to_list() == ["full", "full", "aum+ccs-none-r0.5", "aum+ccs-none-r0.5",
+    assert df["cell"].to_list() == ["full", "full", "aum.space=prob+ccs-none-r0.5", "aum.space=prob+ccs-none-r0.5",
                                     "random-none-r0.5", "random-none-r0.5"]
     assert df["seed"].to_list() == [0, 1] * 3
     n = df["n_total"][0]
@@ -109,7 +109,7 @@ def test_sweep_end_to_end(workdir):
             man = read_manifest(d / "keep.parquet")
             assert man.meta["seed"] == row["seed"] and len(man.sample) == row["n_kept"]
     # the seed re-draws the selection: CCS's and random's subsets differ between seeds
-    for cell in ("aum+ccs-none-r0.5", "random-none-r0.5"):
+    for cell in ("aum.space=prob+ccs-none-r0.5", "random-none-r0.5"):
         a, b = (read_manifest(folder / "cells" / cell / f"seed={s}" / "keep.parquet").sample for s in (0, 1))
         assert not np.array_equal(a, b)
     # CCS's default beta at rate 0.5 is recorded
@@ -229,6 +229,13 @@ def test_score_tables_with_options(workdir):
     assert s.cells[1].label == "aum (space=prob) + ccs"
     with pytest.raises(PruneError, match="not a name"):
         spec(scores=["aum:space"])
+    # CCS reads AUM as its paper does, in probability space, unless the spec sets the space; other samplers read
+    # the score's own default (the logit margin); the same table twice is one cell
+    s = spec(scores=["aum", "aum:space=prob", "aum:space=logit"], methods=["ccs", "topk"], rates=["0.5"])
+    assert [c.id for c in s.cells] == ["full", "aum.space=prob+ccs-none-r0.5", "aum.space=logit+ccs-none-r0.5",
+                                       "aum+topk-none-r0.5", "aum.space=prob+topk-none-r0.5",
+                                       "aum.space=logit+topk-none-r0.5"]
+    assert [c.label for c in s.cells[1:3]] == ["aum (space=prob) + ccs", "aum (space=logit) + ccs"]
     run = workdir / "runs" / "default"
     prune("sweep", "--scores", "aum:space=prob", "--methods", "ccs", "--rates", "0.5", "--epochs", "2", "--threads",
           "1", "--name", "opts", "--no-full")
@@ -248,9 +255,10 @@ def test_gamma_and_recalls_multiply_only_the_cells_that_read_them():
     ids = [c.id for c in s.cells]
     # full; ccs (β): none 2 + drop 2 × 2 recalls; d2 (β, γ): none 2 × 2 + drop 2 × 2 × 2; random: none 1 + drop 2
     assert len(ids) == 1 + (2 + 4) + (4 + 8) + (1 + 2) == 22 and len(set(ids)) == 22
-    assert ids[:7] == ["full", "aum+ccs-none-r0.5", "aum+ccs-none-r0.5-beta0.2", "aum+ccs-drop-r0.5-recalls-final",
-                       "aum+ccs-drop-r0.5-recalls-mean", "aum+ccs-drop-r0.5-beta0.2-recalls-final",
-                       "aum+ccs-drop-r0.5-beta0.2-recalls-mean"]
+    ccs = "aum.space=prob+ccs"  # CCS reads AUM in probability space
+    assert ids[:7] == ["full", f"{ccs}-none-r0.5", f"{ccs}-none-r0.5-beta0.2", f"{ccs}-drop-r0.5-recalls-final",
+                       f"{ccs}-drop-r0.5-recalls-mean", f"{ccs}-drop-r0.5-beta0.2-recalls-final",
+                       f"{ccs}-drop-r0.5-beta0.2-recalls-mean"]
     assert "aum+d2-drop-r0.5-beta0.2-gamma0.5-recalls-final" in ids and "aum+d2-none-r0.5-gamma0.1" in ids
     assert ids[-3:] == ["random-none-r0.5", "random-drop-r0.5-recalls-final", "random-drop-r0.5-recalls-mean"]
     # a value is in the id and the label only when set

@@ -57,7 +57,9 @@ def resolve(name: str) -> P.DynamicRule | None:
     class Composed(P.ScoredPlan):
         def __init__(self, targets, rate, *, num_classes=None, epochs=None, every=EVERY, warmup=WARMUP,
                      history=None, **params: Any):
-            self.score_params = {k: params[k] for k in score_keys if params.get(k) is not None}
+            # the sampler's own reading of the score where the user set none (CCS: AUM in probability space)
+            self.score_params = sampler.score_params(
+                score_name, {k: params[k] for k in score_keys if params.get(k) is not None})
             self.sampler_params = {k: params[k] for k in sampler_keys if params.get(k) is not None}
             if warmup is None:
                 full = method.resolve(self.score_params, None) if method.defaults else {}

@@ -29,7 +29,7 @@ def rounds_cmd(
     method: Optional[str] = typer.Option(None, "--method", help=f"Score of every round (default: entropy for acquire, tdds for prune). acquire needs a label-free one: {', '.join(pool_scores())}."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="Sampler of every round, as `prune select --method` (default: topk for acquire, taking the hard end first; ccs for prune)."),
     quota: str = typer.Option("none", "--quota", help="Class quota of every round, as `prune select --quota` (e.g. drop for DRoP's)."),
-    score_opt: Optional[List[str]] = typer.Option(None, "--score-opt", help="An option of the score, KEY=VALUE (e.g. window=5, label=avg); repeat for several."),
+    score_opt: Optional[List[str]] = typer.Option(None, "--score-opt", help="An option of the score, KEY=VALUE (e.g. window=5, label=avg); repeat for several. With --sampler ccs, aum is CCS's accumulated probability margin unless you pass space=logit."),
     select_opt: Optional[List[str]] = typer.Option(None, "--select-opt", help="An option of the sampler, KEY=VALUE (e.g. beta=0.1); repeat for several."),
     data: str = typer.Option("mnist1d", "--data", help=f"Data set: {data_help()}."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder holding the data set's files (as for prune record)."),

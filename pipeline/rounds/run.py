@@ -121,7 +121,7 @@ def rounds(*, run: Path, name: str, strategy: str, iterations: int, start_frac: 
            select_options: dict[str, Any] | None = None, device: str = "auto", force: bool = False,
            log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Run (or resume) the rounds; returns the results table's rows (also written to results.parquet)."""
-    from pipeline.api.functions import pool_scores
+    from pipeline.api.functions import pool_scores, sampler_entry
 
     method = method or DEFAULTS.get(strategy, ("", ""))[0]
     sampler = sampler or DEFAULTS.get(strategy, ("", ""))[1]
@@ -132,7 +132,8 @@ def rounds(*, run: Path, name: str, strategy: str, iterations: int, start_frac: 
                          f"acquisition scores: {', '.join(pool_scores())}")
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise PruneError(f"--name {name!r} must be a plain folder name (it goes under {Path(run) / layout.ROUNDS})")
-    score_options, select_options = dict(score_options or {}), dict(select_options or {})
+    # the sampler's own reading of the score where the user set none (CCS: AUM in probability space)
+    score_options, select_options = sampler_entry(sampler).score_params(method, score_options), dict(select_options or {})
 
     from pipeline.engine.setup import load_data
     from pipeline.io import fingerprint

@@ -111,11 +111,21 @@ class Sampler:
     paper: str
     needs: tuple[str, ...] = ("scores",)  # of SAMPLER_NEEDS
     defaults: Mapping[str, Any] = field(default_factory=dict)  # every parameter it reads, with its default
+    #: Options a score is computed with when this sampler reads it and the user set none of them, per score
+    #: method, where the sampler's paper reads that score another way than the score's own default (CCS: AUM
+    #: as the accumulated probability margin). Used where prune computes the score for the sampler (sweep
+    #: cells, rounds, ``--dynamic SCORE+SAMPLER``); a table scored beforehand is read as it is.
+    score_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def options(self) -> tuple[str, ...]:
         """Options of `prune select` it reads: its parameters, and the flags that provide its inputs."""
         return _options(self.defaults, self.needs)
+
+    def score_params(self, method: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The options of score ``method`` when this sampler reads it: :attr:`score_options`, then ``given``
+        over them (``space=logit`` keeps AUM's own margin under CCS)."""
+        return {**self.score_options.get(method, {}), **(given or {})}
 
     @property
     def needs_scores(self) -> bool:

@@ -263,11 +263,15 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
         score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in below
                       "parameters": table.meta.get("parameters", {}), "higher_is_harder": hard_high}
         notes.append(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
-        if (choice.sampler.name == "ccs" and table.method == "aum"
-                and score_meta["parameters"].get("space", "logit") == "logit"):
-            # measured on MNIST-1D (README, bench/RESULTS.md §11): CCS on the logit margin stayed below random
-            notes.append("note: CCS was made for AUM in probability space (`prune score --method aum --space prob`); "
-                         "with the logit margin it fell below random pruning on MNIST-1D at rates 0.7 and 0.9 (README)")
+        own = choice.sampler.score_options.get(table.method, {})  # CCS: AUM in probability space
+        differ = {k: v for k, v in own.items() if score_meta["parameters"].get(k) != v}
+        if differ:
+            # measured on MNIST-1D (README, bench/RESULTS.md §11): CCS on AUM's logit margin stayed below random
+            flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
+            have = ", ".join(f"{k}={score_meta['parameters'].get(k)}" for k in differ)
+            notes.append(f"note: {choice.sampler.name} was made for {table.method} with {', '.join(f'{k}={v}' for k, v in differ.items())} "
+                         f"(`prune score --method {table.method} {flags}`; sweeps, rounds and --dynamic "
+                         f"{table.method}+{choice.sampler.name} read it so by themselves); this table has {have}")
 
     emb = None
     if "embeddings" in needs:

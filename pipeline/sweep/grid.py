@@ -40,7 +40,7 @@ import itertools
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from pipeline.cliutil import option_value
 from pipeline.io import PruneError
@@ -68,6 +68,18 @@ def parse_score(spec: str) -> tuple[str, dict[str, Any]]:
         k, _, v = o.partition("=")
         params[k.replace("-", "_")] = option_value(v)
     return name, params
+
+
+def _option_text(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def score_for(spec: str, score_options: Mapping[str, Mapping[str, Any]]) -> str:
+    """The score spec a sampler reads: ``spec`` with the sampler's own options for that score where ``spec``
+    sets none (CCS reads ``aum`` as ``aum:space=prob``; ``aum:space=logit`` stays as given)."""
+    name, params = parse_score(spec)
+    extra = [f":{k}={_option_text(v)}" for k, v in score_options.get(name, {}).items() if k not in params]
+    return spec + "".join(extra)
 
 
 def score_label(spec: str) -> str:
@@ -287,7 +299,7 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
 def expand(axes: dict[str, list], probe) -> list[Cell]:
     """Every cell of one grid.
 
-    ``probe(method)`` says what a sampler reads (``.scores``, ``.beta``, ``.gamma``) and
+    ``probe(method)`` says what a sampler reads (``.scores``, ``.beta``, ``.gamma``, ``.score_options``) and
     ``probe.quota(name)`` whether a quota reads class recalls: a sampler that reads no scores (random)
     gets one cell per (quota, rate, ...) instead of one per score table, β and γ only vary for the
     samplers that read them (ccs, d2; d2) and recalls only for the quotas that read them (drop), so a
@@ -298,7 +310,8 @@ def expand(axes: dict[str, list], probe) -> list[Cell]:
     for method in axes["methods"]:
         reads = probe(method)
         scored = reads.scores
-        for score in (axes["scores"] if scored else [None]):
+        # a sampler reads some scores its own way (CCS: AUM in probability space): the cell names the table it reads
+        for score in ([score_for(sc, reads.score_options) for sc in axes["scores"]] if scored else [None]):
             for quota in axes["quotas"]:
                 recalls_axis = axes["recalls"] if quota_reads is not None and quota_reads(quota) else [None]
                 for rate in axes["rates"]:

@@ -26,7 +26,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -62,12 +62,13 @@ def default_threads(jobs: int) -> int:
 # -------------------------------------------------------------------------- what a sampler reads
 
 class Reads(NamedTuple):
-    """What a sampler reads: scores, β, γ, embeddings."""
+    """What a sampler reads: scores, β, γ, embeddings, and the options it reads a score with (CCS: AUM in probability space)."""
 
     scores: bool
     beta: bool
     gamma: bool
     embeddings: bool
+    score_options: Mapping[str, Mapping[str, Any]] = {}
 
 
 class Probe:
@@ -85,7 +86,7 @@ class Probe:
                              "(--no-full leaves it out)")
         s = sampler_entry(method)
         return Reads(scores=s.needs_scores, beta="beta" in s.options, gamma="gamma" in s.options,
-                     embeddings=s.needs_embeddings)
+                     embeddings=s.needs_embeddings, score_options=s.score_options)
 
     def quota(self, name: str) -> bool:
         """Whether quota ``name`` reads validation recalls (drop); an unknown name is an error."""
