@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 import pipeline.api.composite  # noqa: F401 - lets `--dynamic SCORE+SAMPLER` resolve (no torch, no stage import)
-from pipeline.cliutil import CONTEXT, DeviceOpt, SeedOpt, say, user_errors
+from pipeline.cliutil import CONTEXT, Command, DeviceOpt, Group, SeedOpt, say, user_errors
 from pipeline.export.cli import app as export_app
 from pipeline.record.cli import app as record_app
 from pipeline.report.cli import app as report_app
@@ -32,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
+    cls=Group,
 )
 for sub in (record_app, score_app, select_app, train_app, rounds_app, export_app, sweep_app, report_app):
     app.add_typer(sub)
@@ -60,7 +61,7 @@ def root(version: bool = typer.Option(False, "--version", metavar="", callback=_
     """Data pruning from recorded training dynamics."""
 
 
-@app.command("demo")
+@app.command("demo", cls=Command)
 @user_errors
 def demo_cmd(
     run: Path = typer.Option(Path("runs/demo"), "--run", help="Run folder of the demo (replaced if it exists)."),

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from pipeline.io.errors import Interrupted, PruneError
 
@@ -16,10 +17,28 @@ DEFAULT_RUN = Path("runs/default")
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+class _FlagHelp:
+    """``-h/--help`` is a flag: shown without a ``<bool>`` type, like every other flag of prune."""
+
+    def get_help_option(self, ctx):
+        opt = super().get_help_option(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+
+class Group(_FlagHelp, TyperGroup):
+    """The click group of every prune app (``typer.Typer(cls=Group)``)."""
+
+
+class Command(_FlagHelp, TyperCommand):
+    """The click command of every ``@app.command`` of prune."""
+
+
 def stage_app(name: str, help: str) -> typer.Typer:
     """A stage's sub-app: its options live on the callback, so `prune NAME --opt` works."""
     return typer.Typer(name=name, help=help, invoke_without_command=True, add_completion=False, subcommand_metavar="",
-                       pretty_exceptions_enable=False, context_settings=CONTEXT)
+                       pretty_exceptions_enable=False, context_settings=CONTEXT, cls=Group)
 
 
 def say(msg: str) -> None:

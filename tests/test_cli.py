@@ -214,7 +214,9 @@ def test_train_on_a_label_noise_run_uses_its_flipped_labels(tmp_path, monkeypatc
 def test_version_and_flags_without_a_value_placeholder():
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0 and res.output.startswith("prune ")
-    for cmd in ("record", "train", "select", "score", "export"):
-        out = runner.invoke(app, [cmd, "--help"], env={"COLUMNS": "200"}).output
-        flags = [line for line in out.splitlines() if "<bool>" in line and "--help" not in line]
-        assert not flags, flags
+    for cmd in ([], ["record"], ["train"], ["select"], ["score"], ["export"], ["rounds"], ["sweep"], ["report"],
+                ["demo"], ["check"], ["clean"]):
+        out = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "200"}).output
+        assert "Show this message and exit" in out, cmd
+        flags = [line for line in out.splitlines() if "<bool>" in line]  # -h/--help and --full/--no-full too
+        assert not flags, (cmd, flags)

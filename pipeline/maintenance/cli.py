@@ -8,12 +8,12 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cliutil import CONTEXT, say, user_errors
+from pipeline.cliutil import CONTEXT, Group, say, user_errors
 from pipeline.io.errors import PruneError
 
 clean_app = typer.Typer(name="clean", help="List the unfinished folders interrupted runs kept (.NAME.partial-*); remove them with --yes.",
                         invoke_without_command=True, add_completion=False, subcommand_metavar="",
-                        pretty_exceptions_enable=False, context_settings=CONTEXT)
+                        pretty_exceptions_enable=False, context_settings=CONTEXT, cls=Group)
 
 
 def _size(n: int) -> str:
@@ -64,7 +64,7 @@ def clean_cmd(
 
 check_app = typer.Typer(name="check", help="Verify a recorded run's files against the checksums written when it was recorded.",
                         invoke_without_command=True, add_completion=False, subcommand_metavar="",
-                        pretty_exceptions_enable=False, context_settings=CONTEXT)
+                        pretty_exceptions_enable=False, context_settings=CONTEXT, cls=Group)
 
 
 @check_app.callback()

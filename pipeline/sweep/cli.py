@@ -35,7 +35,7 @@ def sweep_cmd(
     budgets: Optional[str] = typer.Option(None, "--budgets", help="Training budgets, comma-separated: epochs, iterations, drop (default: epochs)."),
     cdbw: Optional[str] = typer.Option(None, "--cdbw", help="off, on or off,on: train with DRoP's CDB-W class weights (default: off)."),
     dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning rules to add, comma-separated (e.g. infobatch,rs2,tdds+ccs): one cell per rule and rate, trained with `prune train --dynamic RULE --rate R` (a new subset every epoch, no manifest)."),
-    full: bool = typer.Option(True, "--full/--no-full", help="Add the full-data reference cells (one training on every sample per seed)."),
+    full: bool = typer.Option(True, "--full/--no-full", metavar="", help="Add the full-data reference cells (one training on every sample per seed)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs of every training (default: the run's)."),
     jobs: int = typer.Option(1, "--jobs", help="Trainings at a time, each in its own process."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per training (default: the cores divided by --jobs). CPU results depend on it: keep it fixed to compare sweeps run with different --jobs."),
