@@ -17,7 +17,7 @@ def test_beta_is_chosen_by_validation_never_by_test():
             rows.append({"cell": f"aum+ccs-none-r0.9-beta{beta}", "score": "aum", "method": "ccs", "quota": "none",
                          "keep": "hard", "budget": "epochs", "cdbw": False, "rate": 0.9, "beta": beta, "n_kept": 10,
                          "seed": seed, "val_accuracy": val[seed], "accuracy": test[seed],
-                         "worst_class_accuracy": 0.5, "balanced_accuracy": 0.6})
+                         "worst_class_accuracy": 0.5, "balanced_accuracy": 0.6, "seconds": 1.0})
     chosen = choose_by_validation(pl.DataFrame(rows))
     assert chosen.height == 1
     row = chosen.row(0, named=True)
@@ -28,7 +28,7 @@ def test_beta_is_chosen_by_validation_never_by_test():
 
 def test_against_random_is_the_difference_at_the_same_rate():
     base = {"score": None, "quota": "none", "keep": "hard", "budget": "epochs", "cdbw": False, "n_kept": 10,
-            "worst_class_accuracy": 0.5, "balanced_accuracy": 0.6, "val_accuracy": 0.5, "beta": None}
+            "worst_class_accuracy": 0.5, "balanced_accuracy": 0.6, "val_accuracy": 0.5, "beta": None, "seconds": 1.0}
     rows = [{**base, "cell": "random-none-r0.5", "method": "random", "rate": 0.5, "seed": 0, "accuracy": 0.80},
             {**base, "cell": "tdds+ccs-none-r0.5", "method": "ccs", "score": "tdds", "rate": 0.5, "seed": 0,
              "accuracy": 0.85},
@@ -41,7 +41,7 @@ def test_against_random_is_the_difference_at_the_same_rate():
 def _row(cell, seed, val, test, *, method="d2", quota="drop", beta=0.0, gamma=None, recalls=None, rate=0.5):
     return {"cell": cell, "score": None if method == "random" else "aum", "method": method, "quota": quota, "keep": "hard", "budget": "epochs",
             "cdbw": False, "rate": rate, "beta": beta, "gamma": gamma, "recalls": recalls, "n_kept": 10, "seed": seed,
-            "val_accuracy": val, "accuracy": test, "worst_class_accuracy": 0.5, "balanced_accuracy": 0.6}
+            "val_accuracy": val, "accuracy": test, "worst_class_accuracy": 0.5, "balanced_accuracy": 0.6, "seconds": 1.0}
 
 
 def test_beta_gamma_and_recalls_are_chosen_jointly_by_validation():

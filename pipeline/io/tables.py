@@ -367,6 +367,25 @@ def with_sweep_hyper(df):
     return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in SWEEP_HYPER if h not in df.columns])
 
 
+#: What identifies a cell in a sweep's results (with ``cell``, its id), and the figures summarised over seeds.
+SWEEP_CELL_KEYS = ("cell", "score", "method", "quota", "keep", "budget", "cdbw", "rate")
+SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds")
+
+
+def summarise_sweep(df):
+    """One row per cell, in the frame's order: the cell's keys, hyper-parameters and kept count, ``seeds``, and
+    ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof 1; 0 for one seed) of :data:`SWEEP_SUMMARISED`."""
+    import polars as pl
+
+    return (with_sweep_hyper(df).with_row_index("_order")
+            .group_by(list(SWEEP_CELL_KEYS), maintain_order=True)
+            .agg(pl.col("_order").min(), *[pl.col(h).first() for h in SWEEP_HYPER], pl.col("n_kept").first(),
+                 pl.len().alias("seeds"),
+                 *[pl.col(m).mean().alias(f"{m}_mean") for m in SWEEP_SUMMARISED],
+                 *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std") for m in SWEEP_SUMMARISED])
+            .sort("_order").drop("_order"))
+
+
 def read_sweep_results(path: str | os.PathLike):
     """A sweep's results.parquet as a Polars frame, every hyper-parameter column present."""
     import polars as pl

@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.io.tables import SWEEP_HYPER as HYPER, with_sweep_hyper as with_hyper
+from pipeline.io.tables import SWEEP_HYPER as HYPER, summarise_sweep
 
 GROUP = ["score", "method", "quota", "keep", "budget", "cdbw"]  # a "method" of the report: one line of a figure
-METRICS = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy")
 #: How tables name the hyper-parameters chosen by validation (pipeline.io.tables.SWEEP_HYPER).
 SYMBOL = {"beta": "β", "gamma": "γ", "recalls": "recalls"}
 
@@ -44,16 +43,7 @@ def label(row: dict[str, Any]) -> str:
 
 def per_cell(df):
     """Mean and sample std (ddof 1; 0 for one seed) over seeds of every metric, one row per cell."""
-    import polars as pl
-
-    keys = ["cell", *GROUP, "rate"]
-    return (with_hyper(df).with_row_index("_order")
-            .group_by(keys, maintain_order=True)
-            .agg(pl.col("_order").min(), *[pl.col(h).first() for h in HYPER], pl.col("n_kept").first(),
-                 pl.len().alias("seeds"),
-                 *[pl.col(m).mean().alias(f"{m}_mean") for m in METRICS],
-                 *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std") for m in METRICS])
-            .sort("_order").drop("_order"))
+    return summarise_sweep(df)
 
 
 def choose_by_validation(df):

@@ -32,7 +32,7 @@ import numpy as np
 
 from pipeline.io import PruneError, open_run, read_json, read_manifest, write_json
 from pipeline.io.layout import SWEEP_CELLS as CELLS, SWEEP_DONE as DONE, SWEEP_JSON, SWEEP_RESULTS as RESULTS, sweep_dir
-from pipeline.io.tables import SWEEP_HYPER as HYPER, write_sweep_results
+from pipeline.io.tables import summarise_sweep, write_sweep_results
 from pipeline.sweep.grid import Cell, Spec
 
 MANIFEST = "keep.parquet"
@@ -332,23 +332,6 @@ def _execute(units: list[dict], jobs: int, threads: int):
 
 # -------------------------------------------------------------------------- results
 
-def summarise(df):
-    """Mean and sample std (ddof 1; 0 for one seed) of test/val/worst-class accuracy per cell, in the frame's order."""
-    import polars as pl
-
-    keys = ["cell", "score", "method", "quota", "rate", "keep", "budget", "cdbw"]
-    out = (df.with_row_index("_order")
-           .group_by(keys, maintain_order=True)
-           .agg(pl.col("_order").min(), *[pl.col(h).first() for h in HYPER], pl.col("n_kept").first(),
-                pl.len().alias("seeds"),
-                *[pl.col(m).mean().alias(f"{m}_mean") for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
-                *[pl.col(m).std(ddof=1).fill_null(0.0).alias(f"{m}_std")
-                  for m in ("accuracy", "val_accuracy", "worst_class_accuracy")],
-                pl.col("seconds").mean().alias("seconds_mean"))
-           .sort("_order").drop("_order"))
-    return out
-
-
 def pm(mean: float, std: float, seeds: int) -> str:
     return f"{mean:.4f}" if seeds < 2 else f"{mean:.4f} ± {std:.4f}"
 
@@ -367,7 +350,7 @@ def print_table(df, title: str, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    s = summarise(df)
+    s = summarise_sweep(df)
     t = Table(title=title)
     for col, just in (("method", "left"), ("rate", "right"), ("β", "right"), ("kept", "right"),
                       ("test accuracy", "right"), ("worst-class acc", "right"), ("val accuracy", "right"),
