@@ -115,6 +115,14 @@ def test_ccs_on_the_logit_margin_says_which_aum_ccs_reads(workdir):
     assert "note: ccs" not in res.output
     assert "note: ccs" not in prune("select", "--method", "topk", "--rate", "0.5", "--scores", "aum",
                                     "--out", "n.parquet").output
+    # a table that does not record its space (written by other code) is named as such, not as "space=None"
+    from pipeline.io import read_scores, write_scores
+
+    t = read_scores("runs/default/scores/aum.parquet")
+    write_scores("runs/default/scores/aum-bare.parquet", t.sample, t.target, t.score, method="aum", parameters={},
+                 higher_is_harder=False, fingerprint=t.meta["fingerprint"], source_run="runs/default")
+    res = prune("select", "--method", "ccs", "--rate", "0.5", "--scores", "aum-bare", "--out", "n.parquet")
+    assert "this table has no space recorded" in " ".join(res.output.split())
 
 
 def test_ccs_names_its_rate_default_beta_and_the_way_to_choose_one(workdir):

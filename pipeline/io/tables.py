@@ -367,8 +367,10 @@ def with_sweep_hyper(df):
     return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in SWEEP_HYPER if h not in df.columns])
 
 
-#: What identifies a cell in a sweep's results (with ``cell``, its id), and the figures summarised over seeds.
-SWEEP_CELL_KEYS = ("cell", "score", "method", "quota", "keep", "budget", "cdbw", "rate")
+#: What makes a method of a sweep (one line of a report's figure); with ``cell`` (its id) and ``rate``, a cell.
+SWEEP_METHOD_KEYS = ("score", "method", "quota", "keep", "budget", "cdbw")
+SWEEP_CELL_KEYS = ("cell", *SWEEP_METHOD_KEYS, "rate")
+#: The figures summarised over seeds.
 SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds")
 
 

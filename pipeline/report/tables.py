@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.io.tables import SWEEP_HYPER as HYPER, summarise_sweep
+from pipeline.io.tables import SWEEP_HYPER as HYPER, SWEEP_METHOD_KEYS as GROUP, summarise_sweep
 
-GROUP = ["score", "method", "quota", "keep", "budget", "cdbw"]  # a "method" of the report: one line of a figure
 #: How tables name the hyper-parameters chosen by validation (pipeline.io.tables.SWEEP_HYPER).
 SYMBOL = {"beta": "β", "gamma": "γ", "recalls": "recalls"}
 
@@ -41,11 +40,6 @@ def label(row: dict[str, Any]) -> str:
     return base + ("" if row["budget"] == "epochs" else f", {row['budget']}") + (", cdbw" if row["cdbw"] else "")
 
 
-def per_cell(df):
-    """Mean and sample std (ddof 1; 0 for one seed) over seeds of every metric, one row per cell."""
-    return summarise_sweep(df)
-
-
 def choose_by_validation(df):
     """One row per (method, rate): the cell whose hyper-parameters (β, γ, recalls, jointly) have the best mean
     validation accuracy, with its test metrics. Test accuracy takes no part in the choice.
@@ -55,7 +49,7 @@ def choose_by_validation(df):
     """
     import polars as pl
 
-    cells = per_cell(df).with_row_index("_order")
+    cells = summarise_sweep(df).with_row_index("_order")  # mean and std over seeds, one row per cell
     chosen = (cells.sort(["val_accuracy_mean", "_order"], descending=[True, False])
               .group_by([*GROUP, "rate"], maintain_order=True)
               .agg(pl.all().first(), pl.len().alias("tried"), pl.col("beta").alias("betas"),

@@ -269,7 +269,8 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
             # measured on MNIST-1D (README, bench/RESULTS.md §11): CCS on AUM's logit margin stayed below random
             flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
             want = ", ".join(f"{k}={v}" for k, v in differ.items())
-            have = ", ".join(f"{k}={score_meta['parameters'].get(k)}" for k in differ)
+            have = ", ".join(f"{k}={score_meta['parameters'][k]}" if k in score_meta["parameters"]
+                             else f"no {k} recorded" for k in differ)
             notes.append(f"note: {choice.sampler.name} was made for {table.method} with {want} "
                          f"(`prune score --method {table.method} {flags}`; sweeps, rounds and --dynamic "
                          f"{table.method}+{choice.sampler.name} read it so by themselves); this table has {have}")

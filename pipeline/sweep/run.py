@@ -26,6 +26,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
@@ -68,7 +69,7 @@ class Reads(NamedTuple):
     beta: bool
     gamma: bool
     embeddings: bool
-    score_options: Mapping[str, Mapping[str, Any]] = {}
+    score_options: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
 
 class Probe:
