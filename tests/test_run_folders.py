@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.io import PruneError
+from pipeline.io import PruneError, open_run
 from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
 
 runner = CliRunner()
@@ -192,3 +192,48 @@ def test_demo_refuses_too_few_epochs_before_recording(tmp_path):
     res = runner.invoke(app, ["demo", "--epochs", "3", "--run", str(tmp_path / "demo")])
     assert res.exit_code == 2 and "--epochs must be at least 10" in res.output
     assert not (tmp_path / "demo").exists()
+
+
+# ------------------------------------------------------------------ a new user's first mistakes lock nothing out
+
+def test_stages_before_record_leave_nothing_and_record_still_works(tmp_path, monkeypatch):
+    """`prune train` (bare, with a missing manifest, on a missing run) and `score`/`select` before any recording:
+    each says one line that nothing was recorded, creates no folder, and `prune record` works afterwards."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    mistakes = [
+        (["train", "--epochs", "1"], "no run at runs/default"),
+        (["train", "--manifest", "keep.parquet"], "no run at runs/default"),
+        (["train", "--run", "runs/nope"], "no run at runs/nope"),
+        (["train", "--data", "digits", "--epochs", "1"], "pass --out"),
+        (["score", "--method", "el2n"], "no run at runs/default"),
+        (["select", "--method", "random", "--rate", "0.5"], "no run at runs/default"),
+    ]
+    for args, says in mistakes:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and says in lines[0] and "incomplete" not in lines[0], (args, res.output)
+        assert list((tmp_path / "runs").iterdir()) == [], args
+    assert _record(["--run", "runs/default"]).exit_code == 0
+    res = runner.invoke(app, ["train", "--manifest", "keep.parquet", "--epochs", "1", "--device", "cpu"])
+    assert res.exit_code == 2 and "keep.parquet" in res.output
+    assert not (tmp_path / "runs" / "default" / "train").exists()
+
+
+def test_a_folder_of_empty_folders_becomes_a_run(tmp_path):
+    """What an earlier version left after a refused `prune train` (runs/default/train/, empty) blocks nothing."""
+    run = tmp_path / "run"
+    (run / "train" / "full").mkdir(parents=True)
+    assert _record(["--run", str(run)]).exit_code == 0
+    assert is_run(run) and not (run / "train").exists()
+
+
+def test_incomplete_is_said_of_a_started_recording_only(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(PruneError, match="no run at .*nothing was recorded"):
+        open_run(run)
+    (tmp_path / ".run.partial-0000abcd").mkdir()
+    with pytest.raises(PruneError, match="incomplete.*--resume"):
+        open_run(run)

@@ -77,10 +77,18 @@ def _inspect(path: Path, recognise: Callable[[Path], bool], what: str, flag: str
         if not force:
             raise PruneError(f"{path} already holds a {what}; pass --force to replace it, or choose another {flag}")
         return _identity(path)
-    if any(path.iterdir()):
+    if _holds_files(path):
         raise PruneError(f"{flag} {path} is a folder that is not a {what} and is not empty; "
                          f"prune never replaces it (not even with --force): choose another {flag}")
     return None
+
+
+def _holds_files(path: Path) -> bool:
+    """Whether anything but empty folders lies under ``path`` (a tree of empty folders holds nothing to lose)."""
+    for p in path.rglob("*"):
+        if p.is_symlink() or not p.is_dir():
+            return True
+    return False
 
 
 def claim_folder(path: str | os.PathLike, *, what: str, recognise: Callable[[Path], bool], force: bool,

@@ -495,10 +495,27 @@ def open_run(path: str | os.PathLike) -> Run:
         raise PruneError(f"{path} is not a run folder")
     info_path = layout.run_json(path)
     if not info_path.exists():
-        raise PruneError(f"run {path} is incomplete (no run.json): its recording did not finish; record it again")
+        raise PruneError(_not_a_run(path))
     info = read_json(info_path)
     check_info(info, info_path)
     return Run(path=path, info=info)
+
+
+def _not_a_run(path: Path) -> str:
+    """Why ``path`` (a folder without run.json) is no run: a recording that did not finish, or none at all.
+
+    "Incomplete" is said only where a recording started: a folder holding the
+    recording's own files, or an unfinished ``.NAME.partial-*`` beside it.
+    """
+    from pipeline.io.folders import partials_of
+
+    partials = partials_of(path)
+    if partials:
+        return (f"run {path} is incomplete: its recording did not finish (kept in {partials[0]}); continue it with "
+                f"`prune record --resume --run {path}`, or record it again")
+    if any((path / name).exists() for name in (layout.TRAJECTORIES, layout.DYNAMICS, layout.EVAL_TABLE)):
+        return f"run {path} is incomplete (no run.json): its recording did not finish; record it again"
+    return f"no run at {path} (nothing was recorded there): run `prune record --run {path}` first"
 
 
 def _count(v: Any) -> bool:

@@ -397,6 +397,14 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
     # the protocol's options and the result folder are checked before anything is loaded or trained
     check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
                    with_replacement=with_replacement, stratify=stratify, dynamic_options=dynamic_options)
+    if out is None or data is None:
+        # nothing is written under a folder that is not a finished run (it would lock `prune record` out of it)
+        if data is not None and not layout.run_json(run).exists():
+            raise PruneError(f"no run at {run} to put the result under: pass --out for a training of --data {data} "
+                             f"without a run, or run `prune record --run {run}` first")
+        open_run(run)
+    if manifest is not None:
+        read_manifest(manifest)  # a missing or damaged manifest is refused before any folder is made
     name = name or default_name(manifest, dynamic, rate, budget, cdbw)
     if out is None and (name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name):
         raise PruneError(f"--name {name!r} must be a plain folder name (it goes under {layout.train_dir(run, '')}); "
