@@ -405,7 +405,6 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         # how this recording ran, apart from what it recorded: run.json has the same bytes for the same inputs and seed
         write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
                                              "torch_threads": torch.get_num_threads(), "resumed": saved is not None})
-        layout.resume_state(partial).unlink(missing_ok=True)  # a finished run is not resumed
         if W.distributed:
             info["processes"] = W.size
         from pipeline.io.checksums import write_checksums
@@ -423,4 +422,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         if partial_lock is None:
             _close(lock)
     swap_into_place(partial, claim, is_run, force)  # keeps the partial (and says where) if it cannot swap
+    # resume.pt goes only now: a kill at any step before the swap (the checksums of a large run take minutes)
+    # leaves a partial that --resume continues; checksums.json does not cover it, so a kill here is harmless too
+    layout.resume_state(run).unlink(missing_ok=True)
     return run
