@@ -67,6 +67,13 @@ def test_select_then_export_as_an_image_folder_that_prune_reads(folder, tmp_path
     _cli("export", "--manifest", "keep.parquet", "--to", tmp_path / "keep.txt", "--mode", "list")
     lines = (tmp_path / "keep.txt").read_text().splitlines()
     assert len(lines) == 9 and all(os.path.isabs(p) and os.path.isfile(p) for p in lines)
+    # a file the list would land on is the user's: replaced only with --force
+    (tmp_path / "mine.txt").write_text("my notes\n")
+    res = runner.invoke(app, ["export", "--to", str(tmp_path / "mine.txt"), "--mode", "list"])
+    assert res.exit_code == 2 and "--force" in res.output and len(res.output.strip().splitlines()) == 1
+    assert (tmp_path / "mine.txt").read_text() == "my notes\n"
+    _cli("export", "--to", tmp_path / "mine.txt", "--mode", "list", "--force")
+    assert len((tmp_path / "mine.txt").read_text().splitlines()) == 9
     # an export is replaced only with --force; a folder of the user's files never
     res = runner.invoke(app, ["export", "--to", str(tmp_path / "small")])
     assert res.exit_code == 2 and "--force" in res.output

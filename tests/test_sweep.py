@@ -14,7 +14,7 @@ from pipeline.engine.counts import keep_count
 from pipeline.io import PruneError, read_manifest
 from pipeline.sweep.grid import Cell, build_spec
 from pipeline.sweep.run import probe
-from cli_helpers import prune, runner
+from cli_helpers import error_line, prune, runner
 
 
 
@@ -138,6 +138,19 @@ def test_a_killed_sweep_resumes_without_redoing_anything(workdir):
     # other epochs under the same name would mix protocols
     res = prune("sweep", "--scores", "aum", "--rates", "0.5", "--epochs", "3", "--name", "a", ok=False)
     assert res.exit_code == 2 and "--epochs" in res.output
+
+
+def test_a_sweep_name_reused_with_another_grid_is_refused(workdir):
+    folder = workdir / "runs" / "default" / "sweeps" / "a"
+    kept = {p: p.read_bytes() for p in (folder / "results.parquet", folder / "sweep.json")}
+    base = ["sweep", "--scores", "aum", "--epochs", "2", "--threads", "1", "--name", "a"]
+    for extra, axes in ((["--methods", "ccs,random", "--rates", "0.3", "--seeds", "0,1"], "rate"),
+                        (["--methods", "ccs,random", "--rates", "0.5", "--seeds", "0"], "seeds"),
+                        (["--methods", "ccs", "--rates", "0.3", "--seeds", "0,1"], "method, rate")):
+        res = prune(*base, *extra, ok=False)
+        line = error_line(res)
+        assert "another grid" in line and f"differs in: {axes})" in line, line
+        assert {p: p.read_bytes() for p in kept} == kept  # nothing of the old sweep replaced
 
 
 def test_parallel_jobs_give_the_same_results(workdir):

@@ -19,7 +19,7 @@ def export_cmd(
     to: Path = typer.Option(..., "--to", help="Folder to create (train/<class>/<file> of the kept samples, plus val/), or with --mode list the text file to write."),
     mode: str = typer.Option("symlink", "--mode", help="symlink: link each file (fast, no extra disk); copy: copy them (a self-contained folder); list: write one absolute path per line."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="The data set's folder (default: the one the manifest's run was recorded from)."),
-    force: bool = typer.Option(False, "--force", metavar="", help="Replace an earlier export in --to (never any other folder)."),
+    force: bool = typer.Option(False, "--force", metavar="", help="Replace an earlier export in --to (never any other folder); with --mode list, replace the file --to names."),
 ):
     """Materialise the kept training samples as files: the smaller training set, usable by any tool."""
     from pipeline.export.run import export

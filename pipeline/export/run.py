@@ -60,6 +60,8 @@ def export(*, manifest: Path, to: Path, mode: str = "symlink", data_dir: str | N
     if mode == "list":
         if to.is_dir():
             raise PruneError(f"--to {to} is a folder; with --mode list it names the file to write")
+        if (to.exists() or to.is_symlink()) and not force:
+            raise PruneError(f"--to {to} exists; pass --force to replace it, or name another file")
         from pipeline.io.atomic import atomic_path
 
         with atomic_path(to) as tmp:

@@ -20,6 +20,7 @@ it stopped.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -102,6 +103,25 @@ probe = Probe()
 
 # -------------------------------------------------------------------------- preparing: folder, scores, selections
 
+def grid_differences(old: dict[str, Any], spec: Spec) -> list[str]:
+    """The axes in which ``spec`` differs from the grid a sweep.json records (empty: the same grid).
+
+    An axis is a cell parameter (its set of values over the cells) or ``seeds``; grids with the same
+    values per axis but other combinations differ in ``cells``.
+    """
+    old_cells = [c for c in old.get("cells", []) if isinstance(c, dict)]
+    new_cells = [c.params() | {"id": c.id} for c in spec.cells]
+    keys = sorted({k for c in old_cells + new_cells for k in c} - {"id"})
+    differ = [k for k in keys
+              if {json.dumps(c.get(k), sort_keys=True) for c in old_cells}
+              != {json.dumps(c.get(k), sort_keys=True) for c in new_cells}]
+    if old.get("seeds") != spec.seeds:
+        differ.append("seeds")
+    if not differ and sorted(c.get("id") for c in old_cells) != sorted(c["id"] for c in new_cells):
+        differ.append("cells")
+    return differ
+
+
 def _claim(folder: Path, spec: Spec, r, force: bool) -> None:
     marker = folder / SWEEP_JSON
     if marker.exists():
@@ -114,6 +134,11 @@ def _claim(folder: Path, spec: Spec, r, force: bool) -> None:
         elif old.get("epochs") != spec.epochs:
             raise PruneError(f"sweep {spec.name} was trained with --epochs {old.get('epochs') or 'default'}; "
                              f"rerun with that, or pass another --name (or --force to start again)")
+        else:
+            differ = grid_differences(old, spec)
+            if differ:
+                raise PruneError(f"sweep {spec.name} was run with another grid (it differs in: {', '.join(differ)}); "
+                                 "rerun it with the same one to resume, pass another --name, or --force to start again")
     elif folder.exists() and any(folder.iterdir()):
         raise PruneError(f"{folder} is not a sweep and is not empty; prune never writes into it: choose another --name")
 
