@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from pipeline.select.embedding import knn_graph, select_d2, select_kcenter
+from pipeline.select.samplers import knn_graph, select_d2, select_kcenter
 
 
 def main() -> None:

@@ -77,10 +77,15 @@ class Option:
     def _range(self) -> str:
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        lo = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
-        hi = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
-        bounds = " and ".join(b for b in (lo, hi) if b)
-        return _TYPE_WORDS[self.type] + (f" {bounds}" if bounds else "")
+        word = _TYPE_WORDS[self.type]
+        if self.low is not None and self.high is not None:
+            return (f"{word} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                    f"{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{word} {'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{word} {'<' if self.high_open else '<='} {self.high:g}"
+        return word
 
     def check(self, value: Any, owner: str = "") -> Any:
         """``value`` as this option's type, or one line saying what it must be (no silent conversion)."""
@@ -182,8 +187,9 @@ class Registry(Generic[E]):
     def __init__(self, kind: str, group: str, *, flag: str, name_of: Callable[[E], str] = lambda e: e.name,
                  options_of: Callable[[E], Iterable[Option]] = lambda e: e.options,
                  summary_of: Callable[[E], str] = lambda e: getattr(e, "summary", ""),
-                 check: Callable[[E], None] | None = None, adapt: Callable[[str, Any], E] | None = None):
-        self.kind, self.group, self.flag = kind, group, flag
+                 check: Callable[[E], None] | None = None, adapt: Callable[[str, Any], E] | None = None,
+                 unknown: str = "unknown {flag} {name!r}; choose one of: {names}"):
+        self.kind, self.group, self.flag, self.unknown = kind, group, flag, unknown
         self._name_of, self._options_of, self._summary_of = name_of, options_of, summary_of
         self._check, self._adapt = check, adapt
         self._entries: dict[str, E] = {}
@@ -205,6 +211,21 @@ class Registry(Generic[E]):
         if builtin:
             self._builtin.add(name)
         return entry
+
+    def unregister(self, name: str) -> E:
+        """Remove a registered entry (a built-in stays)."""
+        if name in self._builtin:
+            raise ValueError(f"{name!r} is a built-in {self.kind}; it cannot be removed")
+        return self._entries.pop(name)
+
+    pop = unregister
+
+    def snapshot(self) -> dict[str, E]:
+        """The entries now, for :meth:`restore` (a test that registers its own puts the registry back)."""
+        return dict(self._entries)
+
+    def restore(self, snapshot: Mapping[str, E]) -> None:
+        self._entries = dict(snapshot)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries or (isinstance(name, str) and self._plugin(name) is not None)
@@ -237,7 +258,7 @@ class Registry(Generic[E]):
         entry = self._plugin(name) if isinstance(name, str) else None
         if entry is not None:
             return entry
-        raise PruneError(f"unknown {self.flag} {name!r}; choose one of: {', '.join(self._entries)}")
+        raise PruneError(self.unknown.format(flag=self.flag, name=name, names=", ".join(self._entries)))
 
     def _plugin(self, name: str) -> E | None:
         """The entry point ``name`` of this kind's group, loaded and registered (None if there is none)."""

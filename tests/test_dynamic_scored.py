@@ -84,7 +84,7 @@ def test_bad_compositions_are_one_line(name, message):
 def test_prune_train_dynamic_score_plus_sampler(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, ["train", "--data", "digits", "--dynamic", "aum+ccs", "--rate", "0.6", "--every", "2",
-                              "--epochs", "5", "--device", "cpu", "--run", str(tmp_path / "r")])
+                              "--epochs", "5", "--device", "cpu", "--out", str(tmp_path / "r" / "train" / "aum+ccs-0.6")])
     assert res.exit_code == 0, res.output
     out = tmp_path / "r" / "train" / "aum+ccs-0.6"
     m = json.loads((out / "metrics.json").read_text())

@@ -123,11 +123,12 @@ def registries():
     from pipeline.score import registry
     from pipeline.select import catalog
 
-    saved = dict(registry.METHODS), dict(catalog.SAMPLERS), dict(catalog.QUOTAS)
+    saved = dict(registry.METHODS), catalog.SAMPLERS.snapshot(), catalog.QUOTAS.snapshot()
     yield
-    for live, before in zip((registry.METHODS, catalog.SAMPLERS, catalog.QUOTAS), saved):
-        live.clear()
-        live.update(before)
+    registry.METHODS.clear()
+    registry.METHODS.update(saved[0])
+    catalog.SAMPLERS.restore(saved[1])
+    catalog.QUOTAS.restore(saved[2])
 
 
 def test_api_doc_snippets_run_as_written(tmp_path, monkeypatch, registries):

@@ -13,7 +13,7 @@ from pipeline.cli import app
 from pipeline.io import MANIFEST_SCHEMA, PruneError, open_run, read_manifest, write_manifest, write_scores
 from pipeline.record.synthetic import write_run
 from pipeline.select.catalog import QUOTAS, SAMPLERS
-from pipeline.select.embedding import d2_forward, d2_reverse, knn_graph, select_d2, select_kcenter
+from pipeline.select.samplers import d2_forward, d2_reverse, knn_graph, select_d2, select_kcenter
 from pipeline.select.quotas import quota_drop, quota_proportional
 from pipeline.select.run import select
 from pipeline.select.samplers import n_keep_for, select_topk

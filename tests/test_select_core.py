@@ -112,10 +112,10 @@ def test_unknown_names_list_the_registry(kind, get, registry, words):
     ({"n_keep": 240}, "n_keep must be in [1, 239]"),
     ({"rate": 0.5, "k": 3}, "--k does not apply to --method topk --quota none"),
     ({"rate": 0.5, "options": {"bogus": 1}}, "--bogus does not apply"),
-    ({"rate": 0.5, "keep": "middle"}, "--keep must be 'hard' or 'easy'"),
-    ({"rate": 0.5, "method": "ccs", "beta": 1.0}, "--beta must be in [0, 1)"),
+    ({"rate": 0.5, "keep": "middle"}, "--keep must be one of 'hard', 'easy'"),
+    ({"rate": 0.5, "method": "ccs", "beta": 1.0}, "--beta must be a number in [0, 1)"),
     ({"rate": 0.5, "method": "ccs", "beta": 0.6}, "beta must be at most 0.5"),
-    ({"rate": 0.5, "method": "ccs", "strata": 0}, "--strata must be at least 1"),
+    ({"rate": 0.5, "method": "ccs", "strata": 0}, "--strata must be an integer >= 1"),
     ({"rate": 0.5, "method": "d2", "gamma": -1.0}, "--gamma must be a number >= 0"),
     ({"rate": 0.5, "values": None}, "reads scores: pass values"),
     ({"rate": 0.5, "values": np.full(N, np.nan)}, "NaN"),
@@ -187,8 +187,15 @@ def test_a_registered_quota_runs_with_every_sampler(table, user_entries):
 
 
 def test_registration_is_checked():
-    with pytest.raises(ValueError, match="is registered"):
-        register_sampler(SAMPLERS["topk"])
+    with pytest.raises(ValueError, match="is built-in"):
+        register_sampler(SAMPLERS["topk"], replace=True)
+    mine = register_sampler(Sampler("mine", _lowest_ids, "s", "p", needs=()))
+    try:
+        with pytest.raises(ValueError, match="is registered; pass replace=True"):
+            register_sampler(mine)
+        assert register_sampler(mine, replace=True) is mine
+    finally:
+        SAMPLERS.pop("mine")
     with pytest.raises(ValueError, match="it can read"):
         register_sampler(Sampler("x", _lowest_ids, "s", "p", needs=("recalls",)))
     with pytest.raises(TypeError):

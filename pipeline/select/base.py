@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import numpy as np
+
+from pipeline.registry import ByRate, Option, options_from
+
+__all__ = ["ByRate", "Option", "Pool", "Inputs", "Sampler", "Quota", "SAMPLER_NEEDS", "QUOTA_NEEDS", "INPUT_FLAGS"]
 
 #: What an entry can read besides its options. Samplers read scores and
 #: embeddings; quotas read scores, per-class validation recalls and the class
@@ -22,17 +27,6 @@ QUOTA_NEEDS = ("scores", "recalls", "like")
 
 #: The `prune select` flags that provide an input (one a method does not read is refused).
 INPUT_FLAGS: dict[str, tuple[str, ...]] = {"embeddings": ("snapshot",), "recalls": ("recalls",), "like": ("like",)}
-
-
-@dataclass(frozen=True)
-class ByRate:
-    """A default that depends on the pruning rate (CCS's β): ``fn(rate)``; ``text`` says how, for help."""
-
-    fn: Callable[[float], Any]
-    text: str
-
-    def __call__(self, rate: float) -> Any:
-        return self.fn(rate)
 
 
 @dataclass(frozen=True)
@@ -88,21 +82,37 @@ class Inputs:
                     emb=sub(self.emb) if "embeddings" in needs else None)
 
 
-def _options(defaults: Mapping[str, Any], needs: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(defaults) + tuple(f for need in needs for f in INPUT_FLAGS.get(need, ()))
+def _accepts(options: tuple[Option, ...], needs: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(o.name for o in options) + tuple(f for need in needs for f in INPUT_FLAGS.get(need, ()))
+
+
+def _declare(entry, kind: str) -> None:
+    """Fill ``options`` from plain ``defaults`` (a plugin's shorthand) and ``defaults`` from ``options``."""
+    if entry.defaults and entry.options:
+        raise ValueError(f"{kind} {entry.name!r}: give options (Option objects) or defaults (a mapping), not both")
+    options = tuple(entry.options) if entry.options else options_from(entry.defaults)
+    if not all(isinstance(o, Option) for o in options):
+        raise TypeError(f"{kind} {entry.name!r}: options must be pipeline.registry.Option objects")
+    object.__setattr__(entry, "options", options)
+    object.__setattr__(entry, "defaults", MappingProxyType({o.name: o.default for o in options}))
 
 
 @dataclass(frozen=True)
 class Sampler:
-    """A sampler (``prune select --method NAME``).
+    """A sampler (``prune select --method NAME``): one file in :mod:`pipeline.select.samplers`, one entry.
 
     ``fn(pool, n_keep, rng, **params)`` returns exactly ``n_keep`` sorted
     unique positions of ``pool`` (ties broken by the lower position), taking
-    its randomness only from ``rng``; ``params`` are ``defaults`` with what the
-    user gave, in that order (the manifest records them so). An option
-    named ``beta`` is a hard cutoff (the fraction of the hardest samples
-    dropped first): it is checked against the budget globally and capped
-    inside a class whose budget it would eat into.
+    its randomness only from ``rng``; ``params`` are its options' defaults
+    with what the user gave, in that order (the manifest records them so).
+    An option named ``beta`` is a hard cutoff (the fraction of the hardest
+    samples dropped first): it is checked against the budget globally and
+    capped inside a class whose budget it would eat into.
+
+    ``options`` declares every parameter (:class:`pipeline.registry.Option`:
+    type, range, default, help); ``defaults={"alpha": 0.5}`` is a shorthand
+    that infers them. ``--help``, ``--list``, ``--opt KEY=VALUE``, the sweep's
+    axes and the API's checks all read them.
     """
 
     name: str
@@ -110,17 +120,21 @@ class Sampler:
     summary: str  # one line, shown by `prune select --help`
     paper: str
     needs: tuple[str, ...] = ("scores",)  # of SAMPLER_NEEDS
-    defaults: Mapping[str, Any] = field(default_factory=dict)  # every parameter it reads, with its default
+    options: tuple[Option, ...] = ()
     #: Options a score is computed with when this sampler reads it and the user set none of them, per score
     #: method, where the sampler's paper reads that score another way than the score's own default (CCS: AUM
     #: as the accumulated probability margin). Used where prune computes the score for the sampler (sweep
     #: cells, rounds, ``--dynamic SCORE+SAMPLER``); a table scored beforehand is read as it is.
     score_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # filled from options (or options from it)
+
+    def __post_init__(self):
+        _declare(self, "sampler")
 
     @property
-    def options(self) -> tuple[str, ...]:
+    def accepts(self) -> tuple[str, ...]:
         """Options of `prune select` it reads: its parameters, and the flags that provide its inputs."""
-        return _options(self.defaults, self.needs)
+        return _accepts(self.options, self.needs)
 
     def score_params(self, method: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The options of score ``method`` when this sampler reads it: :attr:`score_options`, then ``given``
@@ -138,12 +152,12 @@ class Sampler:
 
 @dataclass(frozen=True)
 class Quota:
-    """A class quota (``prune select --quota NAME``).
+    """A class quota (``prune select --quota NAME``): one file in :mod:`pipeline.select.quotas`, one entry.
 
     ``fn(inputs, n_keep, **params)`` returns one ``int64`` budget per class,
     summing exactly to ``n_keep``, none above its class's size; ``fn=None``
     is one global selection. ``detail(inputs, params)`` is what the manifest
-    records of it (default: its parameters).
+    records of it (default: its parameters). Options as for :class:`Sampler`.
     """
 
     name: str
@@ -151,12 +165,16 @@ class Quota:
     summary: str
     paper: str
     needs: tuple[str, ...] = ()  # of QUOTA_NEEDS
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    options: tuple[Option, ...] = ()
     detail: Callable[[Inputs, dict[str, Any]], dict[str, Any]] | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _declare(self, "quota")
 
     @property
-    def options(self) -> tuple[str, ...]:
-        return _options(self.defaults, self.needs)
+    def accepts(self) -> tuple[str, ...]:
+        return _accepts(self.options, self.needs)
 
     @property
     def needs_scores(self) -> bool:

@@ -4,185 +4,68 @@
 sampler and a class quota. Each entry says what it reads (``needs``), so the
 stage loads only that (a random selection needs no score table, only
 k-center and D2 need embeddings) and names the flag that provides a missing
-input; its ``defaults`` are every parameter it takes, recorded in the
-manifest in that order. The array functions live in
-:mod:`pipeline.select.samplers`, :mod:`pipeline.select.embedding` and
-:mod:`pipeline.select.quotas`; the adapters below only map an entry's
-calling convention (:class:`~pipeline.select.base.Sampler`,
-:class:`~pipeline.select.base.Quota`) onto them.
+input; its ``options`` (:class:`pipeline.registry.Option`) are every
+parameter it takes, recorded in the manifest in that order.
 
-A new sampler is one function ``fn(pool, n_keep, rng, **params)`` plus one
-:func:`register_sampler` call (here: one line in ``_SAMPLERS``) plus one test;
-a new quota likewise with ``fn(inputs, n_keep, **params)`` and
-:func:`register_quota`. ``prune select --help``, the unknown-name errors and
-:func:`pipeline.select.core.choose` all read these registries.
+Each built-in lives in its own file (:mod:`pipeline.select.samplers`,
+:mod:`pipeline.select.quotas`) and is registered here, all of them when this
+module is imported. Installed plugins come from the entry-point groups
+``prune.samplers`` and ``prune.quotas``. ``prune select --help`` and
+``--list``, ``--opt KEY=VALUE``, the unknown-name errors, the sweep's axes
+and :func:`pipeline.select.core.choose` all read these registries.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pipeline.registry import Needs, Registry
+from pipeline.select import quotas as _quotas
+from pipeline.select import samplers as _samplers
+from pipeline.select.base import INPUT_FLAGS, QUOTA_NEEDS, SAMPLER_NEEDS, Quota, Sampler
 
-import numpy as np
-
-from pipeline.io import PruneError
-from pipeline.select import embedding as G
-from pipeline.select import quotas as Q
-from pipeline.select import samplers as S
-from pipeline.select.base import QUOTA_NEEDS, SAMPLER_NEEDS, ByRate, Inputs, Pool, Quota, Sampler
-
-# The parameters only some samplers read, with their defaults.
-D2_K = 5
-D2_GAMMA = 0.1  # γ_r of the authors' CIFAR command (`--gamma 0.1`)
-D2_GAMMA_FORWARD = 1.0  # γ_f, fixed in the authors' code
-CCS_STRATA = 50
-CCS_BETA = ByRate(S.ccs_default_beta, "by rate: 0 up to 0.5, 0.1 at 0.7–0.8, 0.3 from 0.9")
+_SAMPLER_NEEDS = Needs(SAMPLER_NEEDS, INPUT_FLAGS)
+_QUOTA_NEEDS = Needs(QUOTA_NEEDS, INPUT_FLAGS)
 
 
-# -------------------------------------------------------------------------- samplers: fn(pool, n_keep, rng, **params)
-
-def _topk(pool: Pool, n_keep: int, rng, *, keep: str) -> np.ndarray:
-    return S.select_topk(pool.scores, n_keep, higher_is_harder=pool.higher_is_harder, keep=keep)
-
-
-def _random(pool: Pool, n_keep: int, rng) -> np.ndarray:
-    return S.select_random(pool.n, n_keep, rng)
-
-
-def _ccs(pool: Pool, n_keep: int, rng, *, beta: float, strata: int) -> np.ndarray:
-    return S.select_ccs(pool.scores, n_keep, higher_is_harder=pool.higher_is_harder, beta=beta, strata=strata, rng=rng)
+def _checker(kind: type, needs: Needs):
+    def check(entry) -> None:
+        if not isinstance(entry, kind):
+            raise TypeError(f"expected a {kind.__name__}, got {type(entry).__name__}")
+        if entry.fn is not None and not callable(entry.fn):
+            raise TypeError(f"{kind.__name__.lower()} {entry.name!r}: fn must be callable")
+        needs.check(kind.__name__.lower(), entry.name, entry.needs)
+    return check
 
 
-def _moderate(pool: Pool, n_keep: int, rng) -> np.ndarray:
-    return S.select_moderate(pool.scores, n_keep, higher_is_harder=pool.higher_is_harder)
+SAMPLERS: Registry[Sampler] = Registry("sampler", "prune.samplers", flag="--method", check=_checker(Sampler, _SAMPLER_NEEDS),
+                                      unknown="unknown selection method {name!r}; valid methods: {names}")
+QUOTAS: Registry[Quota] = Registry("quota", "prune.quotas", flag="--quota", check=_checker(Quota, _QUOTA_NEEDS),
+                                 unknown="unknown quota {name!r}; valid quotas: {names}")
+for _s in _samplers.BUILTIN:
+    SAMPLERS.register(_s, builtin=True)
+for _q in _quotas.BUILTIN:
+    QUOTAS.register(_q, builtin=True)
 
-
-def _d2(pool: Pool, n_keep: int, rng, *, keep: str, k: int, gamma: float, gamma_forward: float, beta: float,
-        strata: int) -> np.ndarray:
-    return G.select_d2(pool.scores, pool.emb, n_keep, higher_is_harder=pool.higher_is_harder, keep=keep, k=k,
-                       gamma=gamma, gamma_forward=gamma_forward, beta=beta, strata=strata)
-
-
-def _kcenter(pool: Pool, n_keep: int, rng) -> np.ndarray:
-    return G.select_kcenter(pool.emb, n_keep)
-
-
-# -------------------------------------------------------------------------- quotas: fn(inputs, n_keep, **params)
-
-def _proportional(x: Inputs, n_keep: int) -> np.ndarray:
-    return Q.quota_proportional(x.class_counts, n_keep)
-
-
-def _balanced(x: Inputs, n_keep: int) -> np.ndarray:
-    return Q.quota_balanced(x.class_counts, n_keep)
-
-
-def _drop(x: Inputs, n_keep: int) -> np.ndarray:
-    return Q.quota_drop(x.class_counts, x.recalls, n_keep)
-
-
-def _drop_detail(x: Inputs, params: dict[str, Any]) -> dict[str, Any]:
-    source = {"recalls_from": x.sources["recalls"]} if "recalls" in x.sources else {}
-    return {"recalls": {x.classes[c]: float(x.recalls[c]) for c in range(x.num_classes)}, **source,
-            "floor": Q.DROP_FLOOR, "rule": "paper (Algorithm 1): densities ∝ 1 − recall"}
-
-
-def _like(x: Inputs, n_keep: int) -> np.ndarray:
-    return Q.quota_like(x.class_counts, x.like_counts, n_keep)
-
-
-def _like_detail(x: Inputs, params: dict[str, Any]) -> dict[str, Any]:
-    source = x.sources.get("like", {"n_kept": int(x.like_counts.sum())})
-    return {"like": {**source, "class_counts_kept": {x.classes[c]: int(x.like_counts[c]) for c in range(x.num_classes)}}}
-
-
-def _normalize(x: Inputs, n_keep: int, *, keep: str) -> np.ndarray:
-    return Q.quota_normalize(x.scores, x.targets, n_keep, higher_is_harder=x.higher_is_harder, keep=keep,
-                             num_classes=x.num_classes)
-
-
-# -------------------------------------------------------------------------- the registries
-
-_SAMPLERS = (
-    Sampler("topk", _topk, "keep the hard end of the scores (--keep easy: the easy end)",
-            "Toneva et al. 2019; Paul et al. 2021", defaults={"keep": "hard"}),
-    Sampler("random", _random, "uniformly random subset", "every pruning paper's baseline", needs=()),
-    Sampler("ccs", _ccs, "drop the hardest --beta, then equal shares of --strata equal-width score bins, random inside",
-            "Zheng et al., ICLR 2023", defaults={"beta": CCS_BETA, "strata": CCS_STRATA},
-            # CCS's code ranks by the accumulated probability margin; the logit margin fell below random on
-            # MNIST-1D at rates 0.7 and 0.9 (README's closing table)
-            score_options={"aum": {"space": "prob"}}),
-    Sampler("moderate", _moderate, "the band of the score ranking around the median", "Xia et al., ICLR 2023"),
-    Sampler("d2", _d2, "message passing on a k-NN graph of embeddings (difficulty + diversity), greedy reverse passing",
-            "Maharana et al., ICLR 2024", needs=("scores", "embeddings"),
-            defaults={"keep": "hard", "k": D2_K, "gamma": D2_GAMMA, "gamma_forward": D2_GAMMA_FORWARD, "beta": 0.0,
-                      "strata": 1}),
-    Sampler("kcenter", _kcenter, "greedy k-center on embeddings, from the sample nearest the mean",
-            "Sener & Savarese 2018, as DRoP's CoreSet", needs=("embeddings",)),
-)
-
-_QUOTAS = (
-    Quota("none", None, "one global selection", "—"),
-    Quota("proportional", _proportional, "class shares of the full set", "CCS --class-balanced (Zheng et al., ICLR 2023)"),
-    Quota("balanced", _balanced, "equal counts where possible", "—"),
-    Quota("drop", _drop, "DRoP's densities proportional to validation error 1 − recall (paper, Algorithm 1)",
-          "Vysogorets et al., ICLR 2025", needs=("recalls",), detail=_drop_detail),
-    Quota("strategyq", _like, "class shares copied from another manifest (--like)",
-          "Vysogorets et al., ICLR 2025 (code)", needs=("like",), detail=_like_detail),
-    Quota("normalize", _normalize, "class shares of the global top after min-max normalising scores within each class",
-          "Vysogorets et al., ICLR 2025 (code)", needs=("scores",), defaults={"keep": "hard"}),
-)
-
-SAMPLERS: dict[str, Sampler] = {}
-QUOTAS: dict[str, Quota] = {}
-
-
-def _check_entry(entry, kind: type, known: tuple[str, ...], registry: dict, replace: bool) -> None:
-    if not isinstance(entry, kind):
-        raise TypeError(f"expected a {kind.__name__}, got {type(entry).__name__}")
-    if not (isinstance(entry.name, str) and entry.name and entry.name == entry.name.strip() and " " not in entry.name):
-        raise ValueError(f"a {kind.__name__.lower()} name is one word, got {entry.name!r}")
-    if entry.fn is not None and not callable(entry.fn):
-        raise TypeError(f"{kind.__name__.lower()} {entry.name!r}: fn must be callable")
-    unknown = [n for n in entry.needs if n not in known]
-    if unknown:
-        raise ValueError(f"{kind.__name__.lower()} {entry.name!r} needs {', '.join(unknown)}; "
-                         f"it can read: {', '.join(known)}")
-    if entry.name in registry and not replace:
-        raise ValueError(f"a {kind.__name__.lower()} named {entry.name!r} is registered; pass replace=True to replace it")
+# kept for readers of the CCS defaults by their old names
+CCS_BETA = _samplers.ccs.CCS_BETA
+CCS_STRATA = _samplers.ccs.CCS_STRATA
 
 
 def register_sampler(entry: Sampler, *, replace: bool = False) -> Sampler:
     """Add a sampler to the catalog (``prune select --method``, :func:`pipeline.select.core.choose`)."""
-    _check_entry(entry, Sampler, SAMPLER_NEEDS, SAMPLERS, replace)
-    SAMPLERS[entry.name] = entry
-    return entry
+    return SAMPLERS.register(entry, replace=replace)
 
 
 def register_quota(entry: Quota, *, replace: bool = False) -> Quota:
     """Add a class quota to the catalog (``prune select --quota``, :func:`pipeline.select.core.choose`)."""
-    _check_entry(entry, Quota, QUOTA_NEEDS, QUOTAS, replace)
-    QUOTAS[entry.name] = entry
-    return entry
-
-
-for _s in _SAMPLERS:
-    register_sampler(_s)
-for _q in _QUOTAS:
-    register_quota(_q)
+    return QUOTAS.register(entry, replace=replace)
 
 
 def get_sampler(name: str) -> Sampler:
-    try:
-        return SAMPLERS[name]
-    except KeyError:
-        raise PruneError(f"unknown selection method {name!r}; valid methods: {', '.join(SAMPLERS)}") from None
+    return SAMPLERS.get(name)
 
 
 def get_quota(name: str) -> Quota:
-    try:
-        return QUOTAS[name]
-    except KeyError:
-        raise PruneError(f"unknown quota {name!r}; valid quotas: {', '.join(QUOTAS)}") from None
+    return QUOTAS.get(name)
 
 
 # -------------------------------------------------------------------------- help text of `prune select`
@@ -205,14 +88,13 @@ def quota_help() -> str:
     return "; ".join(f"{q.name}: {q.summary}" for q in QUOTAS.values())
 
 
-def _shown(value: Any) -> str:
-    return value.text if isinstance(value, ByRate) else str(value)
-
-
-def option_help(option: str, what: str, *, defaults: bool = True) -> str:
-    """Help of an option some entries read: "ccs, d2: <what> (default: ccs …; d2 0.0)."."""
+def option_help(option: str, what: str | None = None, *, defaults: bool = True) -> str:
+    """Help of an option some entries read: "ccs, d2: <what> (default: ccs …; d2 0.0)."; ``what``: the
+    option's own help, as its first declaring entry writes it, unless given."""
+    if what is None:
+        what = next((o.help for e in (*SAMPLERS.values(), *QUOTAS.values()) for o in e.options if o.name == option), "")
     readers = [e for e in (*SAMPLERS.values(), *QUOTAS.values()) if option in e.defaults]
-    shown = {e.name: _shown(e.defaults[option]) for e in readers}
+    shown = {e.name: next(o for o in e.options if o.name == option).shown_default() for e in readers}
     if not defaults:
         return f"{', '.join(shown)}: {what}."
     if len(set(shown.values())) == 1:

@@ -19,8 +19,9 @@ import numpy as np
 
 from pipeline.engine.counts import checked_keep_count, round_half_up
 from pipeline.io import PruneError
-from pipeline.select.base import ByRate, Inputs, Quota, Sampler
-from pipeline.select.catalog import get_quota, get_sampler
+from pipeline.registry import Option
+from pipeline.select.base import Inputs, Quota, Sampler
+from pipeline.select.catalog import QUOTAS, SAMPLERS, get_quota, get_sampler
 from pipeline.select.quotas import select_with_quota
 from pipeline.select.samplers import cutoff_size
 
@@ -29,32 +30,12 @@ from pipeline.select.samplers import cutoff_size
 LENIENT = ("keep", "beta", "strata")
 
 
-def _keep(v):
-    if v not in ("hard", "easy"):
-        return f"--keep must be 'hard' or 'easy', got {v!r}"
-
-
-def _beta(v):
-    if not (isinstance(v, (int, float, np.floating, np.integer)) and 0.0 <= v < 1.0):
-        return f"--beta must be in [0, 1), got {v}"
-
-
-def _at_least_one(flag):
-    def check(v):
-        if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
-            return f"--{flag} must be at least 1, got {v}"
-    return check
-
-
-def _gamma(v):
-    if not (isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v) and v >= 0):
-        return f"--gamma must be a number >= 0, got {v}"
-
-
-#: How a given value of a shared option is checked (one line on failure). A
-#: value is checked whether or not the chosen method reads it.
-OPTION_CHECKS = {"keep": _keep, "beta": _beta, "strata": _at_least_one("strata"), "k": _at_least_one("k"),
-                 "gamma": _gamma}
+def _declared(name: str, s: Sampler, q: Quota) -> Option | None:
+    """The declaration of option ``name``: the chosen entries' own, else any entry's (a lenient option)."""
+    for o in (*s.options, *q.options):
+        if o.name == name:
+            return o
+    return SAMPLERS.all_options().get(name) or QUOTAS.all_options().get(name)
 
 
 @dataclass(frozen=True)
@@ -80,25 +61,21 @@ def resolve(method: str, quota: str, *, rate: float, given: Mapping[str, Any]) -
     s, q = get_sampler(method), get_quota(quota)
     if not (isinstance(rate, (int, float, np.floating)) and 0.0 < rate < 1.0):
         raise PruneError(f"--rate is the fraction removed and must be in (0, 1), got {rate}")
-    accepted = set(s.options) | set(q.options)
+    accepted = set(s.accepts) | set(q.accepts)
     extra = [name for name, v in given.items() if v is not None and name not in accepted and name not in LENIENT]
     if extra:
         raise PruneError(f"{', '.join('--' + e.replace('_', '-') for e in extra)} does not apply to "
                          f"--method {method} --quota {quota}")
-    for name, v in given.items():
-        if v is not None and name in OPTION_CHECKS:
-            bad = OPTION_CHECKS[name](v)
-            if bad:
-                raise PruneError(bad)
+    checked = {}
+    for name, v in given.items():  # a given value is checked by its declaration, whether or not it applies
+        if v is not None:
+            opt = _declared(name, s, q)
+            checked[name] = opt.check(v) if opt is not None else v
 
-    def fill(defaults: Mapping[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, default in defaults.items():
-            v = given.get(name)
-            out[name] = v if v is not None else default(rate) if isinstance(default, ByRate) else default
-        return out
+    def fill(options) -> dict[str, Any]:
+        return {o.name: checked[o.name] if o.name in checked else o.default_at(rate) for o in options}
 
-    return Choice(s, q, fill(s.defaults), fill(q.defaults))
+    return Choice(s, q, fill(s.options), fill(q.options))
 
 
 def check(choice: Choice, n: int, n_keep: int) -> None:

@@ -175,7 +175,7 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
         from pipeline.select.catalog import SAMPLERS
 
         raise PruneError(f"--beta auto: --method {method} has no β to choose (samplers with a hard cutoff: "
-                         f"{', '.join(n for n, e in SAMPLERS.items() if 'beta' in e.options)})")
+                         f"{', '.join(n for n, e in SAMPLERS.items() if 'beta' in e.accepts)})")
     snap = parse_snapshot(snapshot)
     needs = choice.needs
     if "like" in needs and like is None:

@@ -87,7 +87,7 @@ class Probe:
             raise PruneError("--methods: 'full' is not a sampler; the full-data reference is in every sweep "
                              "(--no-full leaves it out)")
         s = sampler_entry(method)
-        return Reads(scores=s.needs_scores, beta="beta" in s.options, gamma="gamma" in s.options,
+        return Reads(scores=s.needs_scores, beta="beta" in s.accepts, gamma="gamma" in s.accepts,
                      embeddings=s.needs_embeddings, score_options=s.score_options)
 
     def quota(self, name: str) -> bool:

@@ -1,15 +1,7 @@
-"""Samplers on embeddings: greedy k-center (DRoP's CoreSet) and D2 pruning.
+"""``--method d2``: D2 pruning (Maharana et al., ICLR 2024), message passing on a k-NN graph of embeddings.
 
-Like :mod:`pipeline.select.samplers`, every sampler takes arrays indexed by
-position (positions in increasing sample-id order), returns a sorted unique
-``int64`` array of exactly ``n_keep`` positions, and breaks ties by the lower
-position. Both are deterministic (no randomness at all).
-
-Both are greedy and therefore sequential in the number of picks: k-center
-costs O(n · d) per pick (one matrix-vector product), O(n · n_keep · d) in
-all; D2 builds an exact k-NN graph (O(n² · d) in chunks of BLAS matrix
-products) and then walks a heap (O(n_keep · k · log n)). Run inside classes
-(``--quota``) both shrink by about the number of classes.
+Deterministic; an exact k-NN graph (O(n² · d) in chunks of BLAS matrix
+products), then a heap walk (O(n_keep · k · log n)).
 """
 
 from __future__ import annotations
@@ -19,118 +11,18 @@ import operator
 
 import numpy as np
 
-from pipeline.select.samplers import (
-    _as_scores,
-    _ccs_allocate,
-    _ccs_bins,
-    _check_fraction,
-    _check_n_keep,
-    _mask_to_positions,
-    drop_hardest,
-)
+from pipeline.select.samplers._common import (_BLOCK_BYTES, _as_embeddings, _as_scores, _check_fraction, _check_n_keep,
+                                              _mask_to_positions)
+from pipeline.select.samplers.ccs import _ccs_allocate, _ccs_bins, drop_hardest
+from pipeline.select.base import Option, Pool, Sampler
+from pipeline.select.samplers.ccs import BETA_HELP, STRATA_HELP
 
-__all__ = ["knn_graph", "select_kcenter", "d2_forward", "d2_reverse", "select_d2", "D2_EPSILON"]
-
-#: Bytes of one block of the pairwise-distance matrix (rows × n float32).
-_BLOCK_BYTES = 64 << 20
 
 #: Floor of a neighbour's importance in D2's forward pass, as in the authors'
 #: code (``max(score_j, 1e-7)``), so a zero-importance neighbour still counts.
 D2_EPSILON = 1e-7
 
 
-def _as_embeddings(emb: np.ndarray, n: int | None = None) -> np.ndarray:
-    emb = np.asarray(emb)
-    if emb.ndim != 2:
-        raise ValueError(f"embeddings must be two-dimensional (sample, dim), got shape {emb.shape}")
-    if n is not None and emb.shape[0] != n:
-        raise ValueError(f"embeddings hold {emb.shape[0]} rows for {n} scores")
-    emb = np.ascontiguousarray(emb, dtype=np.float32)
-    if not np.all(np.isfinite(emb)):
-        raise ValueError("embeddings contain NaN or infinite values")
-    return emb
-
-
-# --------------------------------------------------------------------------
-# k-center
-# --------------------------------------------------------------------------
-
-def select_kcenter(emb: np.ndarray, n_keep: int) -> np.ndarray:
-    """Greedy k-center (farthest-point) selection on embeddings.
-
-    Core-set selection of Sener and Savarese (ICLR 2018) as DRoP's CoreSet
-    diversifier runs it for data pruning (Vysogorets et al., ICLR 2025, code
-    release): the first center is the sample nearest the mean embedding;
-    then, ``n_keep - 1`` times, the sample farthest (Euclidean) from its
-    nearest chosen center becomes a center. Ties go to the lower position.
-
-    The authors pick ``n_keep`` farthest points after the start point and
-    then overwrite the last one with the start point; that is the same set
-    as starting from it. Once every remaining sample coincides with a center
-    (all distances 0) their ``argmax`` returns an already chosen one, a
-    duplicate; here chosen samples are excluded, so the lowest unchosen
-    position comes next.
-
-    Parameters
-    ----------
-    emb : numpy.ndarray
-        Shape ``(n, d)``, finite.
-    n_keep : int
-        ``0 <= n_keep <= n``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Sorted unique ``int64`` positions, length ``n_keep``.
-    """
-    emb = _as_embeddings(emb)
-    n = emb.shape[0]
-    n_keep = _check_n_keep(n_keep, n)
-    if n_keep == 0:
-        return np.empty(0, dtype=np.int64)
-    if n_keep == n:
-        return np.arange(n, dtype=np.int64)
-
-    sq = np.einsum("ij,ij->i", emb, emb, dtype=np.float64)
-    mean = emb.mean(axis=0, dtype=np.float64)
-    # The start is computed exactly (float64 differences, in blocks), since it
-    # decides everything after it; the per-pick updates below only rank.
-    to_mean = np.empty(n)
-    rows = max(1, _BLOCK_BYTES // (8 * emb.shape[1] or 1))
-    for a in range(0, n, rows):
-        diff = emb[a:a + rows] - mean
-        to_mean[a:a + rows] = np.einsum("ij,ij->i", diff, diff)
-    center = int(np.argmin(to_mean))  # first minimum: ties to the lower position
-
-    nearest = np.full(n, np.inf)
-    chosen = np.zeros(n, dtype=bool)
-    with _one_blas_thread():
-        for _ in range(n_keep - 1):  # a loop over picks; each pick is one matrix-vector product
-            chosen[center] = True
-            dist = sq - 2.0 * (emb @ emb[center]).astype(np.float64) + sq[center]
-            np.minimum(nearest, dist, out=nearest)
-            nearest[center] = -np.inf  # never picked again, whatever rounding left there
-            center = int(np.argmax(nearest))
-    chosen[center] = True
-    return _mask_to_positions(chosen)
-
-
-def _one_blas_thread():
-    # A matrix-vector product is bound by memory, not arithmetic, so BLAS
-    # threads gain nothing; waking them for each of thousands of small
-    # products costs more than the product when the cores are busy.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
-# --------------------------------------------------------------------------
-# D2 pruning
-# --------------------------------------------------------------------------
 
 def knn_graph(emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Undirected k-nearest-neighbour graph (Euclidean), as compressed rows.
@@ -362,3 +254,26 @@ def select_d2(
         picked = _d2_block(importance[members], sub[members], int(alloc[b]), k, gamma, gamma_forward)
         mask[rest[members[picked]]] = True
     return _mask_to_positions(mask)
+
+
+D2_K = 5
+D2_GAMMA = 0.1  # γ_r of the authors' CIFAR command (`--gamma 0.1`)
+D2_GAMMA_FORWARD = 1.0  # γ_f, fixed in the authors' code
+
+
+def _d2(pool: Pool, n_keep: int, rng, *, keep: str, k: int, gamma: float, gamma_forward: float, beta: float,
+        strata: int) -> np.ndarray:
+    return select_d2(pool.scores, pool.emb, n_keep, higher_is_harder=pool.higher_is_harder, keep=keep, k=k,
+                     gamma=gamma, gamma_forward=gamma_forward, beta=beta, strata=strata)
+
+
+SAMPLER = Sampler(
+    "d2", _d2, "message passing on a k-NN graph of embeddings (difficulty + diversity), greedy reverse passing",
+    "Maharana et al., ICLR 2024", needs=("scores", "embeddings"),
+    options=(Option("keep", "hard", "keep the 'hard' end of the scores or the 'easy' end", type=str, choices=("hard", "easy")),
+             Option("k", D2_K, "neighbours per sample in the k-NN graph of embeddings", type=int, low=1),
+             Option("gamma", D2_GAMMA, "a pick lowers a neighbour at distance d by exp(−gamma·d) times its own value; "
+                    "larger gamma, more local", low=0.0),
+             Option("gamma_forward", D2_GAMMA_FORWARD, "γ_f of the forward (importance) pass", low=0.0),
+             Option("beta", 0.0, BETA_HELP, low=0.0, high=1.0, high_open=True),
+             Option("strata", 1, STRATA_HELP, type=int, low=1)))
