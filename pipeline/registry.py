@@ -212,6 +212,10 @@ class Registry(Generic[E]):
             self._builtin.add(name)
         return entry
 
+    @property
+    def builtin(self) -> frozenset[str]:
+        return frozenset(self._builtin)
+
     def unregister(self, name: str) -> E:
         """Remove a registered entry (a built-in stays)."""
         if name in self._builtin:
@@ -259,6 +263,14 @@ class Registry(Generic[E]):
         if entry is not None:
             return entry
         raise PruneError(self.unknown.format(flag=self.flag, name=name, names=", ".join(self._entries)))
+
+    def load_plugins(self) -> None:
+        """Register every installed plugin of this kind (``--list`` shows them; a lookup by name loads one)."""
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            if ep.name not in self._entries:
+                self._plugin(ep.name)
 
     def _plugin(self, name: str) -> E | None:
         """The entry point ``name`` of this kind's group, loaded and registered (None if there is none)."""
@@ -331,10 +343,25 @@ class Registry(Generic[E]):
         return rows
 
 
-def opt_help(kind: str) -> str:
-    """The help of a stage's generic ``--opt`` flag."""
-    return (f"An option of the {kind} as KEY=VALUE, repeatable (e.g. --opt k=5): reaches every option the "
-            f"{kind} declares, a plugin's included; `--list` shows them with their defaults.")
+def opt_help(kind: str, unflagged: Mapping[str, list[str]] | None = None) -> str:
+    """The help of a stage's generic ``--opt`` flag; ``unflagged``: option -> the entries declaring it, for the
+    options that have no flag of their own (a plugin's, or a rarely changed one)."""
+    text = (f"An option of the {kind} as KEY=VALUE, repeatable (e.g. --opt k=5): reaches every option the "
+            f"{kind} declares, a plugin's included; `--list` shows them with their defaults")
+    if unflagged:
+        text += ". With no flag of their own: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in unflagged.items())
+    return text + "."
+
+
+def unflagged(entries: Iterable[Any], flags: Iterable[str]) -> dict[str, list[str]]:
+    """The options of ``entries`` that no flag in ``flags`` (option names) covers, with who declares them."""
+    covered = set(flags)
+    out: dict[str, list[str]] = {}
+    for e in entries:
+        for o in e.options:
+            if o.name not in covered:
+                out.setdefault(o.name, []).append(e.name)
+    return out
 
 
 @dataclass(frozen=True)

@@ -123,12 +123,11 @@ def registries():
     from pipeline.score import registry
     from pipeline.select import catalog
 
-    saved = dict(registry.METHODS), catalog.SAMPLERS.snapshot(), catalog.QUOTAS.snapshot()
+    live = (registry.METHODS, catalog.SAMPLERS, catalog.QUOTAS)
+    saved = [r.snapshot() for r in live]
     yield
-    registry.METHODS.clear()
-    registry.METHODS.update(saved[0])
-    catalog.SAMPLERS.restore(saved[1])
-    catalog.QUOTAS.restore(saved[2])
+    for r, before in zip(live, saved):
+        r.restore(before)
 
 
 def test_api_doc_snippets_run_as_written(tmp_path, monkeypatch, registries):

@@ -29,10 +29,9 @@ def run(tmp_path):
 
 @pytest.fixture(autouse=True)
 def clean_registry():
-    before = dict(registry.METHODS)
+    before = registry.METHODS.snapshot()
     yield
-    registry.METHODS.clear()
-    registry.METHODS.update(before)
+    registry.METHODS.restore(before)
 
 
 def last_margin(run, epoch=-1):

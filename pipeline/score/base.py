@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable
 
 import numpy as np
 
 from pipeline.io import PruneError
+from pipeline.registry import Option, options_from
 
 
 @dataclass(frozen=True)
@@ -43,16 +46,35 @@ class ScoreMethod:
     # method needs labels or training dynamics, which the pool has not, and cannot score it.
     pool: Callable[[Any, dict[str, Any]], np.ndarray] | None = None
     pool_only: bool = False  # True: ``compute`` refuses training rows in one line (it scores the pool alone)
+    #: Every option declared (type, range, help). Given ``defaults`` instead, each name takes the shared
+    #: declaration of :data:`pipeline.score.options.SHARED` with this method's default (a name not there is
+    #: inferred from its default); ``defaults`` is then always ``{option: default}``.
+    options: tuple[Option, ...] = ()
+
+    def __post_init__(self):
+        from pipeline.score.options import SHARED
+
+        if self.options and self.defaults:
+            raise ValueError(f"score {self.name!r}: give options (Option objects) or defaults (a mapping), not both")
+        options = tuple(self.options) or tuple(
+            dataclasses.replace(SHARED[k], default=v) if k in SHARED else options_from({k: v})[0]
+            for k, v in self.defaults.items())
+        if not all(isinstance(o, Option) for o in options):
+            raise TypeError(f"score {self.name!r}: options must be pipeline.registry.Option objects")
+        object.__setattr__(self, "options", options)
+        object.__setattr__(self, "defaults", MappingProxyType({o.name: o.default for o in options}))
 
     def resolve(self, given: dict[str, Any], run) -> dict[str, Any]:
-        """The full parameter set: defaults, then what the user gave; unknown ones are an error."""
+        """The full parameter set: defaults, then what the user gave, each checked by its declaration;
+        unknown ones are an error."""
         extra = sorted(k for k, v in given.items() if v is not None and k not in self.defaults)
         if extra:
             flags = ", ".join("--" + k.replace("_", "-") for k in extra)
             accepted = ", ".join("--" + k.replace("_", "-") for k in self.defaults) or "no options"
             raise PruneError(f"{flags} does not apply to --method {self.name} (it takes {accepted})")
         params = dict(self.defaults)
-        params.update({k: v for k, v in given.items() if v is not None})
+        declared = {o.name: o for o in self.options}
+        params.update({k: declared[k].check(v, f"--method {self.name}") for k, v in given.items() if v is not None})
         return params
 
     @property

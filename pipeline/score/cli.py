@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from pipeline.cliutil import RunOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.io.errors import PruneError
-from pipeline.score.registry import METHODS
+from pipeline.registry import opt_help, unflagged
+from pipeline.score.registry import METHODS, flag_help as _h
 
 app = stage_app("score", "Turn a recorded run into a per-sample score table (RUN/scores/<method>.parquet).")
 
@@ -23,20 +24,23 @@ def score_cmd(
     run: Path = RunOpt,
     pool: bool = typer.Option(False, "--pool", metavar="", help="Score the run's pool (the samples a `prune record --manifest M --pool` run did not train on) instead of its training rows; label-free methods only. Default table: RUN/scores/pool-<method>.parquet."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the table (default RUN/scores/<method>.parquet; not with --all)."),
-    window: Optional[int] = typer.Option(None, "--window", help="tdds, dynunc: epochs per sliding window J (default 10)."),
-    decay: Optional[float] = typer.Option(None, "--decay", help="tdds: decay β of the window weights β(1−β)^(T−J−k) (default 0.9)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="tdds, dynunc, variability, correctness: use the first T recorded epochs (default all)."),
-    epoch: Optional[int] = typer.Option(None, "--epoch", help="el2n, entropy, margin, confidence, loss: recorded epoch, 0-based, negative from the end (el2n default 10% into training, the others the last); grand: the checkpoint after this many epochs (default the one nearest 10% of training)."),
-    never_learned: Optional[str] = typer.Option(None, "--never-learned", help="forgetting: score of never-correct samples, 'epochs' (E, Toneva et al.) or 'zero' (CCS/DeepCore)."),
-    space: Optional[str] = typer.Option(None, "--space", help="aum: 'logit' (mean logit margin, Pleiss et al.) or 'prob' (summed probability margin, CCS); confidence: 'prob' (max softmax) or 'logit' (max logit, DeepCore's code)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random: seed of the uniform scores; prototype: seed of k-means (default 0)."),
-    last_layer: bool = typer.Option(False, "--last-layer", metavar="", help="grand: gradient of the final linear layer only, exact and cheap (DeepCore's variant)."),
-    device: Optional[str] = typer.Option(None, "--device", help="grand: where to compute the per-sample gradients: auto, cpu, cuda or cuda:N (default auto)."),
-    snapshot: Optional[int] = typer.Option(None, "--snapshot", help="moderate, prototype: which recorded embeddings, by epochs completed (default the last recorded)."),
-    clusters: Optional[int] = typer.Option(None, "--clusters", help="prototype: number of k-means clusters (default the number of classes)."),
-    distance: Optional[str] = typer.Option(None, "--distance", help="prototype: 'cosine' (Sorscher et al.) or 'euclidean' distance to the nearest centroid (default cosine)."),
-    label: Optional[str] = typer.Option(None, "--label", help="el2n, grand: which label to score against: 'true' (the recorded one; the default on training rows), 'max' (the predicted class; the default on the pool, whose labels are unknown) or 'avg' (the mean over every class), as the DRoP code."),
-    picks: Optional[int] = typer.Option(None, "--picks", help="kcenter: greedy k-center picks ranked first (default 10% of the pool); set it to the number you will acquire."),
+    window: Optional[int] = typer.Option(None, "--window", help=_h("window")),
+    decay: Optional[float] = typer.Option(None, "--decay", help=_h("decay")),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help=_h("epochs")),
+    epoch: Optional[int] = typer.Option(None, "--epoch", help=_h("epoch", " (el2n default 10% into training, the others the last; grand: the checkpoint nearest 10% of training)")),
+    never_learned: Optional[str] = typer.Option(None, "--never-learned", help=_h("never_learned")),
+    space: Optional[str] = typer.Option(None, "--space", help=_h("space", " (aum default logit, confidence default prob)")),
+    seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed")),
+    last_layer: bool = typer.Option(False, "--last-layer", metavar="", help=_h("last_layer")),
+    device: Optional[str] = typer.Option(None, "--device", help=_h("device")),
+    snapshot: Optional[int] = typer.Option(None, "--snapshot", help=_h("snapshot")),
+    clusters: Optional[int] = typer.Option(None, "--clusters", help=_h("clusters")),
+    distance: Optional[str] = typer.Option(None, "--distance", help=_h("distance")),
+    label: Optional[str] = typer.Option(None, "--label", help=_h("label", "; default 'true' on training rows, 'max' on the pool, whose labels are unknown")),
+    picks: Optional[int] = typer.Option(None, "--picks", help=_h("picks", "; set it to the number you will acquire")),
+    opt: Optional[List[str]] = typer.Option(None, "--opt", metavar="KEY=VALUE", help=opt_help("score method", unflagged(METHODS.values(), (
+        "window", "decay", "epochs", "epoch", "never_learned", "space", "seed", "last_layer", "device", "snapshot",
+        "clusters", "distance", "label", "picks")))),
     threads: Optional[int] = ThreadsOpt,
 ):
     """Score every training sample of a run; the table records method, parameters and which end is hard."""
@@ -49,6 +53,7 @@ def score_cmd(
     params = {"window": window, "decay": decay, "epochs": epochs, "epoch": epoch, "never_learned": never_learned,
               "space": space, "seed": seed, "last_layer": True if last_layer else None, "device": device,
               "snapshot": snapshot, "clusters": clusters, "distance": distance, "label": label, "picks": picks}
+    params = _with_opts(params, opt, method if not all_methods else None)
     if all_methods:
         if pool:
             raise PruneError("--pool scores one method's view of the pool: give --method NAME instead of --all")
@@ -68,6 +73,21 @@ def score_cmd(
     say(f"wrote {res.path}")
 
 
+def _with_opts(params: dict, opt: Optional[List[str]], method: Optional[str]) -> dict:
+    """The flags' values with ``--opt KEY=VALUE`` ones added (an option given both ways is refused)."""
+    from pipeline.registry import parse_opts
+    from pipeline.score.registry import get_method, parse_opts as parse_for
+
+    raw = parse_opts(opt)
+    if not raw:
+        return params
+    given = parse_for(get_method(method) if method is not None else None, raw)
+    twice = [k for k in given if params.get(k) is not None]
+    if twice:
+        raise PruneError(f"--{twice[0].replace('_', '-')} is given twice (as a flag and as --opt)")
+    return {**params, **given}
+
+
 def _score_all(run: Path, out: Optional[Path], params: dict) -> None:
     from pipeline.score.run import score_all
 
@@ -84,6 +104,7 @@ def _score_all(run: Path, out: Optional[Path], params: dict) -> None:
 def _print_catalog() -> None:
     from pipeline.score.registry import METHODS
 
+    METHODS.load_plugins()
     for m in METHODS.values():
         opts = ", ".join(f"--{k.replace('_', '-')}" + ("" if isinstance(v, bool) else f" {'auto' if v is None else v}")
                          for k, v in m.defaults.items()) or "none"

@@ -16,6 +16,10 @@ keeps by default):
   object works too);
 - as an installed plugin: an entry point in the group ``prune.scores`` whose
   name is the method name and whose object is such a function or ScoreMethod.
+
+Options are declared once (:mod:`pipeline.score.options`, or the method's own
+:class:`pipeline.registry.Option` objects): ``prune score --opt KEY=VALUE``
+reaches every one, a plugin's included.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import importlib
 from typing import Any, Callable
 
 from pipeline.io import PruneError
+from pipeline.registry import Registry
 from pipeline.score.base import ScoreMethod
 
 _MODULES = ("forgetting", "aum", "el2n", "tdds", "random", "grand", "dynunc", "entropy", "margin", "confidence", "loss",
@@ -31,16 +36,17 @@ _MODULES = ("forgetting", "aum", "el2n", "tdds", "random", "grand", "dynunc", "e
 ENTRY_POINT_GROUP = "prune.scores"
 
 
-def _load() -> dict[str, ScoreMethod]:
-    out = {}
-    for mod in _MODULES:
-        m = importlib.import_module(f"pipeline.score.methods.{mod}").METHOD
-        out[m.name] = m
-    return out
+def _check(entry) -> None:
+    if not isinstance(entry, ScoreMethod):
+        raise TypeError(f"expected a ScoreMethod, got {type(entry).__name__}")
 
 
-METHODS: dict[str, ScoreMethod] = _load()
-_BUILTIN = frozenset(METHODS)
+METHODS: Registry[ScoreMethod] = Registry(
+    "score", ENTRY_POINT_GROUP, flag="--method", summary_of=lambda m: m.formula, check=_check,
+    adapt=lambda name, obj: as_method(name, obj),
+    unknown="unknown score method {name!r}; valid methods: {names} (or package.module:function for your own)")
+for _mod in _MODULES:
+    METHODS.register(importlib.import_module(f"pipeline.score.methods.{_mod}").METHOD, builtin=True)
 
 
 def as_method(name: str, obj: Any, *, higher_is_harder: bool | None = None, formula: str = "", paper: str = "",
@@ -75,10 +81,9 @@ def register_score(name: str, fn: Callable | None = None, **metadata: Any):
     name cannot be replaced.
     """
     def add(f):
-        if name in _BUILTIN:
+        if name in METHODS.builtin:
             raise PruneError(f"{name!r} is a built-in score; register yours under another name")
-        m = as_method(name, f, **metadata)
-        METHODS[name] = m
+        METHODS.register(as_method(name, f, **metadata), replace=True)
         return f
 
     return add if fn is None else add(fn)
@@ -95,28 +100,35 @@ def _from_reference(ref: str) -> ScoreMethod:
     return as_method(ref.replace(":", "."), obj)  # the table's file name: RUN/scores/package.module.function.parquet
 
 
-def _from_entry_point(name: str) -> ScoreMethod | None:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            try:
-                obj = ep.load()
-            except Exception as err:  # a broken plugin is the plugin's error, said in one line
-                raise PruneError(f"score plugin {name!r} ({ep.value}) failed to load: {err}") from None
-            return as_method(name, obj)
-    return None
-
-
 def get_method(name: str) -> ScoreMethod:
     """A score by name: built-in or registered, ``package.module:function``, or a ``prune.scores`` entry point."""
-    if name in METHODS:
-        return METHODS[name]
-    if ":" in name:
+    if ":" in name and name not in METHODS:
         return _from_reference(name)
-    m = _from_entry_point(name)
-    if m is not None:
-        METHODS[name] = m
-        return m
-    raise PruneError(f"unknown score method {name!r}; valid methods: {', '.join(METHODS)} "
-                     "(or package.module:function for your own)")
+    return METHODS.get(name)
+
+
+def flag_help(option: str, note: str = "") -> str:
+    """Help of ``prune score``'s flag for ``option``: the methods that read it (plugins included), what it
+    means (its one declaration) and, where they all share it, its default."""
+    from pipeline.score.options import SHARED
+
+    readers = [m for m in METHODS.values() if option in m.defaults]
+    decl = next((o for m in readers for o in m.options if o.name == option), SHARED.get(option))
+    defaults = {m.defaults[option] for m in readers}
+    shown = f" (default {decl.shown_default()})" if len(defaults) == 1 and None not in defaults else ""
+    return f"{', '.join(m.name for m in readers) or 'no method'}: {decl.help if decl else option}{note}{shown}."
+
+
+def parse_opts(method: ScoreMethod | None, raw: dict[str, str]) -> dict[str, Any]:
+    """``--opt KEY=VALUE`` texts, each parsed by the option it names: ``method``'s, or with ``--all`` (None)
+    whichever method declares it."""
+    out = {}
+    for key, text in raw.items():
+        owners = [method] if method is not None else [m for m in METHODS.values() if key in m.defaults]
+        decl = next((o for m in owners for o in m.options if o.name == key), None)
+        if decl is None:
+            takes = ", ".join(method.defaults) if method is not None else "see --list"
+            where = f"--method {method.name} has" if method is not None else "no method has"
+            raise PruneError(f"--opt {key}=…: {where} no option {key!r} ({takes or 'it takes no options'})")
+        out[key] = decl.parse(text, f"--method {method.name}" if method is not None else "")
+    return out

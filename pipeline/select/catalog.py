@@ -76,7 +76,8 @@ def _names(names: list[str]) -> str:
 
 def sampler_help() -> str:
     """``--method``: every sampler with its summary, and which need recorded embeddings."""
-    text = "; ".join(f"{s.name}: {s.summary}" for s in SAMPLERS.values())
+    text = "; ".join(f"{s.name}: {s.summary}" + (f" [{', '.join(s.defaults)}]" if s.defaults else "")
+                     for s in SAMPLERS.values())
     emb = [s.name for s in SAMPLERS.values() if s.needs_embeddings]
     if emb:
         text += f". {_names(emb)} need{'s' if len(emb) == 1 else ''} `prune record --embeddings`"
@@ -84,8 +85,25 @@ def sampler_help() -> str:
 
 
 def quota_help() -> str:
-    """``--quota``: every quota with its summary."""
-    return "; ".join(f"{q.name}: {q.summary}" for q in QUOTAS.values())
+    """``--quota``: every quota with its summary (and its options in brackets)."""
+    return "; ".join(f"{q.name}: {q.summary}" + (f" [{', '.join(q.defaults)}]" if q.defaults else "")
+                     for q in QUOTAS.values())
+
+
+def listing() -> list[str]:
+    """``prune select --list``: every sampler and quota, installed plugins included, with what it reads and
+    each option's default and meaning."""
+    lines = []
+    for title, reg in (("samplers (--method)", SAMPLERS), ("quotas (--quota)", QUOTAS)):
+        reg.load_plugins()
+        lines.append(title)
+        for e in reg.values():
+            lines.append(f"  {e.name}: {e.summary}")
+            lines.append(f"    paper    {e.paper}")
+            lines.append(f"    reads    {', '.join(e.needs) or 'nothing but the labels'}")
+            for o in e.options:
+                lines.append(f"    option   {o.name} (default {o.shown_default()}): {o.help}")
+    return lines
 
 
 def option_help(option: str, what: str | None = None, *, defaults: bool = True) -> str:

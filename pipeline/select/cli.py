@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from pipeline.cliutil import RunOpt, SeedOpt, say, stage_app, user_errors
-from pipeline.select.catalog import input_help, option_help, quota_help, sampler_help
+from pipeline.registry import opt_help, unflagged
+from pipeline.select.catalog import QUOTAS, SAMPLERS, input_help, option_help, quota_help, sampler_help
 
 app = stage_app("select", "Choose which samples to keep: a score table + a sampler (+ a class quota) → a manifest.")
 
@@ -23,8 +24,7 @@ def select_cmd(
     run: Path = RunOpt,
     scores: Optional[str] = typer.Option(None, "--scores", help="Score table: a path, or a method name in RUN/scores (default: the run's only table; with several, name one)."),
     out: Path = typer.Option(Path("keep.parquet"), "--out", help="Manifest to write: sorted kept sample ids with their provenance."),
-    keep: str = typer.Option("hard", "--keep", help=option_help(
-        "keep", "keep the 'hard' end of the scores or the 'easy' end", defaults=False)),
+    keep: str = typer.Option("hard", "--keep", help=option_help("keep", defaults=False)),
     quota: str = typer.Option("none", "--quota", help=(
         f"Class quota; the sampler then runs inside each class with its budget. {quota_help()}.")),
     beta: Optional[str] = typer.Option(None, "--beta", help=option_help(
@@ -37,14 +37,9 @@ def select_cmd(
                                               "trial training (default: the run's, as `prune train` would)."),
     device: str = typer.Option("auto", "--device", help="With --beta auto: where the trial trainings run: auto "
                                "(a GPU if there is one), cpu, cuda or cuda:N."),
-    strata: Optional[int] = typer.Option(None, "--strata", help=option_help(
-        "strata", "number of equal-width score bins, each with an equal share of the budget "
-        "(d2 runs inside them; 1: no bins)")),
-    k: Optional[int] = typer.Option(None, "--k", help=option_help(
-        "k", "neighbours per sample in the k-NN graph of embeddings")),
-    gamma: Optional[float] = typer.Option(None, "--gamma", help=option_help(
-        "gamma", "a pick lowers a neighbour at distance d by exp(−gamma·d) times its own value; larger gamma, "
-        "more local")),
+    strata: Optional[int] = typer.Option(None, "--strata", help=option_help("strata")),
+    k: Optional[int] = typer.Option(None, "--k", help=option_help("k")),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help=option_help("gamma")),
     snapshot: Optional[str] = typer.Option(None, "--snapshot", help=input_help(
         "embeddings", "which recorded embeddings to use, by epoch count (default: the last recorded, 'final').")),
     recalls: Optional[str] = typer.Option(None, "--recalls", help=input_help(
@@ -54,14 +49,25 @@ def select_cmd(
         "if absent).")),
     like: Optional[Path] = typer.Option(None, "--like", help=input_help(
         "like", "the manifest whose class shares to copy, e.g. keep.parquet of another method.")),
+    opt: Optional[List[str]] = typer.Option(None, "--opt", metavar="KEY=VALUE", help=opt_help(
+        "sampler or quota", unflagged([*SAMPLERS.values(), *QUOTAS.values()], ("keep", "beta", "strata", "k", "gamma")))),
+    list_methods: bool = typer.Option(False, "--list", metavar="", help="List every sampler and quota (installed "
+                                      "plugins included) with what it reads and its options; then exit."),
     seed: int = SeedOpt,
 ):
     """Write a manifest of kept sample ids (exactly N − round(rate·N), sorted, ties broken by sample id)."""
+    if list_methods:
+        from pipeline.select.catalog import listing
+
+        for line in listing():
+            say(line)
+        return
     from pipeline.select.run import select
 
     meta = select(run=run, method=method, rate=rate, scores=scores, out=out, keep=keep, quota=quota, beta=beta,
                   strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like, log=say,
-                  count=count, add_to=add_to, beta_grid=beta_grid, tune_epochs=tune_epochs, device=device)
+                  count=count, add_to=add_to, beta_grid=beta_grid, tune_epochs=tune_epochs, device=device,
+                  options=_opts(opt, method, quota))
     params = ", ".join(f"{k}={v}" for k, v in meta["parameters"].items() if not isinstance(v, dict))
     if "added_to" in meta:
         say(f"{method}{f'({params})' if params else ''}, quota {quota}: chose {meta['n_chosen']} of {meta['n_total']} "
@@ -72,6 +78,26 @@ def select_cmd(
         for line in class_table(meta):
             say(line)
     say(f"wrote {out}")
+
+
+def _opts(opt: Optional[List[str]], method: str, quota: str) -> dict[str, Any]:
+    """``--opt KEY=VALUE`` texts, each parsed by the sampler's or the quota's declaration of KEY."""
+    from pipeline.io import PruneError
+    from pipeline.registry import parse_opts
+    from pipeline.select.catalog import get_quota, get_sampler
+
+    raw = parse_opts(opt)
+    if not raw:
+        return {}
+    s, q = get_sampler(method), get_quota(quota)
+    declared = {o.name: o for o in (*q.options, *s.options)}
+    out = {}
+    for key, text in raw.items():
+        if key not in declared:
+            takes = ", ".join(declared) or "no options"
+            raise PruneError(f"--opt {key}=…: --method {method} --quota {quota} have no option {key!r} (they take {takes})")
+        out[key] = declared[key].parse(text, f"--method {method}" if key in s.defaults else f"--quota {quota}")
+    return out
 
 
 def class_table(meta: dict[str, Any]) -> list[str]:

@@ -143,7 +143,8 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
            beta: float | None, strata: int | None, seed: int, k: int | None = None, gamma: float | None = None,
            snapshot: str | int | None = None, recalls: str | Path | None = None, like: str | Path | None = None,
            log=print, count: int | None = None, add_to: str | Path | None = None, beta_grid=None,
-           tune_epochs: int | None = None, device: str = "auto") -> dict[str, Any]:
+           tune_epochs: int | None = None, device: str = "auto", options: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
     """The stage: read what the sampler and quota need from the run (and --scores, --recalls, --like), select
     (:mod:`pipeline.select.core`), write the manifest ``out``; returns its metadata.
 
@@ -169,6 +170,10 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
     # Names, rate and options are checked before the run is opened.
     given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
              "snapshot": snapshot, "recalls": recalls, "like": like}
+    for key, value in (options or {}).items():  # --opt KEY=VALUE: any option a sampler or quota declares
+        if given.get(key) is not None and key != "keep":  # (--keep always has a value: its default)
+            raise PruneError(f"--{key.replace('_', '-')} is given twice (as a flag and as --opt)")
+        given[key] = value
     # with --count the rate is known once the candidates are: names and options are checked now all the same
     choice = core.resolve(method, quota, rate=rate if rate is not None else 0.5, given=given)
     if auto and "beta" not in choice.params:

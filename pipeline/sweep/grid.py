@@ -25,6 +25,9 @@ TOML (``prune sweep --config sweep.toml``)::
     methods = ["ccs"]
     beta = [0.0, 0.1, 0.2, 0.3]      # a hyper-parameter `prune report` chooses by validation accuracy
 
+A score or a sampler may carry its own options, ``aum:space=prob`` or
+``mine:alpha=0.3``: each such spelling is one value of the axis.
+
 Keys of a grid: ``scores``, ``methods``, ``quotas``, ``rates``, ``beta``,
 ``gamma``, ``recalls``, ``keep``, ``budgets``, ``cdbw``, ``dynamic``, ``rcap_beta``; a key at
 the top level is the default of every grid (with no ``[[grid]]`` the top level
@@ -126,7 +129,8 @@ class Cell:
         elif self.dynamic is not None:
             words = [f"dyn-{self.dynamic}", f"r{self.rate:g}"] + ([] if self.beta is None else [f"beta{self.beta:g}"])
         else:
-            words = [self.method if self.score is None else f"{score_file_stem(self.score)}+{self.method}", self.quota,
+            method = score_file_stem(self.method)  # a sampler's own options: mine.alpha=0.3
+            words = [method if self.score is None else f"{score_file_stem(self.score)}+{method}", self.quota,
                      f"r{self.rate:g}"]
             if self.beta is not None:
                 words.append(f"beta{self.beta:g}")
@@ -150,7 +154,8 @@ class Cell:
         elif self.dynamic is not None:
             base = f"{self.dynamic} (dynamic)"
         else:
-            base = self.method if self.score is None else f"{score_label(self.score)} + {self.method}"
+            method = score_label(self.method)
+            base = method if self.score is None else f"{score_label(self.score)} + {method}"
             if self.keep != "hard":
                 base += f" (keep {self.keep})"
             if self.quota != "none":
@@ -281,7 +286,7 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
             v = _bools(v, key)
         else:
             v = [str(x) for x in v]
-            bad = [x for x in v if not (SCORE_SPEC if key == "scores" else NAME).match(x)]
+            bad = [x for x in v if not (SCORE_SPEC if key in ("scores", "methods") else NAME).match(x)]
             if bad:
                 raise PruneError(f"--{key}: {bad[0]!r} is not a name")
             if key == "keep" and any(x not in ("hard", "easy") for x in v):

@@ -81,12 +81,22 @@ class Probe:
     """
 
     def __call__(self, method: str) -> Reads:
+        """``method`` may carry options, ``mine:alpha=0.3`` (an axis of a sampler's own option); each is
+        checked by the sampler's declaration of it."""
         from pipeline.api.functions import sampler_entry
+        from pipeline.sweep.grid import parse_score
 
         if method == "full":
             raise PruneError("--methods: 'full' is not a sampler; the full-data reference is in every sweep "
                              "(--no-full leaves it out)")
-        s = sampler_entry(method)
+        name, opts = parse_score(method)
+        s = sampler_entry(name)
+        declared = {o.name: o for o in s.options}
+        for key, value in opts.items():
+            if key not in declared:
+                raise PruneError(f"--methods {method}: {name} has no option {key!r} "
+                                 f"(it takes {', '.join(declared) or 'no options'})")
+            declared[key].check(value, f"--methods {name}")
         return Reads(scores=s.needs_scores, beta="beta" in s.accepts, gamma="gamma" in s.accepts,
                      embeddings=s.needs_embeddings, score_options=s.score_options)
 
@@ -179,8 +189,12 @@ def _select(r, cell: Cell, seed: int, tables: dict, recalls, embeddings, out: Pa
             out.unlink()
     out.parent.mkdir(parents=True, exist_ok=True)
     scores = tables[cell.score] if cell.score is not None else None
-    sel = select(scores, cell.rate, method=cell.method, quota=cell.quota, targets=r.targets, classes=r.classes,
-                 seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls, embeddings=embeddings)
+    from pipeline.sweep.grid import parse_score
+
+    method, options = parse_score(cell.method)  # a sampler's own options: "mine:alpha=0.3"
+    sel = select(scores, cell.rate, method=method, quota=cell.quota, targets=r.targets, classes=r.classes,
+                 seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls, embeddings=embeddings,
+                 **options)
     sel.write(out)
     return sel.meta.get("parameters", {})
 
