@@ -28,7 +28,7 @@ import numpy as np
 
 from pipeline import open_run, record, score, train
 from pipeline.io import read_manifest
-from pipeline.select.run import select as select_stage
+from pipeline.api.tune import select_words as select_stage
 
 
 def table_of(run: Path, spec: str) -> Path:
@@ -80,11 +80,13 @@ def main() -> None:
                     def make(path, spec=spec, mode=mode, seed=seed):
                         if spec == "random":
                             select_stage(run=run, method="random", rate=rate, scores=None, out=path, keep="hard",
-                                         quota="none", beta=None, strata=None, seed=seed, log=lambda _m: None)
+                                         quota="none", beta=None, strata=None, seed=seed, log=lambda _m: None,
+                                         beta_grid=None, tune_epochs=None, device="auto")
                         else:
                             select_stage(run=run, method="ccs", rate=rate, scores=str(table_of(run, spec)), out=path,
                                          keep="hard", quota="none", beta="auto" if mode == "auto" else None,
-                                         strata=None, seed=seed, log=lambda m: print("   ", m, flush=True))
+                                         strata=None, seed=seed, log=lambda m: print("   ", m, flush=True),
+                                         beta_grid=None, tune_epochs=None, device="auto")
                     res.append(trained(key, seed, make))
                     print(f"{key}: test {res[-1]['accuracy']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
                 acc = np.array([m["accuracy"] for m in res]) * 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.engine.counts import checked_keep_count, keep_count, proportional_shares, round_half_up
+from pipeline.counts import checked_keep_count, keep_count, proportional_shares, round_half_up
 from pipeline.io import PruneError
 
 HALF_CASES = [(10, 0.25, 7), (5, 0.5, 2), (50, 0.29, 35), (3, 0.5, 1), (16000, 0.3, 11200), (7, 0.5, 3)]

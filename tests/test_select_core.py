@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.engine.counts import keep_count
+from pipeline.counts import keep_count
 from pipeline.engine.plans import RESOLVERS, DYNAMIC, DynamicPlan, DynamicRule, get_dynamic, register_dynamic
 from pipeline.io import PruneError, open_run, read_manifest, write_scores
 from pipeline.record.synthetic import write_run

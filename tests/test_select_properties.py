@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.engine.counts import keep_count
+from pipeline.counts import keep_count
 from pipeline.io import PruneError
 from pipeline.select.core import choose
 

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipeline.engine.counts import keep_count
+from pipeline.counts import keep_count
 from pipeline.io import PruneError, read_manifest
 from pipeline.sweep.grid import Cell, build_spec
 from pipeline.sweep.run import probe

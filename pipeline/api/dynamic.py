@@ -49,7 +49,7 @@ class DynamicSampler(Sampler):
                  num_classes: int | None = None, **options):
         import torch
 
-        from pipeline.engine.counts import checked_keep_count
+        from pipeline.counts import checked_keep_count
         y = np.asarray(targets.cpu() if isinstance(targets, torch.Tensor) else targets)
         if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) == 0 or y.min() < 0:
             raise PruneError("targets must be a non-empty one-dimensional array of non-negative integer labels")

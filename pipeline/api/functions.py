@@ -188,8 +188,8 @@ def _select_auto(scores, rate, *, method, quota, n_keep, seed, keep, beta, strat
     """``select(..., beta="auto")``: the file-based selection of ``prune select --beta auto`` (it trains on the run)."""
     import tempfile
 
+    from pipeline.api.tune import select_words
     from pipeline.io import read_manifest, read_scores
-    from pipeline.select.run import select as stage
 
     if unused:
         raise PruneError(f"beta='auto' selects from a score table and its run; {', '.join(unused)} do not apply")
@@ -202,9 +202,10 @@ def _select_auto(scores, rate, *, method, quota, n_keep, seed, keep, beta, strat
         like = like.path
     with tempfile.TemporaryDirectory(prefix="prune-select-") as tmp:
         path = Path(out) if out is not None else Path(tmp) / "keep.parquet"
-        stage(run=Path(scores.meta["source_run"]), method=method, rate=rate, count=n_keep, scores=str(scores.path),
-              out=path, keep=keep or "hard", quota=quota, beta=beta, strata=strata, seed=seed, k=k, gamma=gamma,
-              recalls=recalls, like=like, log=_quiet, beta_grid=beta_grid, tune_epochs=tune_epochs, device=device)
+        select_words(run=Path(scores.meta["source_run"]), method=method, rate=rate, count=n_keep,
+                     scores=str(scores.path), out=path, keep=keep or "hard", quota=quota, beta=beta, strata=strata,
+                     seed=seed, k=k, gamma=gamma, recalls=recalls, like=like, log=_quiet, beta_grid=beta_grid,
+                     tune_epochs=tune_epochs, device=device)
         m = read_manifest(path)
     return Selection(ids=m.ids, targets=m.target, meta=m.meta, path=None if out is None else Path(out))
 

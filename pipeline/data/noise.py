@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.engine.counts import round_half_up
+from pipeline.counts import round_half_up
 from pipeline.io.errors import PruneError
 
 LABEL_NOISE_STREAM = 0x6E6F697365  # keeps the flip draw apart from the seed's other uses (weights, order)

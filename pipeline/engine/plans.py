@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from pipeline.engine.counts import keep_count, proportional_shares
+from pipeline.counts import keep_count, proportional_shares
 from pipeline.engine.hooks import Plan
 from pipeline.io.errors import PruneError
 

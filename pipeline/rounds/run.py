@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.cliutil import option_value
-from pipeline.engine.counts import round_half_up
+from pipeline.counts import round_half_up
 from pipeline.io import PruneError, layout, read_json, write_json
 from pipeline.io.errors import Interrupted
 

@@ -91,14 +91,3 @@ def pool_only(name: str, how: str) -> Callable[[Any, dict[str, Any]], np.ndarray
         raise PruneError(f"{name} scores the pool: {how}")
 
     return compute
-
-
-def streamed(plan: Callable[[Any, dict[str, Any]], LogitsPlan]) -> Callable[[Any, dict[str, Any]], np.ndarray]:
-    """A ``compute`` that runs ``plan`` alone through the streaming driver."""
-
-    def compute(run, params) -> np.ndarray:
-        from pipeline.score.stream import run_plans
-
-        return run_plans(run, [plan(run, params)])[0][0]
-
-    return compute

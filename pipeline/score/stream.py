@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,3 +40,12 @@ def run_plans(run, plans: list[LogitsPlan], log=None) -> list[tuple[np.ndarray, 
                     spent[i] += time.perf_counter() - t0
                 bar.advance(stop - start)
     return list(zip(out, spent))
+
+
+def streamed(plan: Callable[[Any, dict[str, Any]], LogitsPlan]) -> Callable[[Any, dict[str, Any]], np.ndarray]:
+    """A ``compute`` that runs ``plan`` alone through the streaming driver."""
+
+    def compute(run, params) -> np.ndarray:
+        return run_plans(run, [plan(run, params)])[0][0]
+
+    return compute

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from pipeline.engine.counts import checked_keep_count, round_half_up
+from pipeline.counts import checked_keep_count, round_half_up
 from pipeline.io import PruneError
 from pipeline.registry import Option
 from pipeline.select.base import Inputs, Quota, Sampler

@@ -1,24 +1,26 @@
 """``prune select``: a score table + a sampler (+ a class quota) → a manifest of kept ids.
 
-This module reads and writes files; the selection itself is :mod:`pipeline.select.core`
-(:func:`~pipeline.select.core.choose` on arrays), which looks samplers and quotas up
-in :mod:`pipeline.select.catalog`.
+This module reads and writes files: a :class:`SelectSpec` checked at the door, its inputs read
+(:func:`prepare`), the manifest written. The selection itself is :mod:`pipeline.select.core`
+(:func:`~pipeline.select.core.choose` on arrays), which looks samplers and quotas up in
+:mod:`pipeline.select.catalog`. ``--beta auto`` trains, so it lives above the stages
+(:mod:`pipeline.api.tune`) and calls :func:`prepare` and :meth:`Prepared.write`.
 """
 
 from __future__ import annotations
 
+import operator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import operator
-
+from pipeline.counts import checked_keep_count
 from pipeline.io import PruneError, file_sha256, layout, open_run, read_json, read_manifest, read_scores, write_manifest
 from pipeline.io.tables import read_table_metadata
-from pipeline.engine.counts import checked_keep_count
-from pipeline.select import core, tune
+from pipeline.select import core
 from pipeline.select.base import Inputs
 
 
@@ -139,14 +141,65 @@ def run_recalls(r, how: str = "final") -> tuple[np.ndarray, str]:
     return rec, f"{r.path / 'eval.parquet'} (val, {where}, mean over {r.inits} init(s))"
 
 
-def select(*, run: Path, method: str, rate: float | None, scores: str | None, out: Path, keep: str, quota: str,
-           beta: float | None, strata: int | None, seed: int, k: int | None = None, gamma: float | None = None,
-           snapshot: str | int | None = None, recalls: str | Path | None = None, like: str | Path | None = None,
-           log=print, count: int | None = None, add_to: str | Path | None = None, beta_grid=None,
-           tune_epochs: int | None = None, device: str = "auto", options: dict[str, Any] | None = None
-           ) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SelectSpec:
+    """What one ``prune select`` does, checked once at the door (:meth:`build`); below it nothing is checked again.
+
+    The CLI and the API build it from the user's words. ``given`` holds every
+    option of the sampler and the quota as given (None: not given), flags and
+    ``--opt KEY=VALUE`` alike; ``choice`` is the sampler and quota resolved with
+    them (at rate 0.5 when ``--count`` is given: the real rate is known once
+    the candidates are).
+    """
+
+    run: Path
+    method: str
+    quota: str
+    rate: float | None
+    count: int | None
+    scores: str | None
+    out: Path
+    seed: int
+    given: dict[str, Any]
+    choice: core.Choice
+    snapshot: int | None = None
+    recalls: str | Path | None = None
+    like: str | Path | None = None
+    add_to: str | Path | None = None
+
+    @classmethod
+    def build(cls, *, run: Path, method: str, rate: float | None, scores: str | None, out: Path, quota: str = "none",
+              seed: int = 0, keep: str = "hard", beta: float | None = None, strata: int | None = None,
+              k: int | None = None, gamma: float | None = None, snapshot: str | int | None = None,
+              recalls: str | Path | None = None, like: str | Path | None = None, count: int | None = None,
+              add_to: str | Path | None = None, options: dict[str, Any] | None = None) -> "SelectSpec":
+        if (rate is None) == (count is None):
+            raise PruneError("give exactly one of --rate (the fraction to remove) and --count (the number to keep)")
+        if isinstance(beta, str):
+            raise PruneError("--beta auto trains: it is chosen above the select stage (prune select --beta auto, "
+                             "or select(beta='auto'))")
+        given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
+                 "snapshot": snapshot, "recalls": recalls, "like": like}
+        for key, value in (options or {}).items():  # --opt KEY=VALUE: any option a sampler or quota declares
+            if given.get(key) is not None and key != "keep":  # (--keep always has a value: its default)
+                raise PruneError(f"--{key.replace('_', '-')} is given twice (as a flag and as --opt)")
+            given[key] = value
+        choice = core.resolve(method, quota, rate=rate if rate is not None else 0.5, given=given)
+        if "like" in choice.needs and like is None:
+            raise PruneError(f"--quota {quota} copies class shares from another manifest: pass --like keep.parquet")
+        return cls(run=Path(run), method=method, quota=quota, rate=rate, count=count, scores=scores, out=Path(out),
+                   seed=seed, given=given, choice=choice, snapshot=parse_snapshot(snapshot), recalls=recalls,
+                   like=like, add_to=add_to)
+
+
+def select(*, log=print, **words: Any) -> dict[str, Any]:
+    """``prune select``: the spec built from the user's words (:meth:`SelectSpec.build`), then :func:`run`."""
+    return run(SelectSpec.build(**words), log=log)
+
+
+def run(spec: SelectSpec, log=print) -> dict[str, Any]:
     """The stage: read what the sampler and quota need from the run (and --scores, --recalls, --like), select
-    (:mod:`pipeline.select.core`), write the manifest ``out``; returns its metadata.
+    (:mod:`pipeline.select.core`), write the manifest ``spec.out``; returns its metadata.
 
     The candidates are the rows of the score table: every training sample
     of a full run, the trained subset of a ``--manifest`` run, or its pool
@@ -154,216 +207,208 @@ def select(*, run: Path, method: str, rate: float | None, scores: str | None, ou
     samples are the ones to label, and ``add_to`` writes them together with
     the labelled manifest).
     """
-    if (rate is None) == (count is None):
-        raise PruneError("give exactly one of --rate (the fraction to remove) and --count (the number to keep)")
-    beta = tune.parse_beta(beta)
-    auto = beta == tune.AUTO
-    if auto:
-        beta = None  # each β of the grid is given in turn below
-        grid = tune.parse_grid(beta_grid)
-        if add_to is not None:
-            raise PruneError("--beta auto trains on the kept samples alone; it does not apply to --add-to")
-        if tune_epochs is not None and tune_epochs < 1:
-            raise PruneError(f"--tune-epochs must be at least 1, got {tune_epochs}")
-    elif beta_grid is not None or tune_epochs is not None:
-        raise PruneError("--beta-grid and --tune-epochs go with --beta auto")
-    # Names, rate and options are checked before the run is opened.
-    given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma,
-             "snapshot": snapshot, "recalls": recalls, "like": like}
-    for key, value in (options or {}).items():  # --opt KEY=VALUE: any option a sampler or quota declares
-        if given.get(key) is not None and key != "keep":  # (--keep always has a value: its default)
-            raise PruneError(f"--{key.replace('_', '-')} is given twice (as a flag and as --opt)")
-        given[key] = value
-    # with --count the rate is known once the candidates are: names and options are checked now all the same
-    choice = core.resolve(method, quota, rate=rate if rate is not None else 0.5, given=given)
-    if auto and "beta" not in choice.params:
-        from pipeline.select.catalog import SAMPLERS
-
-        raise PruneError(f"--beta auto: --method {method} has no β to choose (samplers with a hard cutoff: "
-                         f"{', '.join(n for n, e in SAMPLERS.items() if 'beta' in e.accepts)})")
-    snap = parse_snapshot(snapshot)
-    needs = choice.needs
-    if "like" in needs and like is None:
-        raise PruneError(f"--quota {quota} copies class shares from another manifest: pass --like keep.parquet")
-    base = read_manifest(add_to) if add_to is not None else None
-
-    r = open_run(run)
-    table_path = find_scores(r, scores, needed="scores" in needs)
-    on_pool = table_path is not None and read_table_metadata(table_path).get("scored") == "pool"
-    ids = r.pool_ids if on_pool else r.sample_ids  # the candidates, by data-set id
-    n = len(ids)
-    if count is not None:
-        n_keep = operator.index(count) if isinstance(count, int) else count
-        if not 1 <= n_keep < n:
-            raise PruneError(f"--count must be in [1, {n - 1}] (there are {n} candidates), got {count}")
-        rate = (n - n_keep) / n
-        choice = core.resolve(method, quota, rate=rate, given=given)  # rate-dependent defaults (CCS's beta)
-    else:
-        n_keep = checked_keep_count(n, rate)  # a rate that keeps 0 or all is refused
-    targets = r.pool_targets if on_pool else r.targets
-    C = r.num_classes
-    if base is not None:
-        if base.fingerprint is not None and base.fingerprint != r.fingerprint:
-            raise PruneError(f"--add-to {add_to} selects from other data (fingerprint {str(base.fingerprint)[:12]}…, "
-                             f"run {r.fingerprint[:12]}…)")
-        if np.intersect1d(base.ids, ids, assume_unique=True).size:
-            raise PruneError(f"--add-to {add_to} already holds some of the candidates in {table_path}: acquire from "
-                             "the pool of a run recorded on that manifest (prune record --manifest M --pool)")
-    if on_pool and "embeddings" in needs:
-        raise PruneError(f"--method {method} reads the embeddings of trained samples; to rank the pool by embeddings "
-                         "use `prune score --pool --method kcenter`, then --method topk")
-    # Every input is read and checked before anything is said, computed or written.
-    notes: list[str] = []
-    sources: dict[str, Any] = {}  # where each input came from, recorded in the manifest
-    rec = like_counts = None
-    if "recalls" in needs:
-        from pipeline.io.run import DEFAULT_RECALLS, RECALL_SOURCES
-
-        if recalls is None or str(recalls) in RECALL_SOURCES:
-            rec, sources["recalls"] = run_recalls(r, DEFAULT_RECALLS if recalls is None else str(recalls))
-        else:
-            if not Path(recalls).exists():
-                raise PruneError(f"--recalls {recalls} does not exist (give a metrics.json, or one of "
-                                 f"{', '.join(RECALL_SOURCES)})")
-            rec, sources["recalls"] = read_recalls(recalls, r.classes, r.dataset)
-        notes.append(f"recalls: {sources['recalls']}")
-    if "like" in needs:
-        ref = read_manifest(like)
-        if ref.fingerprint != r.fingerprint:
-            raise PruneError(f"--like {like} selects from other data (fingerprint {str(ref.fingerprint)[:12]}…, "
-                             f"run {r.fingerprint[:12]}…)")
-        rows = np.searchsorted(ids, ref.sample)
-        if not np.array_equal(ids[np.minimum(rows, n - 1)], ref.sample):
-            raise PruneError(f"--like {like} keeps samples that are not among this run's {n} candidates")
-        like_sha = sha256_in_background(like)
-        like_counts = np.bincount(targets[rows], minlength=C)
-    table_path = find_scores(r, scores, needed="scores" in needs)
-    values = None
-    hard_high = True
-    score_meta: dict[str, Any] = {}
-    if table_path is not None:
-        table_sha = sha256_in_background(table_path)  # the sha256 goes into the manifest
-        table = read_scores(table_path)
-        if table.fingerprint is None:
-            # a table written by the user's own code: accepted when its ids are exactly this run's
-            notes.append(f"note: {table_path} carries no fingerprint (not written by prune score); its provenance is "
-                         "unknown, so its ids are taken to be this run's samples")
-        elif table.fingerprint != r.fingerprint:
-            raise PruneError(f"{table_path} was scored on other data (fingerprint {str(table.fingerprint)[:12]}…, "
-                             f"run {r.fingerprint[:12]}…)")
-        if not np.array_equal(table.sample, ids):
-            what = "pool samples" if on_pool else "samples"
-            raise PruneError(f"{table_path} has {len(table.sample)} scores for ids {int(table.sample[0]) if len(table.sample) else '-'}"
-                             f"..{int(table.sample[-1]) if len(table.sample) else '-'}, but the run has {n} {what} "
-                             f"{int(ids[0])}..{int(ids[-1])}")
-        if table.target is not None and not np.array_equal(table.target, targets):
-            raise PruneError(f"{table_path}: its targets differ from the run's")
-        if not np.all(np.isfinite(table.score)):
-            raise PruneError(f"{table_path} holds NaN or infinite scores")
-        if table.higher_is_harder is None:
-            raise PruneError(f"{table_path} does not say which end of its scores is hard: add the Parquet metadata "
-                             "key higher_is_harder (true or false), e.g. with pyarrow "
-                             "table.replace_schema_metadata({'higher_is_harder': 'true'})")
-        values, hard_high = table.score, table.higher_is_harder
-        score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in below
-                      "parameters": table.meta.get("parameters", {}), "higher_is_harder": hard_high}
-        notes.append(f"scores: {table_path} ({table.method}, {'higher' if hard_high else 'lower'} is harder)")
-        own = choice.sampler.score_options.get(table.method, {})  # CCS: AUM in probability space
-        differ = {k: v for k, v in own.items() if score_meta["parameters"].get(k) != v}
-        if differ:
-            # measured on MNIST-1D (README, bench/RESULTS.md §11): CCS on AUM's logit margin stayed below random
-            flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
-            want = ", ".join(f"{k}={v}" for k, v in differ.items())
-            have = ", ".join(f"{k}={score_meta['parameters'][k]}" if k in score_meta["parameters"]
-                             else f"no {k} recorded" for k in differ)
-            notes.append(f"note: {choice.sampler.name} was made for {table.method} with {want} "
-                         f"(`prune score --method {table.method} {flags}`; sweeps, rounds and --dynamic "
-                         f"{table.method}+{choice.sampler.name} read it so by themselves); this table has {have}")
-
-    emb = None
-    if "embeddings" in needs:
-        emb = r.embedding_features(snap)  # (sample, init·dim); names `prune record --embeddings` when missing
-        used = snap if snap is not None else r.snapshot_epochs[-1]
-        dim = emb.shape[1] // r.inits
-        sources["embeddings"] = {"snapshot": used, "inits": r.inits, "dim": dim}
-        notes.append(f"embeddings: after epoch {used}, {r.inits} init(s) × {dim} dims")
-    if "like" in needs:
-        sources["like"] = {"path": str(like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample))}
-
-    inputs = Inputs(targets=targets, num_classes=C, classes=tuple(r.classes), scores=values,
-                    higher_is_harder=hard_high, emb=emb, recalls=rec, like_counts=like_counts, sources=sources)
-    if auto:
-        choices = {}
-        for b in grid:  # the β a rate allows: a global cutoff must leave the samples to keep
-            c = core.resolve(method, quota, rate=rate, given={**given, "beta": b})
-            try:
-                core.check(c, n, n_keep)
-            except PruneError:
-                continue
-            choices[b] = c
-        if not choices:
-            raise PruneError(f"--beta-grid {','.join(f'{b:g}' for b in grid)}: every β drops more than rate "
-                             f"{rate:.4g} removes; give values of at most {(n - n_keep) / n:.4g}")
-        grid = tuple(choices)
-    else:
-        core.check(choice, n, n_keep)  # checked before anything is printed, rather than inside the sampler
-        if choice.sampler.name == "ccs" and beta is None and choice.params.get("beta", 0) > 0:
-            notes.append(f"note: β={choice.params['beta']:g} is CCS's CIFAR-10 setting for this rate; `--beta auto` "
-                         "chooses β on this data by validation accuracy (5 trainings)")
-    for line in notes:
+    p = prepare(spec)
+    core.check(p.choice, p.n, p.n_keep)  # checked before anything is printed, rather than inside the sampler
+    if p.choice.sampler.name == "ccs" and spec.given.get("beta") is None and p.choice.params.get("beta", 0) > 0:
+        p.notes.append(f"note: β={p.choice.params['beta']:g} is CCS's CIFAR-10 setting for this rate; `--beta auto` "
+                       "chooses β on this data by validation accuracy (5 trainings)")
+    for line in p.notes:
         log(line)
-    all_files = None
-    if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
-        from pipeline.io.files import read_files
+    return p.write(p.choice, spec.method, spec.out)
 
-        all_files = read_files(layout.files_table(r.path), r.n_total)
 
-    def manifest(how: core.Choice, name: str, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        kept, parameters, detail = core.run(how, inputs, n_keep, seed)  # rows of the candidates
+@dataclass
+class Prepared:
+    """A selection's inputs, read and checked: the run, its candidates, the arrays the sampler and quota read,
+    what the manifest records of them. :meth:`write` selects with a :class:`~pipeline.select.core.Choice`
+    (``--beta auto`` writes one per β of its grid) and writes the manifest."""
+
+    spec: SelectSpec
+    r: Any  # the open Run
+    choice: core.Choice  # resolved at the real rate
+    ids: np.ndarray  # the candidates, by data-set id
+    targets: np.ndarray
+    n_keep: int
+    rate: float
+    inputs: Inputs | None = None
+    base: Any = None  # --add-to's manifest
+    score_meta: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    all_files: Any = None
+    on_pool: bool = False
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def resolve(self, **given: Any) -> core.Choice:
+        """The spec's sampler and quota at this rate with ``given`` over its options (β of ``--beta auto``)."""
+        s = self.spec
+        return core.resolve(s.method, s.quota, rate=self.rate, given={**s.given, **given})
+
+    def write(self, how: core.Choice, name: str, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        s, r = self.spec, self.r
+        kept, parameters, detail = core.run(how, self.inputs, self.n_keep, s.seed)  # rows of the candidates
         meta = {
-            **describe(method=name, quota=quota, rate=rate, kept=kept, targets=targets, classes=r.classes,
-                       parameters=parameters, detail=detail, seed=seed),
-            "scores": score_meta or None,
+            **describe(method=name, quota=s.quota, rate=self.rate, kept=kept, targets=self.targets, classes=r.classes,
+                       parameters=parameters, detail=detail, seed=s.seed),
+            "scores": self.score_meta or None,
             "fingerprint": r.fingerprint,
             "source_run": str(r.path),
             "data": r.dataset,
         }
-        if on_pool:
+        if self.on_pool:
             meta["candidates"] = "pool"
         if r.n_total != r.n:
             meta["n_data"] = r.n_total  # the whole training set; n_total counts the candidates
-        chosen, chosen_y = ids[kept], targets[kept]
-        if base is not None:
-            meta["added_to"] = {"path": str(add_to), "n": int(len(base.ids)), "sha256": file_sha256(add_to)}
+        chosen, chosen_y = self.ids[kept], self.targets[kept]
+        if self.base is not None:
+            meta["added_to"] = {"path": str(s.add_to), "n": int(len(self.base.ids)), "sha256": file_sha256(s.add_to)}
             meta["n_chosen"] = int(len(chosen))
-            all_ids = np.concatenate([base.ids, chosen])
+            all_ids = np.concatenate([self.base.ids, chosen])
             order = np.argsort(all_ids, kind="stable")
-            chosen, chosen_y = all_ids[order], np.concatenate([base.target, chosen_y])[order]
+            chosen, chosen_y = all_ids[order], np.concatenate([self.base.target, chosen_y])[order]
             meta["n_kept"] = int(len(chosen))
         meta.update(extra or {})
-        write_manifest(path, chosen, chosen_y, meta, files=None if all_files is None else all_files[chosen])
+        write_manifest(path, chosen, chosen_y, meta, files=None if self.all_files is None else self.all_files[chosen])
         return meta
 
-    if score_meta:
-        score_meta["sha256"] = table_sha.result()
-    if not auto:
-        return manifest(choice, method, out)
 
-    baseline = core.resolve("random", quota, rate=rate, given={})
+def prepare(spec: SelectSpec) -> Prepared:
+    """Open the run and read, check and describe every input the spec's sampler and quota read."""
+    base = read_manifest(spec.add_to) if spec.add_to is not None else None
+    r = open_run(spec.run)
+    table_path = find_scores(r, spec.scores, needed="scores" in spec.choice.needs)
+    on_pool = table_path is not None and read_table_metadata(table_path).get("scored") == "pool"
+    ids = r.pool_ids if on_pool else r.sample_ids  # the candidates, by data-set id
+    n = len(ids)
+    rate, choice = spec.rate, spec.choice
+    if spec.count is not None:
+        n_keep = operator.index(spec.count) if isinstance(spec.count, int) else spec.count
+        if not 1 <= n_keep < n:
+            raise PruneError(f"--count must be in [1, {n - 1}] (there are {n} candidates), got {spec.count}")
+        rate = (n - n_keep) / n
+        choice = core.resolve(spec.method, spec.quota, rate=rate, given=spec.given)  # rate-dependent defaults (β)
+    else:
+        n_keep = checked_keep_count(n, rate)  # a rate that keeps 0 or all is refused
+    p = Prepared(spec=spec, r=r, choice=choice, ids=ids, targets=r.pool_targets if on_pool else r.targets,
+                 n_keep=n_keep, rate=rate, base=base, on_pool=on_pool)
+    _check_candidates(p, table_path)
+    sources: dict[str, Any] = {}  # where each input came from, recorded in the manifest
+    rec = _read_recalls(p, sources) if "recalls" in choice.needs else None
+    like_counts, like_sha, ref = _read_like(p) if "like" in choice.needs else (None, None, None)
+    values, hard_high, table_sha = _read_table(p, table_path)
+    emb = _read_embeddings(p, sources) if "embeddings" in choice.needs else None
+    if ref is not None:
+        sources["like"] = {"path": str(spec.like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample))}
+    p.inputs = Inputs(targets=p.targets, num_classes=r.num_classes, classes=tuple(r.classes), scores=values,
+                      higher_is_harder=hard_high, emb=emb, recalls=rec, like_counts=like_counts, sources=sources)
+    if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
+        from pipeline.io.files import read_files
 
-    def trial(b: float | None, path: Path) -> None:
-        manifest(baseline if b is None else choices[b], "random" if b is None else method, path)
+        p.all_files = read_files(layout.files_table(r.path), r.n_total)
+    if p.score_meta:
+        p.score_meta["sha256"] = table_sha.result()
+    return p
 
-    best, trials = tune.search(run=r.path, grid=grid, write=trial, seed=seed, epochs=tune_epochs, device=device,
-                               log=log)
-    rand = next(t for t in trials if t.beta is None)
-    top = max(t.val_accuracy for t in trials if t.beta is not None)
-    log(f"--beta auto: chose β={best:g} (val accuracy {top:.4f})")
-    if rand.val_accuracy > top:
-        log(f"warning: random pruning at this rate reached a higher val accuracy ({rand.val_accuracy:.4f}) than "
-            f"{method} with every β tried; consider --method random, or another score table")
-    # the same selection the chosen trial trained on, with what the search found
-    return manifest(choices[best], method, out, {"beta_auto": tune.summary(grid, trials, best, seed)})
+
+def _check_candidates(p: Prepared, table_path: Path | None) -> None:
+    s, r = p.spec, p.r
+    if p.base is not None:
+        if p.base.fingerprint is not None and p.base.fingerprint != r.fingerprint:
+            raise PruneError(f"--add-to {s.add_to} selects from other data (fingerprint {str(p.base.fingerprint)[:12]}…, "
+                             f"run {r.fingerprint[:12]}…)")
+        if np.intersect1d(p.base.ids, p.ids, assume_unique=True).size:
+            raise PruneError(f"--add-to {s.add_to} already holds some of the candidates in {table_path}: acquire from "
+                             "the pool of a run recorded on that manifest (prune record --manifest M --pool)")
+    if p.on_pool and "embeddings" in p.choice.needs:
+        raise PruneError(f"--method {s.method} reads the embeddings of trained samples; to rank the pool by "
+                         "embeddings use `prune score --pool --method kcenter`, then --method topk")
+
+
+def _read_recalls(p: Prepared, sources: dict[str, Any]) -> np.ndarray:
+    from pipeline.io.run import DEFAULT_RECALLS, RECALL_SOURCES
+
+    recalls = p.spec.recalls
+    if recalls is None or str(recalls) in RECALL_SOURCES:
+        rec, sources["recalls"] = run_recalls(p.r, DEFAULT_RECALLS if recalls is None else str(recalls))
+    else:
+        if not Path(recalls).exists():
+            raise PruneError(f"--recalls {recalls} does not exist (give a metrics.json, or one of "
+                             f"{', '.join(RECALL_SOURCES)})")
+        rec, sources["recalls"] = read_recalls(recalls, p.r.classes, p.r.dataset)
+    p.notes.append(f"recalls: {sources['recalls']}")
+    return rec
+
+
+def _read_like(p: Prepared):
+    like, r = p.spec.like, p.r
+    ref = read_manifest(like)
+    if ref.fingerprint != r.fingerprint:
+        raise PruneError(f"--like {like} selects from other data (fingerprint {str(ref.fingerprint)[:12]}…, "
+                         f"run {r.fingerprint[:12]}…)")
+    rows = np.searchsorted(p.ids, ref.sample)
+    if not np.array_equal(p.ids[np.minimum(rows, p.n - 1)], ref.sample):
+        raise PruneError(f"--like {like} keeps samples that are not among this run's {p.n} candidates")
+    return np.bincount(p.targets[rows], minlength=r.num_classes), sha256_in_background(like), ref
+
+
+def _read_table(p: Prepared, table_path: Path | None):
+    """The score table's values and hard end (None, True without one), checked against the candidates."""
+    if table_path is None:
+        return None, True, None
+    r, ids, n = p.r, p.ids, p.n
+    table_sha = sha256_in_background(table_path)  # the sha256 goes into the manifest
+    table = read_scores(table_path)
+    if table.fingerprint is None:
+        # a table written by the user's own code: accepted when its ids are exactly this run's
+        p.notes.append(f"note: {table_path} carries no fingerprint (not written by prune score); its provenance is "
+                       "unknown, so its ids are taken to be this run's samples")
+    elif table.fingerprint != r.fingerprint:
+        raise PruneError(f"{table_path} was scored on other data (fingerprint {str(table.fingerprint)[:12]}…, "
+                         f"run {r.fingerprint[:12]}…)")
+    if not np.array_equal(table.sample, ids):
+        what = "pool samples" if p.on_pool else "samples"
+        first, last = (int(table.sample[0]), int(table.sample[-1])) if len(table.sample) else ("-", "-")
+        raise PruneError(f"{table_path} has {len(table.sample)} scores for ids {first}..{last}, but the run has {n} "
+                         f"{what} {int(ids[0])}..{int(ids[-1])}")
+    if table.target is not None and not np.array_equal(table.target, p.targets):
+        raise PruneError(f"{table_path}: its targets differ from the run's")
+    if not np.all(np.isfinite(table.score)):
+        raise PruneError(f"{table_path} holds NaN or infinite scores")
+    if table.higher_is_harder is None:
+        raise PruneError(f"{table_path} does not say which end of its scores is hard: add the Parquet metadata "
+                         "key higher_is_harder (true or false), e.g. with pyarrow "
+                         "table.replace_schema_metadata({'higher_is_harder': 'true'})")
+    p.score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in by prepare
+                    "parameters": table.meta.get("parameters", {}), "higher_is_harder": table.higher_is_harder}
+    p.notes.append(f"scores: {table_path} ({table.method}, {'higher' if table.higher_is_harder else 'lower'} is harder)")
+    _note_score_options(p, table.method)
+    return table.score, table.higher_is_harder, table_sha
+
+
+def _note_score_options(p: Prepared, method: str) -> None:
+    """A note where the sampler's paper reads this score another way than the table was computed (CCS: AUM)."""
+    sampler, have = p.choice.sampler, p.score_meta["parameters"]
+    differ = {k: v for k, v in sampler.score_options.get(method, {}).items() if have.get(k) != v}
+    if differ:
+        # measured on MNIST-1D (bench/RESULTS.md §11): CCS on AUM's logit margin stayed below random
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
+        want = ", ".join(f"{k}={v}" for k, v in differ.items())
+        got = ", ".join(f"{k}={have[k]}" if k in have else f"no {k} recorded" for k in differ)
+        p.notes.append(f"note: {sampler.name} was made for {method} with {want} (`prune score --method {method} "
+                       f"{flags}`; sweeps, rounds and --dynamic {method}+{sampler.name} read it so by themselves); "
+                       f"this table has {got}")
+
+
+def _read_embeddings(p: Prepared, sources: dict[str, Any]) -> np.ndarray:
+    r, snap = p.r, p.spec.snapshot
+    emb = r.embedding_features(snap)  # (sample, init·dim); names `prune record --embeddings` when missing
+    used = snap if snap is not None else r.snapshot_epochs[-1]
+    dim = emb.shape[1] // r.inits
+    sources["embeddings"] = {"snapshot": used, "inits": r.inits, "dim": dim}
+    p.notes.append(f"embeddings: after epoch {used}, {r.inits} init(s) × {dim} dims")
+    return emb
 
 
 def describe(*, method: str, quota: str, rate: float | None, kept: np.ndarray, targets: np.ndarray,

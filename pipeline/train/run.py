@@ -117,7 +117,7 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
             precision: str | None = None) -> Setup:
     from pipeline.engine.budget import budget_epochs
     from pipeline.engine.loop import resolve_device
-    from pipeline.engine.counts import checked_keep_count
+    from pipeline.counts import checked_keep_count
     from pipeline.engine.setup import load_data, train_config
 
     check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,

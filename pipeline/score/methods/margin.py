@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.io import PruneError
-from pipeline.score.base import ScoreMethod, streamed
+from pipeline.score.base import ScoreMethod
+from pipeline.score.stream import streamed
 from pipeline.score.methods._arrays import log_softmax, pool_logits_at, single_epoch_plan
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.engine.counts import proportional_shares
+from pipeline.counts import proportional_shares
 from pipeline.select.quotas._common import _as_counts
 from pipeline.select.base import Inputs, Quota
 

@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 
-from pipeline.engine.counts import keep_count
+from pipeline.counts import keep_count
 
 
 def _check_fraction(value: float, name: str) -> float:

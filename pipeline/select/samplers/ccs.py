@@ -6,7 +6,7 @@ import operator
 
 import numpy as np
 
-from pipeline.engine.counts import round_half_up
+from pipeline.counts import round_half_up
 from pipeline.select.samplers._common import _as_scores, _check_fraction, _check_n_keep, _mask_to_positions
 from pipeline.select.samplers.random import select_random
 from pipeline.select.samplers.topk import select_topk

@@ -1,4 +1,6 @@
-"""The ``prune`` command line: the root app, one sub-app per pipeline stage, and the demo.
+"""The ``prune`` command line: the root app, one module per stage's command (``pipeline/cli/<stage>.py``),
+and the demo. The command line is the top floor: it builds each stage's spec from the user's words, through
+the stages or the API.
 
 Heavy libraries (torch, torchvision, zarr) are imported inside the commands
 that need them, so ``prune --help`` and ``prune select`` start instantly.
@@ -6,7 +8,6 @@ that need them, so ``prune --help`` and ``prune select`` start instantly.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -14,14 +15,14 @@ import typer
 
 import pipeline.api.composite  # noqa: F401 - lets `--dynamic SCORE+SAMPLER` resolve (no torch, no stage import)
 from pipeline.cliutil import CONTEXT, Command, DeviceOpt, Group, SeedOpt, say, user_errors
-from pipeline.export.cli import app as export_app
-from pipeline.record.cli import app as record_app
-from pipeline.report.cli import app as report_app
-from pipeline.rounds.cli import app as rounds_app
-from pipeline.score.cli import app as score_app
-from pipeline.select.cli import app as select_app
-from pipeline.sweep.cli import app as sweep_app
-from pipeline.train.cli import app as train_app
+from pipeline.cli.export import app as export_app
+from pipeline.cli.record import app as record_app
+from pipeline.cli.report import app as report_app
+from pipeline.cli.rounds import app as rounds_app
+from pipeline.cli.score import app as score_app
+from pipeline.cli.select import app as select_app
+from pipeline.cli.sweep import app as sweep_app
+from pipeline.cli.train import app as train_app
 
 app = typer.Typer(
     name="prune",
@@ -38,7 +39,7 @@ for sub in (record_app, score_app, select_app, train_app, rounds_app, export_app
     app.add_typer(sub)
 
 
-from pipeline.maintenance.cli import check_app, clean_app  # noqa: E402
+from pipeline.cli.maintenance import check_app, clean_app  # noqa: E402
 
 app.add_typer(clean_app)
 app.add_typer(check_app)
@@ -80,7 +81,3 @@ def demo_cmd(
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

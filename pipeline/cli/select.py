@@ -62,12 +62,12 @@ def select_cmd(
         for line in listing():
             say(line)
         return
-    from pipeline.select.run import select
+    from pipeline.api.tune import select_words
 
-    meta = select(run=run, method=method, rate=rate, scores=scores, out=out, keep=keep, quota=quota, beta=beta,
-                  strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like, log=say,
-                  count=count, add_to=add_to, beta_grid=beta_grid, tune_epochs=tune_epochs, device=device,
-                  options=_opts(opt, method, quota))
+    meta = select_words(run=run, method=method, rate=rate, scores=scores, out=out, keep=keep, quota=quota, beta=beta,
+                        strata=strata, seed=seed, k=k, gamma=gamma, snapshot=snapshot, recalls=recalls, like=like,
+                        log=say, count=count, add_to=add_to, beta_grid=beta_grid, tune_epochs=tune_epochs,
+                        device=device, options=_opts(opt, method, quota))
     params = ", ".join(f"{k}={v}" for k, v in meta["parameters"].items() if not isinstance(v, dict))
     if "added_to" in meta:
         say(f"{method}{f'({params})' if params else ''}, quota {quota}: chose {meta['n_chosen']} of {meta['n_total']} "

@@ -1,5 +1,9 @@
 """``--beta auto``: a sampler's β chosen by validation accuracy, the way CCS's authors tune it (a grid search).
 
+It trains, so it lives above the stages: the select stage reads the inputs
+once (:func:`pipeline.select.run.prepare`) and writes one selection per β;
+:func:`pipeline.api.functions.train` trains on each.
+
 β (CCS's hard cutoff: the fraction of hardest samples dropped before the
 stratified draw) is data-set specific: CCS's default (β by rate) is the
 authors' CIFAR-10 setting, and on other data another β can be better. With
@@ -121,3 +125,62 @@ def summary(grid: tuple[float, ...], trials: list[Trial], best: float, seed: int
             "val_accuracy": {f"{t.beta:g}": t.val_accuracy for t in trials if t.beta is not None},
             "random_val_accuracy": rand.val_accuracy, "seed": seed, "epochs": trials[0].epochs,
             "rule": "highest validation accuracy (final epoch) of a model trained on each selection; ties: smaller β"}
+
+
+def select_words(*, beta, beta_grid, tune_epochs, device: str, log, **words) -> dict:
+    """``prune select`` from the user's words: the select stage, or with ``--beta auto`` the search first."""
+    from pipeline.select.run import select
+
+    beta = parse_beta(beta)
+    if beta != AUTO:
+        if beta_grid is not None or tune_epochs is not None:
+            raise PruneError("--beta-grid and --tune-epochs go with --beta auto")
+        return select(beta=beta, log=log, **words)
+    return select_auto(grid=parse_grid(beta_grid), tune_epochs=tune_epochs, device=device, log=log, **words)
+
+
+def select_auto(*, grid: tuple[float, ...], tune_epochs: int | None, device: str, log, **words) -> dict:
+    """The selection of the β of ``grid`` whose trained model has the highest validation accuracy."""
+    from pipeline.select import core
+    from pipeline.select.run import SelectSpec, prepare
+
+    if words.get("add_to") is not None:
+        raise PruneError("--beta auto trains on the kept samples alone; it does not apply to --add-to")
+    if tune_epochs is not None and tune_epochs < 1:
+        raise PruneError(f"--tune-epochs must be at least 1, got {tune_epochs}")
+    spec = SelectSpec.build(beta=None, **words)
+    if "beta" not in spec.choice.params:
+        from pipeline.select.catalog import SAMPLERS
+
+        raise PruneError(f"--beta auto: --method {spec.method} has no β to choose (samplers with a hard cutoff: "
+                         f"{', '.join(n for n, e in SAMPLERS.items() if 'beta' in e.accepts)})")
+    p = prepare(spec)
+    choices = {}
+    for b in grid:  # the β a rate allows: a global cutoff must leave the samples to keep
+        c = p.resolve(beta=b)
+        try:
+            core.check(c, p.n, p.n_keep)
+        except PruneError:
+            continue
+        choices[b] = c
+    if not choices:
+        raise PruneError(f"--beta-grid {','.join(f'{b:g}' for b in grid)}: every β drops more than rate "
+                         f"{p.rate:.4g} removes; give values of at most {(p.n - p.n_keep) / p.n:.4g}")
+    grid = tuple(choices)
+    for line in p.notes:
+        log(line)
+    baseline = core.resolve("random", spec.quota, rate=p.rate, given={})
+
+    def trial(b: float | None, path: Path) -> None:
+        p.write(baseline if b is None else choices[b], "random" if b is None else spec.method, path)
+
+    best, trials = search(run=p.r.path, grid=grid, write=trial, seed=spec.seed, epochs=tune_epochs, device=device,
+                          log=log)
+    rand = next(t for t in trials if t.beta is None)
+    top = max(t.val_accuracy for t in trials if t.beta is not None)
+    log(f"--beta auto: chose β={best:g} (val accuracy {top:.4f})")
+    if rand.val_accuracy > top:
+        log(f"warning: random pruning at this rate reached a higher val accuracy ({rand.val_accuracy:.4f}) than "
+            f"{spec.method} with every β tried; consider --method random, or another score table")
+    # the same selection the chosen trial trained on, with what the search found
+    return p.write(choices[best], spec.method, spec.out, {"beta_auto": summary(grid, trials, best, spec.seed)})

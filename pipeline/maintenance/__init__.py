@@ -1,1 +1,0 @@
-"""Keeping run folders tidy and sound: ``prune clean`` (unfinished folders) and ``prune check`` (checksums)."""
