@@ -541,7 +541,7 @@ def test_load_dataset_calls_the_entrys_loader(name, monkeypatch, tmp_path):
     else:
         fake = dataclasses.replace(DATASETS[name], load=lambda root, download: calls.append((root, download)) or "bundle")
         spec, first = name.upper(), ()
-    monkeypatch.setitem(DATASETS, name, fake)
+    monkeypatch.setitem(DATASETS._entries, name, fake)  # the registry as it is, with one entry swapped
     monkeypatch.setenv("PRUNE_DATA_DIR", str(tmp_path / "default"))
     assert load_dataset(spec, data_dir=tmp_path, download=True) == "bundle"
     assert load_dataset(f"{name}:Some/File" if first else name) == "bundle"

@@ -9,16 +9,21 @@ A user's own data comes through an entry that takes an argument, written
 ``NAME:ARG`` on the command line (``--data npz:my.npz``, ``--data hf:folder``):
 its ``load(arg, data_dir, download)`` gets the text after the first colon, and
 ``"npz:my.npz" in DATASETS`` holds, so every check by name accepts it.
+
+Your own data set as a plugin: a :class:`DataSetEntry` registered with
+``DATASETS.register(entry)``, or installed as an entry point in the group
+``prune.data``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Callable
 
 from . import cifar, digits, hf, imagefolder, mnist, mnist1d, npz  # numpy only: torch (and datasets) inside each load
+from pipeline.registry import Registry
+
 from .base import DataBundle, DataError
 
 
@@ -72,20 +77,30 @@ _ENTRIES = (
 )
 
 
-class DataSets(dict):
+def _check(entry) -> None:
+    if not isinstance(entry, DataSetEntry):
+        raise TypeError(f"expected a DataSetEntry, got {type(entry).__name__}")
+
+
+class DataSets(Registry[DataSetEntry]):
     """Entries by name; a name ``NAME:ARG`` is in it when entry NAME takes an argument (``npz:my.npz``)."""
 
     def __contains__(self, name: object) -> bool:
-        if dict.__contains__(self, name):
-            return True
-        if not isinstance(name, str):
-            return False
+        return isinstance(name, str) and self.find(name) is not None
+
+    def find(self, name: str) -> DataSetEntry | None:
+        """The entry ``name`` (any case; ``NAME:ARG`` for one that takes an argument), an installed plugin
+        included, or None."""
         key, sep, arg = name.partition(":")
-        entry = self.get(key)
-        return bool(sep and arg and entry is not None and entry.argument)
+        entry = self._entries.get(key.lower()) or self._plugin(key.lower())
+        if entry is None or (sep and not (arg and entry.argument)):
+            return None
+        return entry
 
 
-DATASETS: DataSets = DataSets((e.name, e) for e in _ENTRIES)
+DATASETS = DataSets("data set", "prune.data", flag="--data", options_of=lambda e: (), check=_check)
+for _e in _ENTRIES:
+    DATASETS.register(_e, builtin=True)
 
 
 def valid_names() -> str:
@@ -99,7 +114,7 @@ def resolve(name: str) -> tuple[DataSetEntry, str | None]:
     An unknown name, or one that lacks (or has but takes no) argument, is a one-line `DataError`.
     """
     key, sep, arg = name.partition(":")
-    entry = DATASETS.get(key.lower())
+    entry = DATASETS.find(key)
     if entry is not None and entry.argument and not arg:
         raise DataError(f"data set '{entry.name}' needs its {entry.argument}: --data {entry.usage}")
     if entry is None or (sep and not entry.argument):

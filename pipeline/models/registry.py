@@ -5,6 +5,10 @@ A new model is one module in ``pipeline/models/`` exposing
 plus one entry in ``_ENTRIES`` below, plus its recipe in ``recipes.py`` if it
 becomes a data set's default. Nothing here imports torch: the model's module is
 imported when the model is built, so ``prune --help`` can list the registry.
+
+Your own model, without editing prune: a :class:`ModelEntry` whose ``module``
+is your module's full dotted name, registered with ``MODELS.register(entry)``
+or installed as an entry point in the group ``prune.models``.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, replace
 
+from pipeline.io.errors import PruneError
+from pipeline.registry import Registry
+
 TV_PREFIX = "tv:"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str  # the --model name; the torchvision family's is "tv:<name>"
-    module: str  # pipeline.models.<module> holds `build`; imported (with torch) only when a model is built
+    module: str  # pipeline.models.<module> (or a plugin's full dotted name) holds `build`; imported when built
     summary: str  # one phrase, shown by `prune record --help`
     origin: str  # the paper or code it follows
     inputs: str  # the inputs it suits, in words
@@ -31,7 +38,7 @@ class ModelEntry:
         if self.ndim is not None and len(input_shape) != self.ndim:
             msg = f"model '{self.name}' needs inputs with {self.ndim} dims (channels first), got {input_shape}"
             raise ValueError(msg)
-        module = importlib.import_module(f"pipeline.models.{self.module}")
+        module = importlib.import_module(self.module if "." in self.module else f"pipeline.models.{self.module}")
         if self.name.startswith(TV_PREFIX):
             return module.build(self.name[len(TV_PREFIX):], input_shape, num_classes)
         return module.build(input_shape, num_classes)
@@ -50,7 +57,16 @@ _ENTRIES = (
                "images (C, H, W), 32x32 intended", 3, (3, 32, 32)),
 )
 
-MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+def _check(entry) -> None:
+    if not isinstance(entry, ModelEntry):
+        raise TypeError(f"expected a ModelEntry, got {type(entry).__name__}")
+
+
+MODELS: Registry[ModelEntry] = Registry(
+    "model", "prune.models", flag="--model", options_of=lambda e: (), check=_check,
+    unknown="unknown model '{name}'; valid: {names}, or " + TV_PREFIX + "<torchvision model name>")
+for _e in _ENTRIES:
+    MODELS.register(_e, builtin=True)
 
 # Not in MODELS: a family, one model per torchvision classifier name (get_model binds the name).
 TORCHVISION = ModelEntry(TV_PREFIX + "<name>", "torchvision", "a torchvision classifier, random init",
@@ -60,11 +76,12 @@ TORCHVISION = ModelEntry(TV_PREFIX + "<name>", "torchvision", "a torchvision cla
 
 def get_model(name: str) -> ModelEntry:
     """The entry of model ``name`` ("tv:<name>" binds the torchvision family to it); unknown: a one-line ValueError."""
-    if name in MODELS:
-        return MODELS[name]
     if name.startswith(TV_PREFIX) and len(name) > len(TV_PREFIX):
         return replace(TORCHVISION, name=name)
-    raise ValueError(f"unknown model '{name}'; valid: {', '.join(MODELS)}, or {TV_PREFIX}<torchvision model name>")
+    try:
+        return MODELS.get(name)  # built-in, registered, or an installed plugin
+    except PruneError as err:
+        raise ValueError(str(err)) from None
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, dropout: float = 0.0):
