@@ -72,6 +72,14 @@ def test_plain_arrays(tmp_path):
     assert len(sel) == 3 and np.all(np.diff(sel.ids) > 0)
 
 
+def test_a_boolean_given_as_text_is_refused_not_read_as_true():
+    values = np.arange(10, dtype=float)
+    for text in ("false", "False", "0"):
+        with pytest.raises(PruneError, match="higher_is_harder must be True or False, got '"):
+            select(values, 0.5, method="topk", higher_is_harder=text)
+    assert select(values, 0.5, method="topk", higher_is_harder=False).ids.tolist() == [0, 1, 2, 3, 4]
+
+
 def test_a_users_own_table_is_accepted_with_a_note_or_told_what_to_add(run, tmp_path):
     values = np.arange(120, dtype=np.float64)[::-1]
     pq.write_table(pa.table({"sample": np.arange(120), "score": values}), tmp_path / "mine.parquet")

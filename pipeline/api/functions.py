@@ -168,7 +168,7 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
             raise PruneError("like= with scores of a subset or a pool: pass the kept counts per class instead")
         like_counts = np.bincount(y[ref.sample], minlength=int(y.max()) + 1) if hasattr(ref, "sample") else ref
     kept, parameters, detail = choose(
-        targets=targets, values=values, higher_is_harder=bool(higher_is_harder), classes=classes, n_keep=n_keep,
+        targets=targets, values=values, higher_is_harder=higher_is_harder, classes=classes, n_keep=n_keep,
         rate=rate, method=method, quota=quota, keep=keep, beta=beta, strata=strata, k=k, gamma=gamma,
         emb=embeddings, recalls=recalls, like_counts=like_counts, seed=seed, options=options or None)
     y = np.asarray(targets, dtype=np.int64)

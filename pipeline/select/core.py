@@ -226,9 +226,33 @@ def choose(
         the quota's detail (or None), as a manifest records them.
     """
     get_sampler(method), get_quota(quota)  # unknown names before anything else
-    targets = _array(targets, "targets", "iu", 1)
+    targets, num_classes, classes = _labels(targets, num_classes, classes)
     n = int(targets.shape[0])
-    if n == 0:
+    n_keep, rate = _budget(n, n_keep, rate)
+    given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma, **(options or {})}
+    choice = resolve(method, quota, rate=rate, given=given)
+    needs = choice.needs
+    values = _scores_input(values, needs, n, method, quota)
+    if not isinstance(higher_is_harder, (bool, np.bool_)):
+        raise PruneError(f"higher_is_harder must be True or False, got {higher_is_harder!r}")
+    emb = _embeddings_input(emb, needs, n, method)
+    recalls = _recalls_input(recalls, needs, num_classes, quota)
+    like_counts = _like_input(like_counts, needs, num_classes, quota)
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise PruneError(f"seed must be an integer, got {seed!r}") from None
+
+    inputs = Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
+                    scores=values, higher_is_harder=bool(higher_is_harder), emb=emb, recalls=recalls,
+                    like_counts=like_counts)
+    check(choice, n, n_keep)
+    return run(choice, inputs, n_keep, seed)
+
+
+def _labels(targets, num_classes, classes) -> tuple[np.ndarray, int, tuple[str, ...]]:
+    targets = _array(targets, "targets", "iu", 1)
+    if targets.shape[0] == 0:
         raise PruneError("targets is empty: there is nothing to select from")
     if targets.min() < 0:
         raise PruneError(f"targets must be >= 0, got {int(targets.min())}")
@@ -241,66 +265,71 @@ def choose(
     classes = tuple(str(c) for c in range(num_classes)) if classes is None else tuple(str(c) for c in classes)
     if len(classes) != num_classes:
         raise PruneError(f"classes names {len(classes)} classes, expected {num_classes}")
+    return targets, num_classes, classes
 
+
+def _budget(n: int, n_keep, rate) -> tuple[int, float]:
+    """(samples to keep, the rate removed): from a rate by the one rate rule, or from a count."""
     if (n_keep is None) == (rate is None):
         raise PruneError("give exactly one of n_keep and rate")
     if rate is not None:
-        n_keep = checked_keep_count(n, rate)  # the one rate -> count rule; refuses a rate outside (0, 1)
-        rate = float(rate)
-    else:
-        try:
-            n_keep = operator.index(n_keep)
-        except TypeError:
-            raise PruneError(f"n_keep must be an integer, got {n_keep!r}") from None
-        if not 1 <= n_keep < n:  # as for a rate: keeping nothing, or everything, is no selection
-            raise PruneError(f"n_keep must be in [1, {n - 1}], got {n_keep}")
-        rate = (n - n_keep) / n  # what rate-dependent defaults (CCS's beta) read
-    given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma, **(options or {})}
-    choice = resolve(method, quota, rate=rate, given=given)
-
-    needs = choice.needs
-    if "scores" in needs:
-        if values is None:
-            raise PruneError(f"--method {method} --quota {quota} reads scores: pass values")
-        values = _array(values, "values", "biuf", 1)
-        if values.shape[0] != n:
-            raise PruneError(f"values has {values.shape[0]} scores but targets {n} samples")
-        if not np.all(np.isfinite(values)):
-            raise PruneError("values holds NaN or infinite scores")
-    if not isinstance(higher_is_harder, (bool, np.bool_)):
-        raise PruneError(f"higher_is_harder must be True or False, got {higher_is_harder!r}")
-    if "embeddings" in needs:
-        if emb is None:
-            raise PruneError(f"--method {method} reads embeddings: pass emb, shape (N, dim)")
-        emb = _array(emb, "emb", "biuf", 2)
-        if emb.shape[0] != n:
-            raise PruneError(f"emb has {emb.shape[0]} rows but targets {n} samples")
-        if not np.all(np.isfinite(emb)):
-            raise PruneError("emb holds NaN or infinite values")
-    if "recalls" in needs:
-        if recalls is None:
-            raise PruneError(f"--quota {quota} reads validation recalls: pass recalls, one per class")
-        recalls = _array(recalls, "recalls", "biuf", 1).astype(np.float64)
-        if recalls.shape != (num_classes,):
-            raise PruneError(f"recalls must hold one recall per class ({num_classes}), got {recalls.shape[0]}")
-        if not np.all(np.isfinite(recalls)) or (recalls < 0).any() or (recalls > 1).any():
-            raise PruneError("recalls must be in [0, 1]")
-    if "like" in needs:
-        if like_counts is None:
-            raise PruneError(f"--quota {quota} copies class shares: pass like_counts, kept samples per class")
-        like_counts = _array(like_counts, "like_counts", "iu", 1).astype(np.int64)
-        if like_counts.shape != (num_classes,):
-            raise PruneError(f"like_counts must hold one count per class ({num_classes}), got {like_counts.shape[0]}")
-        if (like_counts < 0).any() or like_counts.sum() == 0:
-            raise PruneError("like_counts must be >= 0 and keep at least one sample")
+        return checked_keep_count(n, rate), float(rate)  # refuses a rate outside (0, 1)
     try:
-        seed = operator.index(seed)
+        n_keep = operator.index(n_keep)
     except TypeError:
-        raise PruneError(f"seed must be an integer, got {seed!r}") from None
+        raise PruneError(f"n_keep must be an integer, got {n_keep!r}") from None
+    if not 1 <= n_keep < n:  # as for a rate: keeping nothing, or everything, is no selection
+        raise PruneError(f"n_keep must be in [1, {n - 1}], got {n_keep}")
+    return n_keep, (n - n_keep) / n  # the rate is what rate-dependent defaults (CCS's beta) read
 
-    inputs = Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
-                    scores=values if "scores" in needs else None, higher_is_harder=bool(higher_is_harder),
-                    emb=emb if "embeddings" in needs else None, recalls=recalls if "recalls" in needs else None,
-                    like_counts=like_counts if "like" in needs else None)
-    check(choice, n, n_keep)
-    return run(choice, inputs, n_keep, seed)
+
+def _scores_input(values, needs, n: int, method: str, quota: str):
+    if "scores" not in needs:
+        return None
+    if values is None:
+        raise PruneError(f"--method {method} --quota {quota} reads scores: pass values")
+    values = _array(values, "values", "biuf", 1)
+    if values.shape[0] != n:
+        raise PruneError(f"values has {values.shape[0]} scores but targets {n} samples")
+    if not np.all(np.isfinite(values)):
+        raise PruneError("values holds NaN or infinite scores")
+    return values
+
+
+def _embeddings_input(emb, needs, n: int, method: str):
+    if "embeddings" not in needs:
+        return None
+    if emb is None:
+        raise PruneError(f"--method {method} reads embeddings: pass emb, shape (N, dim)")
+    emb = _array(emb, "emb", "biuf", 2)
+    if emb.shape[0] != n:
+        raise PruneError(f"emb has {emb.shape[0]} rows but targets {n} samples")
+    if not np.all(np.isfinite(emb)):
+        raise PruneError("emb holds NaN or infinite values")
+    return emb
+
+
+def _recalls_input(recalls, needs, num_classes: int, quota: str):
+    if "recalls" not in needs:
+        return None
+    if recalls is None:
+        raise PruneError(f"--quota {quota} reads validation recalls: pass recalls, one per class")
+    recalls = _array(recalls, "recalls", "biuf", 1).astype(np.float64)
+    if recalls.shape != (num_classes,):
+        raise PruneError(f"recalls must hold one recall per class ({num_classes}), got {recalls.shape[0]}")
+    if not np.all(np.isfinite(recalls)) or (recalls < 0).any() or (recalls > 1).any():
+        raise PruneError("recalls must be in [0, 1]")
+    return recalls
+
+
+def _like_input(like_counts, needs, num_classes: int, quota: str):
+    if "like" not in needs:
+        return None
+    if like_counts is None:
+        raise PruneError(f"--quota {quota} copies class shares: pass like_counts, kept samples per class")
+    like_counts = _array(like_counts, "like_counts", "iu", 1).astype(np.int64)
+    if like_counts.shape != (num_classes,):
+        raise PruneError(f"like_counts must hold one count per class ({num_classes}), got {like_counts.shape[0]}")
+    if (like_counts < 0).any() or like_counts.sum() == 0:
+        raise PruneError("like_counts must be >= 0 and keep at least one sample")
+    return like_counts
