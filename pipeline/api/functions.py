@@ -121,35 +121,8 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
         scores = read_scores(scores)
     ids = None  # the candidates' sample ids when they are not 0..N-1 (a subset run's rows, a pool)
     if isinstance(scores, Scores):
-        if len(scores.sample) and not np.array_equal(scores.sample, np.arange(len(scores.sample))):
-            ids = np.asarray(scores.sample, dtype=np.int64)
-        values = scores.score
-        if targets is None:
-            targets = scores.target
-        if higher_is_harder is None:
-            higher_is_harder = scores.higher_is_harder
-            if higher_is_harder is None:
-                raise PruneError(f"{scores.path or 'the score table'} does not say which end of its scores is hard: "
-                                 "pass higher_is_harder=True/False, or add the metadata key higher_is_harder")
-        source = scores.meta.get("source_run")
-        if (recalls is None or isinstance(recalls, str)) and source and (Path(source) / "run.json").exists():
-            from pipeline.select.catalog import get_quota
-
-            if "recalls" in get_quota(quota).needs:  # DRoP: the recalls of the run the scores came from
-                from pipeline.io import open_run
-
-                from pipeline.io.run import DEFAULT_RECALLS
-
-                recalls = open_run(source).val_recalls(DEFAULT_RECALLS if recalls is None else recalls)
-        sha = None
-        if scores.path is not None:
-            from pipeline.io import file_sha256
-
-            sha = file_sha256(scores.path)
-        meta_extra = {"scores": {"path": None if scores.path is None else str(scores.path), "sha256": sha,
-                                 "method": scores.meta.get("method"), "parameters": scores.meta.get("parameters", {}),
-                                 "higher_is_harder": higher_is_harder},
-                      "fingerprint": scores.fingerprint, "source_run": source}
+        values, ids, targets, higher_is_harder, recalls, meta_extra = _from_table(scores, quota, targets,
+                                                                                  higher_is_harder, recalls)
     elif scores is not None:
         values = np.asarray(scores, dtype=np.float64)
     if targets is None:
@@ -181,6 +154,40 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     if out is not None:
         sel.write(out)
     return sel
+
+
+def _from_table(scores: Scores, quota: str, targets, higher_is_harder, recalls):
+    """What a score table gives a selection: its values, its ids (None: 0..N-1), labels and hard end where not
+    given, DRoP's recalls from the run it came from, and what the manifest records of it."""
+    ids = None
+    if len(scores.sample) and not np.array_equal(scores.sample, np.arange(len(scores.sample))):
+        ids = np.asarray(scores.sample, dtype=np.int64)
+    if targets is None:
+        targets = scores.target
+    if higher_is_harder is None:
+        higher_is_harder = scores.higher_is_harder
+        if higher_is_harder is None:
+            raise PruneError(f"{scores.path or 'the score table'} does not say which end of its scores is hard: "
+                             "pass higher_is_harder=True/False, or add the metadata key higher_is_harder")
+    source = scores.meta.get("source_run")
+    if (recalls is None or isinstance(recalls, str)) and source and (Path(source) / "run.json").exists():
+        from pipeline.select.catalog import get_quota
+
+        if "recalls" in get_quota(quota).needs:  # DRoP: the recalls of the run the scores came from
+            from pipeline.io import open_run
+            from pipeline.io.run import DEFAULT_RECALLS
+
+            recalls = open_run(source).val_recalls(DEFAULT_RECALLS if recalls is None else recalls)
+    sha = None
+    if scores.path is not None:
+        from pipeline.io import file_sha256
+
+        sha = file_sha256(scores.path)
+    meta = {"scores": {"path": None if scores.path is None else str(scores.path), "sha256": sha,
+                       "method": scores.meta.get("method"), "parameters": scores.meta.get("parameters", {}),
+                       "higher_is_harder": higher_is_harder},
+            "fingerprint": scores.fingerprint, "source_run": source}
+    return scores.score, ids, targets, higher_is_harder, recalls, meta
 
 
 def _select_auto(scores, rate, *, method, quota, n_keep, seed, keep, beta, strata, k, gamma, recalls, like, out,
