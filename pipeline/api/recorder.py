@@ -108,6 +108,13 @@ class Recorder:
         names = [str(c) for c in range(C)] if classes is None else [str(c) for c in classes]
         if len(names) != C:
             raise PruneError(f"classes names {len(names)} classes but num_classes is {C}")
+        if len(set(names)) != C:
+            raise PruneError(f"classes repeats a name: {names}")
+        # what run.json's readers take, checked now rather than when the run is complete
+        if not str(data):
+            raise PruneError("data must name the data set (a non-empty string)")
+        if model is not None and not isinstance(model, str):
+            raise PruneError(f"model must be a name (a string) or None, got {type(model).__name__}")
         self.run = Path(run_dir)
         self.targets, self.num_classes, self.epochs, self.inits = y, C, int(epochs), int(inits)
         self.n = len(y)
@@ -120,15 +127,14 @@ class Recorder:
         self._states = [_InitState() for _ in range(self.inits)]
         self._eval: dict[str, list] | None = None
         self._closed = False
-        from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
+        from pipeline.io.run import create_trajectories
+        from pipeline.io.runinfo import trajectory_attrs
 
         try:
             self._group = create_trajectories(
                 layout.trajectories(self._partial), inits=self.inits, epochs=self.epochs, targets=y, num_classes=C,
                 dtype=logits_dtype, eval_pass=False,
-                attrs={"schema_version": RUN_SCHEMA_VERSION, "fingerprint": self.fingerprint, "classes": names,
-                       "epochs_recorded": list(range(self.epochs)), "record_pass": "train", "eval_pass": False,
-                       "snapshot_epochs": [], "label_noise": 0.0})
+                attrs=trajectory_attrs(fingerprint=self.fingerprint, classes=names, epochs=self.epochs, eval_pass=False))
         except BaseException:
             shutil.rmtree(self._partial, ignore_errors=True)
             raise
@@ -301,30 +307,14 @@ class Recorder:
         import torch
 
         from pipeline.engine.setup import versions
-        from pipeline.io.run import RUN_SCHEMA_VERSION, write_run_info
+        from pipeline.io.runinfo import run_info, write_run_info
         from pipeline.io.tables import EVAL_SCHEMA, write_table
 
         for st in self._states:
             st.writer.close()
         write_table(layout.eval_table(self._partial), self._eval or {f.name: [] for f in EVAL_SCHEMA}, EVAL_SCHEMA)
-        write_run_info(self._partial, {
-            "schema_version": RUN_SCHEMA_VERSION,
-            "data": self.data,
-            "n_train": self.n,
-            "classes": self.classes,
-            "model": self.model,
-            "config": self.config,
-            "epochs": self.epochs,
-            "inits": self.inits,
-            "seed": None,
-            "record_pass": "train",
-            "eval_pass": False,
-            "logits_dtype": self.dtype,
-            "checkpoints": [],
-            "snapshot_epochs": [],
-            "label_noise": 0.0,
-            "fingerprint": self.fingerprint,
-            "recorded_by": "Recorder",
-            "torch": torch.__version__,
-            "versions": versions(),
-        })
+        write_run_info(self._partial, run_info(
+            data=self.data, n_train=self.n, classes=self.classes, model=self.model, config=self.config,
+            epochs=self.epochs, inits=self.inits, seed=None, record_pass="train", eval_pass=False,
+            logits_dtype=self.dtype, checkpoints=[], snapshot_epochs=[], label_noise=0.0,
+            fingerprint=self.fingerprint, recorded_by="Recorder", torch=torch.__version__, versions=versions()))

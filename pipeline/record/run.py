@@ -19,7 +19,8 @@ from pipeline.io.checkpoints import load_state, save_checkpoint
 from pipeline.io.checkpoints import save_state as write_state
 from pipeline.io.errors import Interrupted
 from pipeline.io.folders import claim_folder, hold, in_use, is_run, partial_folder, partials_of, swap_into_place
-from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
+from pipeline.io.run import create_trajectories
+from pipeline.io.runinfo import run_info, trajectory_attrs, write_run_info
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
 
@@ -279,15 +280,8 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     t0 = time.perf_counter() - (0.0 if saved is None else saved["seconds"])
     keep = partial_lock is not None  # a resumed folder is kept whatever happens: it holds finished epochs
     try:
-        attrs = {
-            "fingerprint": fp,
-            "classes": list(bundle.classes),
-            "epochs_recorded": list(range(cfg.epochs)),
-            "record_pass": "train",
-            "eval_pass": eval_pass,
-            "snapshot_epochs": snapshots,
-            "label_noise": label_noise,
-        }
+        attrs = trajectory_attrs(fingerprint=fp, classes=bundle.classes, epochs=cfg.epochs, eval_pass=eval_pass,
+                                 snapshot_epochs=snapshots, label_noise=label_noise)
         if saved is not None:
             import zarr
 
@@ -365,11 +359,10 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
             for k, v in hook.eval_rows.items():
                 eval_cols[k].extend(v)
         write_table(layout.eval_table(partial), eval_cols, EVAL_SCHEMA)
-        info = {
-            "schema_version": RUN_SCHEMA_VERSION,
-            "data": data,
-            "data_dir": data_dir,
-            "n_train": n,
+        info = run_info(
+            data=data,
+            data_dir=data_dir,
+            n_train=n,
             **({} if ids is None else {
                 "n_total": n_full,
                 "manifest": {"path": str(manifest), "n_kept": len(ids), "method": m.meta.get("method"),
@@ -378,35 +371,34 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
                 "n_pool": 0 if pool_ids is None else len(pool_ids),
                 "mc_samples": mc_samples,
             }),
-            "n_val": len(bundle.val),
-            "n_test": len(bundle.test),
-            "classes": list(bundle.classes),
-            "input_shape": list(bundle.input_shape),
-            "model": cfg.model,
-            "config": asdict(cfg),
-            "epochs": cfg.epochs,
-            "inits": inits,
-            "seed": seed,
-            "seeds": [seed + i for i in range(inits)],
-            "record_pass": "train",
-            "eval_pass": eval_pass,
-            "logits_dtype": logits_dtype,
-            "checkpoints": ckpts,
-            "snapshot_epochs": snapshots,
-            "label_noise": label_noise,
-            "label_noise_seed": seed,
-            "label_noise_flipped": int(np.sum(bundle.train.y != clean)),
-            "fingerprint": fp,
-            "data_identity": bundle.identity,
-            "device": str(dev),
-            "final_test_accuracy": final_test,
-            "versions": versions(),
-        }
+            n_val=len(bundle.val),
+            n_test=len(bundle.test),
+            classes=list(bundle.classes),
+            input_shape=list(bundle.input_shape),
+            model=cfg.model,
+            config=asdict(cfg),
+            epochs=cfg.epochs,
+            inits=inits,
+            seed=seed,
+            seeds=[seed + i for i in range(inits)],
+            record_pass="train",
+            eval_pass=eval_pass,
+            logits_dtype=logits_dtype,
+            checkpoints=ckpts,
+            snapshot_epochs=snapshots,
+            label_noise=label_noise,
+            label_noise_seed=seed,
+            label_noise_flipped=int(np.sum(bundle.train.y != clean)),
+            fingerprint=fp,
+            data_identity=bundle.identity,
+            device=str(dev),
+            final_test_accuracy=final_test,
+            versions=versions(),
+            **({"processes": W.size} if W.distributed else {}),
+        )
         # how this recording ran, apart from what it recorded: run.json has the same bytes for the same inputs and seed
         write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
                                              "torch_threads": torch.get_num_threads(), "resumed": saved is not None})
-        if W.distributed:
-            info["processes"] = W.size
         from pipeline.io.checksums import write_checksums
 
         write_checksums(partial)  # what `prune check` verifies: every file written above
