@@ -193,7 +193,7 @@ class Staged:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new.mkdir()
         except OSError as err:  # a read-only file system, a full disk, a file where a folder should be
-            raise PruneError(f"cannot write the result {self.path}: {err.strerror or err}") from None
+            raise PruneError(f"cannot write the result {self.path}: {_why_not(self.path, err)}") from None
         self.partial = new
         try:
             self._lock = hold(new)  # `prune clean` and --resume leave it alone while this process runs
@@ -252,6 +252,17 @@ class Staged:
         else:
             self.discard()
         return False
+
+
+def _why_not(path: Path, err: OSError) -> str:
+    """Why a folder cannot be made at ``path``, in words ("File exists" for a file above it says little)."""
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        for above in path.parents:
+            if above.exists() or above.is_symlink():
+                if not above.is_dir():
+                    return f"{above} is a file, not a folder"
+                break
+    return err.strerror or str(err)
 
 
 def staged(path: str | os.PathLike, *, what: str, recognise: Callable[[Path], bool], force: bool, flag: str,

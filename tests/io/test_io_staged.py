@@ -129,7 +129,7 @@ def test_an_existing_result_needs_force_and_other_folders_are_refused(tmp_path):
 def test_an_unwritable_place_is_one_line_naming_the_path(tmp_path):
     (tmp_path / "afile").write_text("x")
     target = tmp_path / "afile" / "out"
-    with pytest.raises(PruneError, match=f"cannot write the result {target}: "):
+    with pytest.raises(PruneError, match=f"cannot write the result {target}: {tmp_path / 'afile'} is a file, not a folder"):
         with _stage(target):
             pytest.fail("the block must not run")
     if os.geteuid() != 0:  # root writes anywhere
