@@ -21,7 +21,6 @@ written into a hidden sibling folder that is renamed into place by
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, layout
-from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
+from pipeline.io.folders import is_run, staged
 
 EVAL_SPLITS = ("val", "test")
 
@@ -121,9 +120,9 @@ class Recorder:
         self.classes, self.data, self.dtype, self.force = names, str(data), logits_dtype, force
         self.model, self.config = model, dict(config or {})
         self.fingerprint = fingerprint(self.data, "train", y)
-        self._claim = claim_folder(self.run, what="recorded run", recognise=is_run, force=force, flag="run_dir")
-        self.run.parent.mkdir(parents=True, exist_ok=True)
-        self._partial = partial_folder(self.run)
+        # claimed now; written in a hidden sibling (held against `prune clean`) that close() swaps into place
+        self._stage = staged(self.run, what="recorded run", recognise=is_run, force=force, flag="run_dir")
+        self._partial = self._stage.open()
         self._states = [_InitState() for _ in range(self.inits)]
         self._eval: dict[str, list] | None = None
         self._closed = False
@@ -136,7 +135,7 @@ class Recorder:
                 dtype=logits_dtype, eval_pass=False,
                 attrs=trajectory_attrs(fingerprint=self.fingerprint, classes=names, epochs=self.epochs, eval_pass=False))
         except BaseException:
-            shutil.rmtree(self._partial, ignore_errors=True)
+            self._stage.discard()
             raise
 
     # -- logging -------------------------------------------------------------
@@ -244,8 +243,7 @@ class Recorder:
         except BaseException:
             self.abort()
             raise
-        swap_into_place(self._partial, self._claim, is_run, self.force)
-        return self.run
+        return self._stage.commit()
 
     def abort(self) -> None:
         """Stop and remove everything written so far (the run folder is left as it was)."""
@@ -256,7 +254,7 @@ class Recorder:
                     st.writer.close()
                 except Exception:
                     pass
-        shutil.rmtree(self._partial, ignore_errors=True)
+        self._stage.discard()
 
     def __enter__(self) -> "Recorder":
         return self
