@@ -34,7 +34,7 @@ def write_synthetic(run: Path, n: int, epochs: int, classes: int = 10, seed: int
     import zarr
 
     from pipeline.io import fingerprint, layout
-    from pipeline.io.run import RUN_SCHEMA_VERSION, write_run_info
+    from pipeline.io.runinfo import run_info, write_run_info
     from pipeline.io.tables import DYNAMICS_DICTIONARY, DYNAMICS_SCHEMA, write_table
 
     if layout.run_json(run).exists():
@@ -51,10 +51,9 @@ def write_synthetic(run: Path, n: int, epochs: int, classes: int = 10, seed: int
                 "margin": f() * 4 - 2, "prob_margin": f() * 2 - 1, "el2n": f(), "entropy": f(), "kl_step": f()}
         write_table(layout.dynamics_file(run, 0, e), cols, DYNAMICS_SCHEMA, use_dictionary=DYNAMICS_DICTIONARY)
     fp = fingerprint("synthetic", "train", y)
-    write_run_info(run, {"schema_version": RUN_SCHEMA_VERSION, "data": "synthetic", "n_train": n,
-                         "classes": [str(c) for c in range(classes)], "model": "none", "config": {}, "epochs": epochs,
-                         "inits": 1, "seed": 0, "record_pass": "train", "fingerprint": fp, "checkpoints": [],
-                         "snapshot_epochs": [], "synthetic": True})
+    write_run_info(run, run_info(data="synthetic", n_train=n, classes=[str(c) for c in range(classes)], model="none",
+                                 config={}, epochs=epochs, inits=1, seed=0, record_pass="train", fingerprint=fp,
+                                 checkpoints=[], snapshot_epochs=[], synthetic=True))
 
 
 def main() -> None:

@@ -20,16 +20,19 @@ import numpy as np
 
 
 def make_run(path: Path, n: int, classes: int, seed: int = 0) -> None:
-    from pipeline.io import fingerprint, write_json, write_scores
-    from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
+    from pipeline.io import fingerprint, write_scores
+    from pipeline.io.run import create_trajectories
+    from pipeline.io.runinfo import run_info, trajectory_attrs, write_run_info
     from pipeline.io.tables import EVAL_SCHEMA, write_table
 
     rng = np.random.default_rng(seed)
     targets = rng.integers(0, classes, size=n)
     fp = fingerprint("synthetic", "train", targets)
+    names = [str(c) for c in range(classes)]
     # one epoch of logits, never written: selection reads only targets, scores and eval.parquet
     create_trajectories(path / "trajectories.zarr", inits=1, epochs=1, targets=targets, num_classes=classes,
-                        dtype="float16", eval_pass=False, attrs={"fingerprint": fp})
+                        dtype="float16", eval_pass=False,
+                        attrs=trajectory_attrs(fingerprint=fp, classes=names, epochs=1, eval_pass=False))
     recall = np.linspace(0.6, 0.95, classes)
     ev = {f.name: [] for f in EVAL_SCHEMA}
     for split in ("val", "test"):
@@ -38,9 +41,8 @@ def make_run(path: Path, n: int, classes: int, seed: int = 0) -> None:
                          ("precision", 0.9), ("f1", 0.9), ("loss", 0.3)):
                 ev[k].append(v)
     write_table(path / "eval.parquet", ev, EVAL_SCHEMA)
-    write_json(path / "run.json", {"schema_version": RUN_SCHEMA_VERSION, "data": "synthetic", "n_train": n,
-                                   "classes": [str(c) for c in range(classes)], "epochs": 1, "inits": 1,
-                                   "fingerprint": fp, "synthetic": True})
+    write_run_info(path, run_info(data="synthetic", n_train=n, classes=names, model="none", config={}, epochs=1,
+                                  inits=1, seed=seed, record_pass="train", fingerprint=fp, synthetic=True))
     write_scores(path / "scores" / "el2n.parquet", np.arange(n), targets, rng.normal(size=n), method="el2n",
                  parameters={}, higher_is_harder=True, fingerprint=fp, source_run=str(path))
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.io import fingerprint, write_json
-from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
+from pipeline.io import fingerprint
+from pipeline.io.run import create_trajectories
+from pipeline.io.runinfo import run_info, trajectory_attrs, write_run_info
 from pipeline.io.tables import DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
 from pipeline.engine.recording import dynamics_columns
 
@@ -30,9 +31,8 @@ def make_run(out: Path, n: int, classes: int, epochs: int, seed: int = 0, dtype:
     fp = fingerprint("synthetic", "train", targets)
     group = create_trajectories(out / "trajectories.zarr", inits=1, epochs=epochs, targets=targets, num_classes=classes,
                                 dtype=dtype, eval_pass=False,
-                                attrs={"fingerprint": fp, "classes": [str(c) for c in range(classes)],
-                                       "epochs_recorded": list(range(epochs)), "record_pass": "train",
-                                       "eval_pass": False, "snapshot_epochs": []})
+                                attrs=trajectory_attrs(fingerprint=fp, classes=[str(c) for c in range(classes)],
+                                                       epochs=epochs, eval_pass=False))
     base = rng.standard_normal((n, classes), dtype=np.float32)
     speed = rng.gamma(2.0, 1.0, size=n).astype(np.float32) * 8.0 / epochs  # learned at different times
     speed[rng.random(n) < 0.02] = 0.0  # never learned (label noise, say)
@@ -55,11 +55,10 @@ def make_run(out: Path, n: int, classes: int, epochs: int, seed: int = 0, dtype:
                          ("precision", 0.9), ("f1", 0.9), ("loss", 0.3)):
                 ev[k].append(v)
     write_table(out / "eval.parquet", ev, EVAL_SCHEMA)
-    write_json(out / "run.json", {"schema_version": RUN_SCHEMA_VERSION, "data": "synthetic", "n_train": n,
-                                  "classes": [str(c) for c in range(classes)], "epochs": epochs, "inits": 1,
-                                  "fingerprint": fp, "record_pass": "train", "eval_pass": False, "logits_dtype": dtype,
-                                  "model": "none", "config": {}, "seed": seed, "checkpoints": [], "synthetic": True,
-                                  "snapshot_epochs": []})
+    write_run_info(out, run_info(data="synthetic", n_train=n, classes=[str(c) for c in range(classes)], model="none",
+                                 config={}, epochs=epochs, inits=1, seed=seed, record_pass="train", eval_pass=False,
+                                 logits_dtype=dtype, checkpoints=[], snapshot_epochs=[], fingerprint=fp,
+                                 synthetic=True))
     return out
 
 

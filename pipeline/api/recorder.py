@@ -21,7 +21,6 @@ written into a hidden sibling folder that is renamed into place by
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, layout
-from pipeline.io.folders import claim_folder, is_run, partial_folder, swap_into_place
+from pipeline.io.folders import is_run, staged
 
 EVAL_SPLITS = ("val", "test")
 
@@ -108,29 +107,35 @@ class Recorder:
         names = [str(c) for c in range(C)] if classes is None else [str(c) for c in classes]
         if len(names) != C:
             raise PruneError(f"classes names {len(names)} classes but num_classes is {C}")
+        if len(set(names)) != C:
+            raise PruneError(f"classes repeats a name: {names}")
+        # what run.json's readers take, checked now rather than when the run is complete
+        if not str(data):
+            raise PruneError("data must name the data set (a non-empty string)")
+        if model is not None and not isinstance(model, str):
+            raise PruneError(f"model must be a name (a string) or None, got {type(model).__name__}")
         self.run = Path(run_dir)
         self.targets, self.num_classes, self.epochs, self.inits = y, C, int(epochs), int(inits)
         self.n = len(y)
         self.classes, self.data, self.dtype, self.force = names, str(data), logits_dtype, force
         self.model, self.config = model, dict(config or {})
         self.fingerprint = fingerprint(self.data, "train", y)
-        self._claim = claim_folder(self.run, what="recorded run", recognise=is_run, force=force, flag="run_dir")
-        self.run.parent.mkdir(parents=True, exist_ok=True)
-        self._partial = partial_folder(self.run)
+        # claimed now; written in a hidden sibling (held against `prune clean`) that close() swaps into place
+        self._stage = staged(self.run, what="recorded run", recognise=is_run, force=force, flag="run_dir")
+        self._partial = self._stage.open()
         self._states = [_InitState() for _ in range(self.inits)]
         self._eval: dict[str, list] | None = None
         self._closed = False
-        from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories
+        from pipeline.io.run import create_trajectories
+        from pipeline.io.runinfo import trajectory_attrs
 
         try:
             self._group = create_trajectories(
                 layout.trajectories(self._partial), inits=self.inits, epochs=self.epochs, targets=y, num_classes=C,
                 dtype=logits_dtype, eval_pass=False,
-                attrs={"schema_version": RUN_SCHEMA_VERSION, "fingerprint": self.fingerprint, "classes": names,
-                       "epochs_recorded": list(range(self.epochs)), "record_pass": "train", "eval_pass": False,
-                       "snapshot_epochs": [], "label_noise": 0.0})
+                attrs=trajectory_attrs(fingerprint=self.fingerprint, classes=names, epochs=self.epochs, eval_pass=False))
         except BaseException:
-            shutil.rmtree(self._partial, ignore_errors=True)
+            self._stage.discard()
             raise
 
     # -- logging -------------------------------------------------------------
@@ -238,8 +243,7 @@ class Recorder:
         except BaseException:
             self.abort()
             raise
-        swap_into_place(self._partial, self._claim, is_run, self.force)
-        return self.run
+        return self._stage.commit()
 
     def abort(self) -> None:
         """Stop and remove everything written so far (the run folder is left as it was)."""
@@ -250,7 +254,7 @@ class Recorder:
                     st.writer.close()
                 except Exception:
                     pass
-        shutil.rmtree(self._partial, ignore_errors=True)
+        self._stage.discard()
 
     def __enter__(self) -> "Recorder":
         return self
@@ -301,30 +305,14 @@ class Recorder:
         import torch
 
         from pipeline.engine.setup import versions
-        from pipeline.io.run import RUN_SCHEMA_VERSION, write_run_info
+        from pipeline.io.runinfo import run_info, write_run_info
         from pipeline.io.tables import EVAL_SCHEMA, write_table
 
         for st in self._states:
             st.writer.close()
         write_table(layout.eval_table(self._partial), self._eval or {f.name: [] for f in EVAL_SCHEMA}, EVAL_SCHEMA)
-        write_run_info(self._partial, {
-            "schema_version": RUN_SCHEMA_VERSION,
-            "data": self.data,
-            "n_train": self.n,
-            "classes": self.classes,
-            "model": self.model,
-            "config": self.config,
-            "epochs": self.epochs,
-            "inits": self.inits,
-            "seed": None,
-            "record_pass": "train",
-            "eval_pass": False,
-            "logits_dtype": self.dtype,
-            "checkpoints": [],
-            "snapshot_epochs": [],
-            "label_noise": 0.0,
-            "fingerprint": self.fingerprint,
-            "recorded_by": "Recorder",
-            "torch": torch.__version__,
-            "versions": versions(),
-        })
+        write_run_info(self._partial, run_info(
+            data=self.data, n_train=self.n, classes=self.classes, model=self.model, config=self.config,
+            epochs=self.epochs, inits=self.inits, seed=None, record_pass="train", eval_pass=False,
+            logits_dtype=self.dtype, checkpoints=[], snapshot_epochs=[], label_noise=0.0,
+            fingerprint=self.fingerprint, recorded_by="Recorder", torch=torch.__version__, versions=versions()))

@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.io.run import LOGITS_DIMS, RUN_SCHEMA_VERSION, Run, sample_chunk
+from pipeline.io.run import LOGITS_DIMS, Run, sample_chunk
+from pipeline.io.runinfo import run_info
 
 
 class MemoryRun(Run):
@@ -35,10 +36,9 @@ class MemoryRun(Run):
         t = group.create_array("targets", shape=(N,), dtype="int64", chunks=(N,), dimension_names=("sample",))
         t[:] = targets
         names = [str(c) for c in range(C)] if classes is None else list(classes)
-        super().__init__(path=Path("<memory>"), info={
-            "schema_version": RUN_SCHEMA_VERSION, "data": data, "n_train": N, "classes": names, "model": None,
-            "config": {}, "epochs": E, "inits": I, "seed": None, "record_pass": "train",
-            "fingerprint": fingerprint(data, "train", targets), "checkpoints": [], "snapshot_epochs": []})
+        super().__init__(path=Path("<memory>"), info=run_info(
+            data=data, n_train=N, classes=names, model=None, config={}, epochs=E, inits=I, seed=None,
+            record_pass="train", checkpoints=[], snapshot_epochs=[], fingerprint=fingerprint(data, "train", targets)))
         self.__dict__["zarr"] = group  # the cached property, filled in
         self._logits = logits
         self._dynamics = None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.io import PruneError, read_json, read_manifest, write_json
-from pipeline.io.folders import claim_folder, partial_folder, swap_into_place
+from pipeline.io.folders import staged
 
 MODES = ("symlink", "copy", "list")
 MARKER = "export.json"
@@ -68,10 +68,7 @@ def export(*, manifest: Path, to: Path, mode: str = "symlink", data_dir: str | N
             tmp.write_text("".join(f"{s}\n" for s in sources))
         log(f"wrote {to}: {len(sources)} files")
         return summary
-    claim = claim_folder(to, what="prune export", recognise=is_export, force=force, flag="--to")
-    to.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_folder(to)
-    try:
+    with staged(to, what="prune export", recognise=is_export, force=force, flag="--to") as partial:
         put = os.symlink if mode == "symlink" else shutil.copy2
         for src, rel in zip(sources, m.files):
             dst = partial / rel
@@ -83,9 +80,5 @@ def export(*, manifest: Path, to: Path, mode: str = "symlink", data_dir: str | N
             else:
                 shutil.copytree(root / "val", partial / "val")
         write_json(partial / MARKER, summary)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    swap_into_place(partial, claim, is_export, force)
     log(f"wrote {to}: {len(sources)} training files ({mode}){', with val/' if (root / 'val').is_dir() else ''}")
     return summary

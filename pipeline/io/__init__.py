@@ -23,7 +23,8 @@ from pipeline.io.tables import (
     Manifest,
     file_sha256,
 )
-from pipeline.io.run import Run, open_run, write_run_info, RUN_SCHEMA_VERSION, RUN_KEYS
+from pipeline.io.run import Run, open_run
+from pipeline.io.runinfo import RUN_KEYS, RUN_SCHEMA_VERSION, run_info, trajectory_attrs, write_run_info
 from pipeline.io import layout
 
 __all__ = [
@@ -49,4 +50,8 @@ __all__ = [
     "Run",
     "open_run",
     "RUN_SCHEMA_VERSION",
+    "RUN_KEYS",
+    "run_info",
+    "trajectory_attrs",
+    "write_run_info",
 ]

@@ -9,6 +9,9 @@ refused whatever the flags. ``swap_into_place`` repeats the check under a lock
 right before the rename, so two processes writing to the same target cannot
 silently replace each other: the later one fails with one line and keeps its
 result in its partial folder.
+
+``staged`` is that whole sequence for a stage: claim, partial folder, its
+lock, swap, and what becomes of the partial when the stage fails.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
-from pipeline.io.errors import PruneError
+from pipeline.io.errors import Interrupted, PruneError
 
 
 def is_run(path: Path) -> bool:
@@ -147,6 +150,145 @@ def swap_into_place(partial: Path, claim: Claim, recognise: Callable[[Path], boo
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(partial, target)
+
+
+# ---------------------------------------------------------------- a stage writing a folder
+
+
+class Staged:
+    """A result folder under way: claimed, written in a hidden partial sibling, swapped into place at the end.
+
+    Made by :func:`staged`. Used as a context manager it yields the partial
+    folder; :meth:`open`, :meth:`commit` and :meth:`discard` do the same steps
+    for a writer whose work does not fit in one ``with`` block (the Recorder).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, what: str, recognise: Callable[[Path], bool], force: bool,
+                 flag: str, keep_on_interrupt: bool = False, hint: str | None = None,
+                 resumable: Union[bool, Callable[[Path], bool]] = False):
+        self.path = Path(path)
+        self.claim = claim_folder(self.path, what=what, recognise=recognise, force=force, flag=flag)
+        self.recognise, self.force = recognise, force
+        self.keep_on_interrupt, self.hint, self.resumable = keep_on_interrupt, hint, resumable
+        self.partial: Path | None = None
+        self.resumed = False  # the partial is an interrupted one taken over: it is never removed
+        self._lock: int | None = None
+
+    def open(self, partial: Path | None = None, lock: int | None = None) -> Path:
+        """Make the partial folder and hold its lock (once; later calls return it); returns its path.
+
+        With ``partial``: take over that unfinished folder to finish it (with
+        ``lock``, its lock already held, which this object now owns).
+        """
+        if self.partial is not None:
+            if partial is not None and Path(partial) != self.partial:
+                raise ValueError(f"{self.path} is already being written in {self.partial}")
+            return self.partial
+        if partial is not None:
+            self.partial, self.resumed = Path(partial), True
+            self._lock = hold(self.partial) if lock is None else lock
+            return self.partial
+        new = partial_folder(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new.mkdir()
+        except OSError as err:  # a read-only file system, a full disk, a file where a folder should be
+            raise PruneError(f"cannot write the result {self.path}: {_why_not(self.path, err)}") from None
+        self.partial = new
+        try:
+            self._lock = hold(new)  # `prune clean` and --resume leave it alone while this process runs
+        except BaseException:
+            self.discard()
+            raise
+        return new
+
+    def commit(self) -> Path:
+        """Swap the partial into place (the target checked again, under its lock); returns the target.
+
+        If the target changed meanwhile, the partial is kept and the error names it.
+        """
+        try:
+            swap_into_place(self.partial, self.claim, self.recognise, self.force)
+        finally:
+            self.release()
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the partial (the target is left as it was)."""
+        if self.partial is not None:
+            shutil.rmtree(self.partial, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the partial's lock (closing it twice is harmless)."""
+        if self._lock is not None:
+            try:
+                os.close(self._lock)
+            except OSError:
+                pass
+            self._lock = None
+
+    def _can_resume(self) -> bool:
+        if callable(self.resumable):
+            return bool(self.resumable(self.partial))
+        return bool(self.resumable)
+
+    def __enter__(self) -> Path:
+        return self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.commit()
+            return False
+        if issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C or SIGTERM
+            if self.keep_on_interrupt or self.resumed:
+                self.release()
+                raise Interrupted.of(exc).with_kept(self.partial, self.hint) from None
+            self.discard()
+            return False
+        # bad input (PruneError): nothing worth keeping; any other failure: kept only if it can be resumed
+        if self.resumed or (not issubclass(exc_type, PruneError) and self._can_resume()):
+            self.release()
+        else:
+            self.discard()
+        return False
+
+
+def _why_not(path: Path, err: OSError) -> str:
+    """Why a folder cannot be made at ``path``, in words ("File exists" for a file above it says little)."""
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        for above in path.parents:
+            if above.exists() or above.is_symlink():
+                if not above.is_dir():
+                    return f"{above} is a file, not a folder"
+                break
+    return err.strerror or str(err)
+
+
+def staged(path: str | os.PathLike, *, what: str, recognise: Callable[[Path], bool], force: bool, flag: str,
+           keep_on_interrupt: bool = False, hint: str | None = None,
+           resumable: Union[bool, Callable[[Path], bool]] = False) -> Staged:
+    """Write the result folder ``path`` the safe way; ``with staged(...) as partial:`` writes into ``partial``.
+
+    The target is claimed at once (:func:`claim_folder`: one line if it may
+    not become a ``what``, ``force`` to replace one); the hidden partial
+    sibling is made, and its lock held, on entering the block (or by
+    ``.open()``). When the block ends:
+
+    - normally: the partial is swapped into place (:func:`swap_into_place`);
+    - with a ``PruneError``: the partial is removed, the target untouched;
+    - with ``KeyboardInterrupt`` (Ctrl-C, SIGTERM): with ``keep_on_interrupt``
+      the partial is kept and an :class:`Interrupted` names it, with ``hint``
+      (how to go on); otherwise it is removed;
+    - with any other error: removed, unless ``resumable`` (a bool, or a test
+      of the partial folder) says it holds work to go on from.
+
+    A partial taken over with ``.open(partial)`` (a resumed one) is never removed.
+    An OSError making the partial (read-only file system, no space, not a
+    folder) is one ``PruneError`` line naming ``path``.
+    """
+    return Staged(path, what=what, recognise=recognise, force=force, flag=flag, keep_on_interrupt=keep_on_interrupt,
+                  hint=hint, resumable=resumable)
 
 
 # ---------------------------------------------------------------- unfinished (partial) folders

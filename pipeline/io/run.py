@@ -17,10 +17,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from pipeline.io import layout
-from pipeline.io.atomic import read_json, write_json
+from pipeline.io.atomic import read_json
 from pipeline.io.errors import PruneError
-
-RUN_SCHEMA_VERSION = 1
+from pipeline.io.runinfo import (RUN_KEYS, RUN_SCHEMA_VERSION, check_info, json_repr, run_info,  # noqa: F401
+                                 trajectory_attrs, write_run_info)
 LOGITS_DIMS = ("init", "epoch", "sample", "class")
 EMBEDDING_DIMS = ("init", "snapshot", "sample", "dim")
 CHUNK_BYTES = 2 << 20  # ~2 MiB chunks along `sample` (docs/design.md §3)
@@ -80,6 +80,9 @@ def sample_chunk(num_classes: int, itemsize: int, n: int) -> int:
 def create_trajectories(path: str | os.PathLike, *, inits: int, epochs: int, targets: np.ndarray, num_classes: int,
                         dtype: str, eval_pass: bool, attrs: dict[str, Any]):
     """Create the Zarr v3 group with empty ``logits`` (and ``eval_logits``) arrays.
+
+    A run's group takes ``attrs`` from :func:`trajectory_attrs`; a scratch
+    group (benchmarks, tests of the writer) may pass fewer.
 
     ``dtype="none"`` (``prune record --logits none``): no logits arrays at all;
     the group's ``logits_shape`` attribute keeps the shape they would have
@@ -474,18 +477,6 @@ RECALL_SOURCES = ("final", "best", "mean")
 #: What `--quota drop` reads when no --recalls is given (docs/selection.md, "DRoP's class errors" says why)
 DEFAULT_RECALLS = "mean"
 
-#: Keys every run.json has (the later stages read them); ``write_run_info`` and ``open_run`` check them.
-RUN_KEYS = ("schema_version", "data", "n_train", "classes", "model", "config", "epochs", "inits", "seed",
-            "record_pass", "fingerprint")
-
-
-def write_run_info(run: str | os.PathLike, info: dict[str, Any]) -> None:
-    """Write RUN/run.json, the completion marker of a recorded run (written last)."""
-    missing = [k for k in RUN_KEYS if k not in info]
-    if missing:
-        raise ValueError(f"run.json would lack {', '.join(missing)}")  # a bug in the writer, not a user error
-    write_json(layout.run_json(run), info)
-
 
 def open_run(path: str | os.PathLike) -> Run:
     path = Path(path)
@@ -516,60 +507,3 @@ def _not_a_run(path: Path) -> str:
     if any((path / name).exists() for name in (layout.TRAJECTORIES, layout.DYNAMICS, layout.EVAL_TABLE)):
         return f"run {path} is incomplete (no run.json): its recording did not finish; record it again"
     return f"no run at {path} (nothing was recorded there): run `prune record --run {path}` first"
-
-
-def _count(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-#: What the later stages read from run.json: key -> (check, what it must be). Required keys first.
-INFO_REQUIRED = ("fingerprint", "n_train", "classes", "epochs", "inits", "data")
-INFO_TYPES: dict[str, tuple[Any, str]] = {
-    "fingerprint": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    "n_train": (lambda v: _count(v) and v >= 1, "an integer >= 1"),
-    "classes": (lambda v: isinstance(v, list) and len(v) >= 1 and all(isinstance(c, str) for c in v),
-                "a non-empty list of class names (strings)"),
-    "epochs": (lambda v: _count(v) and v >= 1, "an integer >= 1"),
-    "inits": (lambda v: _count(v) and v >= 1, "an integer >= 1"),
-    "data": (lambda v: isinstance(v, str) and v != "", "a data set name"),
-    "schema_version": (_count, "an integer"),
-    "model": (lambda v: v is None or isinstance(v, str), "a model name"),
-    "config": (lambda v: isinstance(v, dict), "an object"),
-    "seed": (lambda v: v is None or _count(v), "an integer"),
-    "seeds": (lambda v: isinstance(v, list) and all(_count(x) for x in v), "a list of integers"),
-    "record_pass": (lambda v: v in ("train", "eval"), "'train' or 'eval'"),
-    "eval_pass": (lambda v: isinstance(v, bool), "true or false"),
-    "data_dir": (lambda v: v is None or isinstance(v, str), "a folder or null"),
-    "logits_dtype": (lambda v: v in ("float16", "float32", "none"), "float16, float32 or none"),
-    "checkpoints": (lambda v: isinstance(v, list) and all(_count(x) and x >= 0 for x in v),
-                    "a list of epoch counts (integers >= 0)"),
-    "snapshot_epochs": (lambda v: isinstance(v, list) and all(_count(x) and x >= 0 for x in v),
-                        "a list of epoch counts (integers >= 0)"),
-    "label_noise": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
-                    "a fraction in [0, 1)"),
-}
-
-
-def check_info(info: Any, path: Path) -> None:
-    """Types and ranges of what the stages read from run.json, once, so every stage gets one line for a bad value."""
-    again = "fix the value or record the run again"
-    if not isinstance(info, dict):
-        raise PruneError(f"{path} is damaged: it holds a JSON {type(info).__name__}, not an object; record the run again")
-    for key in INFO_REQUIRED:
-        if key not in info:
-            raise PruneError(f"{path} is damaged: it has no '{key}'; record the run again")
-    for key, (ok, what) in INFO_TYPES.items():
-        if key in info and not ok(info[key]):
-            raise PruneError(f"{path} is damaged: '{key}' must be {what}, got {json_repr(info[key])}; {again}")
-    if len(set(info["classes"])) != len(info["classes"]):
-        raise PruneError(f"{path} is damaged: 'classes' repeats a name; {again}")
-    for key in ("checkpoints", "snapshot_epochs"):
-        if any(k > info["epochs"] for k in info.get(key, [])):
-            raise PruneError(f"{path} is damaged: '{key}' names an epoch past 'epochs' ({info['epochs']}); {again}")
-
-
-def json_repr(v: Any) -> str:
-    import json
-
-    text = json.dumps(v)
-    return text if len(text) <= 60 else text[:57] + "..."

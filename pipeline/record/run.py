@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,9 +16,9 @@ from pipeline.data.noise import flip_labels
 from pipeline.io import PruneError, fingerprint, layout, write_json
 from pipeline.io.checkpoints import load_state, save_checkpoint
 from pipeline.io.checkpoints import save_state as write_state
-from pipeline.io.errors import Interrupted
-from pipeline.io.folders import claim_folder, hold, in_use, is_run, partial_folder, partials_of, swap_into_place
-from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
+from pipeline.io.folders import Staged, hold, in_use, is_run, partials_of, staged
+from pipeline.io.run import create_trajectories
+from pipeline.io.runinfo import run_info, trajectory_attrs, write_run_info
 from pipeline.io.tables import EVAL_SCHEMA, write_table
 
 
@@ -104,11 +103,12 @@ def record(
 def _record_stage(*, run, data, data_dir, download, model, epochs, inits, seed, batch_size, lr, device, eval_pass,
                   checkpoints, logits_dtype, force, log, embeddings, label_noise, resume, manifest, pool, mc_samples,
                   dropout, precision) -> Path:
-    saved = None
+    stage = saved = None
     if resume:
         # the options of the interrupted recording, checked as if given now
-        claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
+        stage = _run_stage(run, force)
         partial, lock, saved = find_resumable(run)
+        stage.open(partial, lock)  # the stage owns the lock from here on, and never removes this folder
         a = saved["args"]
         data, data_dir, model, epochs, inits, seed = a["data"], a["data_dir"], a["model"], a["epochs"], a["inits"], a["seed"]
         batch_size, lr, eval_pass, checkpoints = a["batch_size"], a["lr"], a["eval_pass"], a["checkpoints"]
@@ -122,10 +122,18 @@ def _record_stage(*, run, data, data_dir, download, model, epochs, inits, seed, 
             "mc_samples": int(mc_samples), "dropout": dropout, "precision": precision}
     try:
         return _record(run=run, download=download, device=device, force=force, log=log, args=args, saved=saved,
-                       partial_lock=(partial, lock) if resume else None, claim=claim if resume else None)
+                       stage=stage)
     finally:
-        if resume:
-            _close(lock)
+        if stage is not None:
+            stage.release()  # a no-op once the recording ran; the lock of a resume that stopped before it
+
+
+def _run_stage(run: Path, force: bool) -> Staged:
+    """The run folder, claimed; written in a hidden sibling that an interrupt keeps (and a crash after an epoch)."""
+    return staged(run, what="recorded run", recognise=is_run, force=force, flag="--run", keep_on_interrupt=True,
+                  hint=f"continue with `prune record --resume --run {run}`, or remove it with "
+                       f"`prune clean --run-parent {run.parent} --yes`",
+                  resumable=lambda partial: layout.resume_state(partial).exists())
 
 
 def _close(fd: int) -> None:
@@ -160,24 +168,82 @@ def find_resumable(run: Path) -> tuple[Path, int, dict]:
 RESUME_VERSION = 2  # 2: dynamics/ gained kl_step, and the state what the next epoch's kl_step compares with
 
 
+@dataclasses.dataclass
+class _Recording:
+    """One recording, settled before any folder is made: what it trains on, how, and what it keeps."""
+
+    run: Path
+    args: dict  # the options, as resume.pt keeps them
+    saved: dict | None  # the state an interrupted recording kept (None: a fresh recording)
+    log: Callable[[str], None]
+    dev: object  # the torch device
+    cfg: object  # the training recipe (engine.setup.TrainConfig)
+    bundle: object  # the data as trained on: labels after --label-noise, the manifest's samples only
+    full_train: object  # every training sample (the pool is taken from it)
+    clean: np.ndarray  # the labels before --label-noise, of the samples trained on
+    fp: str  # the fingerprint of the labels as trained
+    ckpts: list[int]
+    snapshots: list[int]
+    n_full: int  # training samples in the data set
+    manifest: object = None  # the --manifest read (None without one)
+    ids: np.ndarray | None = None  # the data set's id of each trained sample (None: all of them)
+    pool_split: object = None  # the samples predicted but not trained on (--pool)
+    pool_ids: np.ndarray | None = None
+    eval_cols: dict = dataclasses.field(default_factory=dict)  # eval.parquet's rows so far
+    final_test: list = dataclasses.field(default_factory=list)  # each finished init's final test accuracy
+    t0: float = 0.0  # when the recording started (a resumed one counts the seconds before the interrupt)
+
+    @property
+    def n(self) -> int:
+        return len(self.bundle.train)
+
+    @property
+    def pool_dtype(self) -> str:
+        return "float16" if self.args["logits_dtype"] == "none" else self.args["logits_dtype"]  # what pool scores read
+
+
 def _record(*, run: Path, download: bool, device: str, force: bool, log, args: dict, saved: dict | None,
-            partial_lock: tuple[Path, int] | None, claim) -> Path:
-    import torch
-
-    from pipeline.engine.embeddings import EmbeddingHook
-    from pipeline.engine.recording import RecordHook
-    from pipeline.engine.loop import Eta, fit, resolve_device
-    from pipeline.engine.progress import EpochProgress
-    from pipeline.engine.setup import build, command_line, load_data, train_config, versions
-
-    data, data_dir, model, epochs, inits, seed = (args[k] for k in ("data", "data_dir", "model", "epochs", "inits", "seed"))
-    batch_size, lr, eval_pass, checkpoints = (args[k] for k in ("batch_size", "lr", "eval_pass", "checkpoints"))
-    logits_dtype, embeddings, label_noise = args["logits_dtype"], args["embeddings"], args["label_noise"]
-    manifest, pool, mc_samples, dropout = args["manifest"], args["pool"], args["mc_samples"], args["dropout"]
-    precision = args.get("precision")
+            stage: Staged | None) -> Path:
+    """Check, prepare, then write the recording into its hidden folder and swap that into place."""
     from pipeline.engine import distributed as D
 
     W = D.world()
+    _check_options(args)
+    manifest = None
+    if args["manifest"] is not None:
+        from pipeline.io import read_manifest
+
+        manifest = read_manifest(args["manifest"])  # one line for a missing or damaged file, before any training
+    if stage is None:
+        stage = _claim(run, force, W)
+    r = _prepare(run, args, saved, device, download, log, manifest)
+    if not W.main:
+        _train_as_other_rank(r)
+        return run
+    # Everything is written into a hidden sibling folder and renamed into place
+    # at the end: a crash or Ctrl-C never leaves a run that looks complete.
+    # After every epoch the folder holds what training needs to go on
+    # (resume.pt), so an interrupt loses at most the epoch under way.
+    with stage as partial:
+        if saved is not None:
+            _check_resumed(r, partial)
+        r.t0 = time.perf_counter() - (0.0 if saved is None else saved["seconds"])
+        group = _open_group(r, partial)
+        r.eval_cols = saved["eval_cols"] if saved else {f.name: [] for f in EVAL_SCHEMA}
+        r.final_test = list(saved["final_test"]) if saved else []
+        for i in range(saved["init"] if saved else 0, r.args["inits"]):
+            _record_init(r, partial, group, i)
+        _finish(r, partial, W)
+    # resume.pt goes only now: a kill at any step before the swap (the checksums of a large run take minutes)
+    # leaves a partial that --resume continues; checksums.json does not cover it, so a kill here is harmless too
+    layout.resume_state(run).unlink(missing_ok=True)
+    return run
+
+
+def _check_options(args: dict) -> None:
+    """One line for options that cannot go together, before anything is loaded."""
+    inits, logits_dtype, eval_pass = args["inits"], args["logits_dtype"], args["eval_pass"]
+    label_noise, pool, mc_samples = args["label_noise"], args["pool"], args["mc_samples"]
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
     if logits_dtype not in ("float16", "float32", "none"):
@@ -185,22 +251,23 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     if logits_dtype == "none" and eval_pass:
         raise PruneError("--eval-pass records eval-mode logits, which --logits none does not keep: drop --eval-pass "
                          "(dynamics/ keeps the training pass's scalars) or record with --logits float16")
-    pool_dtype = "float16" if logits_dtype == "none" else logits_dtype  # the pool's logits are what its scores read
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
-    if pool and manifest is None:
+    if pool and args["manifest"] is None:
         raise PruneError("--pool predicts the samples a --manifest leaves out: give --manifest too")
     if mc_samples < 0 or (mc_samples and not pool):
         raise PruneError("--mc-samples must be a count >= 0, and needs --manifest M --pool (it samples the pool)"
                          if mc_samples else f"--mc-samples must be a count >= 0, got {mc_samples}")
-    m = None
-    if manifest is not None:
-        from pipeline.io import read_manifest
 
-        m = read_manifest(manifest)  # one line for a missing or damaged file, before any training
-    if claim is None and W.main:
+
+def _claim(run: Path, force: bool, W) -> Staged | None:
+    """Rank 0 claims the run folder (under torchrun every rank stops with its line if it cannot); others get None."""
+    from pipeline.engine import distributed as D
+
+    stage = None
+    if W.main:
         try:
-            claim = claim_folder(run, what="recorded run", recognise=is_run, force=force, flag="--run")
+            stage = _run_stage(run, force)
         except PruneError as err:
             if W.distributed:
                 D.broadcast_object(str(err))  # every rank stops, with rank 0's line
@@ -209,17 +276,27 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         failed = D.broadcast_object(None)
         if failed:
             raise PruneError(failed)
+    return stage
+
+
+def _prepare(run: Path, args: dict, saved: dict | None, device: str, download: bool, log, manifest) -> _Recording:
+    """The device, the data (labels flipped by --label-noise, cut to the manifest's samples) and the recipe."""
+    from pipeline.engine.loop import resolve_device
+    from pipeline.engine.setup import load_data, train_config
+
+    data, seed, label_noise, precision = args["data"], args["seed"], args["label_noise"], args.get("precision")
     dev = resolve_device(device)
     if precision is not None:
         from pipeline.engine.setup import check_precision
 
         check_precision(precision, dev)
-    bundle = load_data(data, data_dir, download)
-    cfg = train_config(data, model, epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout, precision=precision)
-    if mc_samples and cfg.dropout <= 0:
+    bundle = load_data(data, args["data_dir"], download)
+    cfg = train_config(data, args["model"], epochs=args["epochs"], batch_size=args["batch_size"], lr=args["lr"],
+                       dropout=args["dropout"], precision=precision)
+    if args["mc_samples"] and cfg.dropout <= 0:
         raise PruneError("--mc-samples samples dropout masks, and the model has none: give --dropout P (e.g. 0.3)")
-    ckpts = parse_epochs(checkpoints, cfg.epochs, "--checkpoints")
-    snapshots = parse_epochs(embeddings, cfg.epochs, "--embeddings")
+    ckpts = parse_epochs(args["checkpoints"], cfg.epochs, "--checkpoints")
+    snapshots = parse_epochs(args["embeddings"], cfg.epochs, "--embeddings")
     n, C = len(bundle.train), len(bundle.classes)
     clean = bundle.train.y
     if label_noise > 0:
@@ -230,199 +307,188 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         # A new Split (same inputs) rather than an edit: the loader's bundle stays clean.
         bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=flip_labels(clean, C, label_noise, seed)))
         log(f"label noise: flipped {int(np.sum(bundle.train.y != clean))} of {n} training labels (seed {seed})")
-    fp = fingerprint(bundle.name, "train", bundle.train.y, bundle.identity)
-    full_train, ids, pool_ids = bundle.train, None, None
-    if m is not None:
-        ids = m.ids
-        if m.fingerprint is None:
-            log(f"note: {manifest} carries no fingerprint (not written by prune select); its ids are taken to be "
-                f"{data}'s training samples")
-        elif m.fingerprint != fp:
-            raise PruneError(f"{manifest} was made for other data (fingerprint {str(m.fingerprint)[:12]}…) than "
-                             f"{data} train (fingerprint {fp[:12]}…); select again on a run of this data")
-        if ids[-1] >= n:
-            raise PruneError(f"{manifest} names sample {ids[-1]} but {data} has {n} training samples")
-        if m.weight is not None:
-            log(f"note: {manifest} has a weight column; the query model trains on its samples unweighted")
-        pool_ids = np.setdiff1d(np.arange(n, dtype=np.int64), ids, assume_unique=True) if pool else None
-        if pool and len(pool_ids) == 0:
-            raise PruneError(f"--pool: {manifest} keeps every training sample, so there is no pool to predict")
-        bundle = dataclasses.replace(bundle, train=full_train.subset(ids))
-        clean = clean[ids]
-        log(f"training on {len(ids)} of {n} samples ({manifest})" + (f"; predicting the other {len(pool_ids)}"
-                                                                     if pool else ""))
-    n_full, n = n, len(bundle.train)
-    if not W.main:
-        # another rank of a torchrun job: it trains its shards of every batch; rank 0 gathers and writes
-        for i in range(inits):
-            net = build(cfg.model, bundle, seed + i, cfg.dropout)
-            fit(net, bundle, np.arange(n, dtype=np.int64), cfg, epochs=cfg.epochs, device=dev, seed=seed + i)
-        return run
+    r = _Recording(run=run, args=args, saved=saved, log=log, dev=dev, cfg=cfg, bundle=bundle, full_train=bundle.train,
+                   clean=clean, fp=fingerprint(bundle.name, "train", bundle.train.y, bundle.identity), ckpts=ckpts,
+                   snapshots=snapshots, n_full=n, manifest=manifest)
+    if manifest is not None:
+        _keep_manifest_samples(r)
+    return r
 
-    # Everything is written into a hidden sibling folder and renamed into place
-    # at the end: a crash or Ctrl-C never leaves a run that looks complete.
-    # After every epoch the folder holds what training needs to go on
-    # (resume.pt), so an interrupt loses at most the epoch under way.
-    if partial_lock is None:
-        run.parent.mkdir(parents=True, exist_ok=True)
-        partial = partial_folder(run)
-        partial.mkdir()
-        lock = hold(partial)  # `prune clean` and --resume leave it alone while this process runs
+
+def _keep_manifest_samples(r: _Recording) -> None:
+    """``--manifest M``: train on M's samples only (and with --pool, predict the others); M is checked first."""
+    m, path, data, n = r.manifest, r.args["manifest"], r.args["data"], r.n_full
+    ids = m.ids
+    if m.fingerprint is None:
+        r.log(f"note: {path} carries no fingerprint (not written by prune select); its ids are taken to be "
+              f"{data}'s training samples")
+    elif m.fingerprint != r.fp:
+        raise PruneError(f"{path} was made for other data (fingerprint {str(m.fingerprint)[:12]}…) than "
+                         f"{data} train (fingerprint {r.fp[:12]}…); select again on a run of this data")
+    if ids[-1] >= n:
+        raise PruneError(f"{path} names sample {ids[-1]} but {data} has {n} training samples")
+    if m.weight is not None:
+        r.log(f"note: {path} has a weight column; the query model trains on its samples unweighted")
+    if r.args["pool"]:
+        r.pool_ids = np.setdiff1d(np.arange(n, dtype=np.int64), ids, assume_unique=True)
+        if len(r.pool_ids) == 0:
+            raise PruneError(f"--pool: {path} keeps every training sample, so there is no pool to predict")
+        r.pool_split = r.full_train.subset(r.pool_ids)
+    r.ids = ids
+    r.bundle = dataclasses.replace(r.bundle, train=r.full_train.subset(ids))
+    r.clean = r.clean[ids]
+    r.log(f"training on {len(ids)} of {n} samples ({path})" + (f"; predicting the other {len(r.pool_ids)}"
+                                                                if r.pool_ids is not None else ""))
+
+
+def _train_as_other_rank(r: _Recording) -> None:
+    """Another rank of a torchrun job: it trains its shards of every batch; rank 0 gathers and writes."""
+    from pipeline.engine.loop import fit
+    from pipeline.engine.setup import build
+
+    for i in range(r.args["inits"]):
+        net = build(r.cfg.model, r.bundle, r.args["seed"] + i, r.cfg.dropout)
+        fit(net, r.bundle, np.arange(r.n, dtype=np.int64), r.cfg, epochs=r.cfg.epochs, device=r.dev,
+            seed=r.args["seed"] + i)
+
+
+def _check_resumed(r: _Recording, partial: Path) -> None:
+    saved = r.saved
+    if saved["fingerprint"] != r.fp:
+        raise PruneError(f"the data of {r.args['data']} changed since the interrupted recording in {partial} began "
+                         "(another fingerprint); it cannot be resumed: record again without --resume")
+    done = saved["fit"]["epoch"] + 1
+    r.log(f"resuming {partial}: init {saved['init']} after epoch {done}/{r.cfg.epochs}, with the options it was "
+          f"started with")
+
+
+def _open_group(r: _Recording, partial: Path):
+    """trajectories.zarr: created with its fixed arrays (targets, clean targets, sample ids, pool), or reopened."""
+    a, fresh, n = r.args, r.saved is None, r.n
+    if not fresh:
+        import zarr
+
+        group = zarr.open_group(str(layout.trajectories(partial)), mode="r+")
     else:
-        partial, lock = partial_lock
-        if saved["fingerprint"] != fp:
-            raise PruneError(f"the data of {data} changed since the interrupted recording in {partial} began "
-                             "(another fingerprint); it cannot be resumed: record again without --resume")
-        done = saved["fit"]["epoch"] + 1
-        log(f"resuming {partial}: init {saved['init']} after epoch {done}/{cfg.epochs}, with the options it was "
-            f"started with")
-    t0 = time.perf_counter() - (0.0 if saved is None else saved["seconds"])
-    keep = partial_lock is not None  # a resumed folder is kept whatever happens: it holds finished epochs
-    try:
-        attrs = {
-            "fingerprint": fp,
-            "classes": list(bundle.classes),
-            "epochs_recorded": list(range(cfg.epochs)),
-            "record_pass": "train",
-            "eval_pass": eval_pass,
-            "snapshot_epochs": snapshots,
-            "label_noise": label_noise,
-        }
-        if saved is not None:
-            import zarr
+        attrs = trajectory_attrs(fingerprint=r.fp, classes=r.bundle.classes, epochs=r.cfg.epochs,
+                                 eval_pass=a["eval_pass"], snapshot_epochs=r.snapshots, label_noise=a["label_noise"])
+        group = create_trajectories(layout.trajectories(partial), inits=a["inits"], epochs=r.cfg.epochs,
+                                    targets=r.bundle.train.y, num_classes=len(r.bundle.classes),
+                                    dtype=a["logits_dtype"], eval_pass=a["eval_pass"], attrs=attrs)
+    if a["label_noise"] > 0 and fresh:
+        ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
+        ct[:] = r.clean
+    if r.ids is not None and fresh:  # rows -> the data set's sample ids
+        s = group.create_array("samples", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
+        s[:] = r.ids
+    if r.pool_split is not None and fresh:
+        from pipeline.engine.pool import create_pool
 
-            group = zarr.open_group(str(layout.trajectories(partial)), mode="r+")
-        else:
-            group = create_trajectories(layout.trajectories(partial), inits=inits, epochs=cfg.epochs,
-                                        targets=bundle.train.y, num_classes=C, dtype=logits_dtype,
-                                        eval_pass=eval_pass, attrs=attrs)
-        if label_noise > 0 and saved is None:
-            ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
-            ct[:] = clean
-        if ids is not None and saved is None:  # rows -> the data set's sample ids
-            a = group.create_array("samples", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
-            a[:] = ids
-        pool_split = None
-        if pool_ids is not None:
-            from pipeline.engine.pool import PoolHook, create_pool
+        create_pool(group, pool_ids=r.pool_ids, pool_targets=r.pool_split.y, inits=a["inits"], epochs=r.cfg.epochs,
+                    num_classes=len(r.bundle.classes), dtype=r.pool_dtype, mc_samples=a["mc_samples"])
+    if r.full_train.files is not None and a["data_dir"] is not None:  # file-backed: manifests will name each file
+        from pipeline.io.files import relative_paths, write_files
 
-            pool_split = full_train.subset(pool_ids)
-            if saved is None:
-                create_pool(group, pool_ids=pool_ids, pool_targets=pool_split.y, inits=inits, epochs=cfg.epochs,
-                            num_classes=C, dtype=pool_dtype, mc_samples=mc_samples)
-        if full_train.files is not None and data_dir is not None:  # file-backed: manifests will name each file
-            from pipeline.io.files import relative_paths, write_files
+        write_files(layout.files_table(partial), relative_paths(r.full_train.files, a["data_dir"]))
+    return group
 
-            write_files(layout.files_table(partial), relative_paths(full_train.files, data_dir))
-        eval_cols: dict[str, list] = saved["eval_cols"] if saved else {f.name: [] for f in EVAL_SCHEMA}
-        train_ids = np.arange(n, dtype=np.int64)
-        final_test = list(saved["final_test"]) if saved else []
-        for i in range(saved["init"] if saved else 0, inits):
-            s = seed + i
-            net = build(cfg.model, bundle, s, cfg.dropout)
-            continued = saved["fit"] if saved is not None and i == saved["init"] else None
-            if 0 in ckpts and continued is None:
-                save_checkpoint(layout.checkpoint(partial, i, 0), net)
-            hook = RecordHook(run_dir=partial, group=group, init=i, bundle=bundle, device=dev, dtype=logits_dtype,
-                              eval_pass=eval_pass, checkpoints=set(ckpts) - {0}, eval_batch=max(256, 2 * cfg.batch_size),
-                              every_epoch=True)
-            hooks = [hook]
-            if snapshots:
-                emb = EmbeddingHook(group=group, init=i, bundle=bundle, device=dev, snapshots=snapshots,
-                                    batch_size=max(256, 2 * cfg.batch_size))
-                if 0 in snapshots and continued is None:
-                    emb.capture(0, net)
-                hooks.append(emb)
-            if pool_split is not None:
-                ph = PoolHook(group=group, init=i, pool=pool_split, device=dev, epochs=cfg.epochs, dtype=pool_dtype,
-                              mc_samples=mc_samples, seed=s, snapshots=snapshots, batch_size=max(256, 2 * cfg.batch_size))
-                if 0 in snapshots and continued is None:
-                    ph.capture(0, net)
-                hooks.append(ph)
 
-            def save_state(state, i=i, hook=hook):
-                # on the writer thread, after this epoch's logits and dynamics: training does not wait for it
-                snapshot = {"version": RESUME_VERSION, "args": args, "fingerprint": fp, "init": i, "fit": state,
-                            "eval_cols": {k: list(v) for k, v in eval_cols.items()}, "final_test": list(final_test),
-                            "seconds": time.perf_counter() - t0}
-                hook.writer.after_writes(write_state, layout.resume_state(partial), snapshot)
-            t_init = time.perf_counter()
+def _record_init(r: _Recording, partial: Path, group, i: int) -> None:
+    """Train init ``i`` (from its saved epoch, if resumed), recording every epoch and saving the state after it."""
+    from pipeline.engine.embeddings import EmbeddingHook
+    from pipeline.engine.loop import Eta, fit
+    from pipeline.engine.progress import EpochProgress
+    from pipeline.engine.recording import RecordHook
+    from pipeline.engine.setup import build
 
-            eta = Eta(cfg.epochs)
-            bar = EpochProgress(f"init {i} ", cfg.epochs, log, start=0 if continued is None else continued["epoch"] + 1)
+    a, cfg, dev, snapshots = r.args, r.cfg, r.dev, r.snapshots
+    s, eval_batch = a["seed"] + i, max(256, 2 * cfg.batch_size)
+    net = build(cfg.model, r.bundle, s, cfg.dropout)
+    continued = r.saved["fit"] if r.saved is not None and i == r.saved["init"] else None
+    if 0 in r.ckpts and continued is None:
+        save_checkpoint(layout.checkpoint(partial, i, 0), net)
+    hook = RecordHook(run_dir=partial, group=group, init=i, bundle=r.bundle, device=dev, dtype=a["logits_dtype"],
+                      eval_pass=a["eval_pass"], checkpoints=set(r.ckpts) - {0}, eval_batch=eval_batch,
+                      every_epoch=True)
+    hooks = [hook]
+    if snapshots:
+        emb = EmbeddingHook(group=group, init=i, bundle=r.bundle, device=dev, snapshots=snapshots,
+                            batch_size=eval_batch)
+        if 0 in snapshots and continued is None:
+            emb.capture(0, net)
+        hooks.append(emb)
+    if r.pool_split is not None:
+        from pipeline.engine.pool import PoolHook
 
-            def progress(e, i=i, t_init=t_init, eta=eta, bar=bar):
-                v, t = e.evals["val"], e.evals["test"]
-                bar.epoch(f"init {i} epoch {e.epoch + 1:>3}/{cfg.epochs}  lr {e.lr:.4f}  train loss {e.train_loss:.4f}  "
-                          f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
-                          f"{time.perf_counter() - t_init:6.1f}s  {eta(e.epoch)}")
+        ph = PoolHook(group=group, init=i, pool=r.pool_split, device=dev, epochs=cfg.epochs, dtype=r.pool_dtype,
+                      mc_samples=a["mc_samples"], seed=s, snapshots=snapshots, batch_size=eval_batch)
+        if 0 in snapshots and continued is None:
+            ph.capture(0, net)
+        hooks.append(ph)
 
-            with bar:
-                logs = fit(net, bundle, train_ids, cfg, epochs=cfg.epochs, device=dev, seed=s, hooks=hooks,
-                           progress=progress, resume=continued, save_state=save_state, on_step=bar.step)
-            hook.close()
-            final_test.append(logs[-1].evals["test"].accuracy)
-            for k, v in hook.eval_rows.items():
-                eval_cols[k].extend(v)
-        write_table(layout.eval_table(partial), eval_cols, EVAL_SCHEMA)
-        info = {
-            "schema_version": RUN_SCHEMA_VERSION,
-            "data": data,
-            "data_dir": data_dir,
-            "n_train": n,
-            **({} if ids is None else {
-                "n_total": n_full,
-                "manifest": {"path": str(manifest), "n_kept": len(ids), "method": m.meta.get("method"),
-                             "rate": m.meta.get("rate"), "fingerprint": m.fingerprint},
-                "pool": pool_ids is not None,
-                "n_pool": 0 if pool_ids is None else len(pool_ids),
-                "mc_samples": mc_samples,
-            }),
-            "n_val": len(bundle.val),
-            "n_test": len(bundle.test),
-            "classes": list(bundle.classes),
-            "input_shape": list(bundle.input_shape),
-            "model": cfg.model,
-            "config": asdict(cfg),
-            "epochs": cfg.epochs,
-            "inits": inits,
-            "seed": seed,
-            "seeds": [seed + i for i in range(inits)],
-            "record_pass": "train",
-            "eval_pass": eval_pass,
-            "logits_dtype": logits_dtype,
-            "checkpoints": ckpts,
-            "snapshot_epochs": snapshots,
-            "label_noise": label_noise,
-            "label_noise_seed": seed,
-            "label_noise_flipped": int(np.sum(bundle.train.y != clean)),
-            "fingerprint": fp,
-            "data_identity": bundle.identity,
-            "device": str(dev),
-            "final_test_accuracy": final_test,
-            "versions": versions(),
-        }
-        # how this recording ran, apart from what it recorded: run.json has the same bytes for the same inputs and seed
-        write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - t0, 2), "command": command_line(),
-                                             "torch_threads": torch.get_num_threads(), "resumed": saved is not None})
-        if W.distributed:
-            info["processes"] = W.size
-        from pipeline.io.checksums import write_checksums
+    def save_state(state):
+        # on the writer thread, after this epoch's logits and dynamics: training does not wait for it
+        snapshot = {"version": RESUME_VERSION, "args": a, "fingerprint": r.fp, "init": i, "fit": state,
+                    "eval_cols": {k: list(v) for k, v in r.eval_cols.items()}, "final_test": list(r.final_test),
+                    "seconds": time.perf_counter() - r.t0}
+        hook.writer.after_writes(write_state, layout.resume_state(partial), snapshot)
 
-        write_checksums(partial)  # what `prune check` verifies: every file written above
-        write_run_info(partial, info)  # the completion marker, written last
-    except PruneError:
-        if not keep:
-            shutil.rmtree(partial, ignore_errors=True)  # bad input or diverged training: nothing worth keeping
-        raise
-    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the finished epochs are kept
-        raise Interrupted.of(err).with_kept(partial, f"continue with `prune record --resume --run {run}`, or remove "
-                                                     f"it with `prune clean --run-parent {run.parent} --yes`") from None
-    finally:
-        if partial_lock is None:
-            _close(lock)
-    swap_into_place(partial, claim, is_run, force)  # keeps the partial (and says where) if it cannot swap
-    # resume.pt goes only now: a kill at any step before the swap (the checksums of a large run take minutes)
-    # leaves a partial that --resume continues; checksums.json does not cover it, so a kill here is harmless too
-    layout.resume_state(run).unlink(missing_ok=True)
-    return run
+    t_init = time.perf_counter()
+    eta = Eta(cfg.epochs)
+    bar = EpochProgress(f"init {i} ", cfg.epochs, r.log, start=0 if continued is None else continued["epoch"] + 1)
+
+    def progress(e):
+        v, t = e.evals["val"], e.evals["test"]
+        bar.epoch(f"init {i} epoch {e.epoch + 1:>3}/{cfg.epochs}  lr {e.lr:.4f}  train loss {e.train_loss:.4f}  "
+                  f"val acc {v.accuracy:.4f}  test acc {t.accuracy:.4f}  worst class {t.worst_class_accuracy:.4f}  "
+                  f"{time.perf_counter() - t_init:6.1f}s  {eta(e.epoch)}")
+
+    with bar:
+        logs = fit(net, r.bundle, np.arange(r.n, dtype=np.int64), cfg, epochs=cfg.epochs, device=dev, seed=s,
+                   hooks=hooks, progress=progress, resume=continued, save_state=save_state, on_step=bar.step)
+    hook.close()
+    r.final_test.append(logs[-1].evals["test"].accuracy)
+    for k, v in hook.eval_rows.items():
+        r.eval_cols[k].extend(v)
+
+
+def _finish(r: _Recording, partial: Path, W) -> None:
+    """eval.parquet, log.json, checksums.json, then run.json: the completion marker, written last."""
+    import torch
+
+    from pipeline.engine.setup import command_line
+    from pipeline.io.checksums import write_checksums
+
+    write_table(layout.eval_table(partial), r.eval_cols, EVAL_SCHEMA)
+    info = _run_json(r, W)
+    # how this recording ran, apart from what it recorded: run.json has the same bytes for the same inputs and seed
+    write_json(layout.run_log(partial), {"seconds": round(time.perf_counter() - r.t0, 2), "command": command_line(),
+                                         "torch_threads": torch.get_num_threads(), "resumed": r.saved is not None})
+    write_checksums(partial)  # what `prune check` verifies: every file written above
+    write_run_info(partial, info)
+
+
+def _run_json(r: _Recording, W) -> dict:
+    """run.json of this recording (its bytes depend only on the inputs and the seed)."""
+    from pipeline.engine.setup import versions
+
+    a, m, ids, seed = r.args, r.manifest, r.ids, r.args["seed"]
+    subset = {} if ids is None else {
+        "n_total": r.n_full,
+        "manifest": {"path": str(a["manifest"]), "n_kept": len(ids), "method": m.meta.get("method"),
+                     "rate": m.meta.get("rate"), "fingerprint": m.fingerprint},
+        "pool": r.pool_ids is not None,
+        "n_pool": 0 if r.pool_ids is None else len(r.pool_ids),
+        "mc_samples": a["mc_samples"],
+    }
+    return run_info(
+        data=a["data"], data_dir=a["data_dir"], n_train=r.n, **subset, n_val=len(r.bundle.val),
+        n_test=len(r.bundle.test), classes=list(r.bundle.classes), input_shape=list(r.bundle.input_shape),
+        model=r.cfg.model, config=asdict(r.cfg), epochs=r.cfg.epochs, inits=a["inits"], seed=seed,
+        seeds=[seed + i for i in range(a["inits"])], record_pass="train", eval_pass=a["eval_pass"],
+        logits_dtype=a["logits_dtype"], checkpoints=r.ckpts, snapshot_epochs=r.snapshots,
+        label_noise=a["label_noise"], label_noise_seed=seed,
+        label_noise_flipped=int(np.sum(r.bundle.train.y != r.clean)), fingerprint=r.fp,
+        data_identity=r.bundle.identity, device=str(r.dev), final_test_accuracy=r.final_test, versions=versions(),
+        **({"processes": W.size} if W.distributed else {}),
+    )

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from pipeline.io import fingerprint, layout
-from pipeline.io.run import RUN_SCHEMA_VERSION, create_trajectories, write_run_info
+from pipeline.io.run import create_trajectories
+from pipeline.io.runinfo import run_info, trajectory_attrs, write_run_info
 from pipeline.io.tables import DYNAMICS_SCHEMA, EVAL_SCHEMA, write_table
 from pipeline.engine.recording import dynamics_columns
 
@@ -33,18 +34,20 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
     targets = np.asarray(targets, dtype=np.int64)
     classes = classes or [str(c) for c in range(C)]
     fp = fingerprint(data, "train", targets)
+    snapshots: list[int] = []
+    if embeddings is not None:
+        snapshots = list(snapshot_epochs) if snapshot_epochs is not None else [E]
+    label_noise = 0.0 if clean_targets is None else float(np.mean(np.asarray(clean_targets) != targets))
     group = create_trajectories(layout.trajectories(path), inits=I, epochs=E, targets=targets, num_classes=C, dtype=dtype,
                                 eval_pass=eval_logits is not None,
-                                attrs={"fingerprint": fp, "classes": classes, "epochs_recorded": list(range(E)),
-                                       "record_pass": "train", "eval_pass": eval_logits is not None, "snapshot_epochs": []})
-    snapshots: list[int] = []
+                                attrs=trajectory_attrs(fingerprint=fp, classes=classes, epochs=E,
+                                                       eval_pass=eval_logits is not None, snapshot_epochs=snapshots,
+                                                       label_noise=label_noise))
     if embeddings is not None:
         from pipeline.io.run import create_embeddings
 
         embeddings = np.asarray(embeddings)
-        snapshots = list(snapshot_epochs) if snapshot_epochs is not None else [E]
         create_embeddings(group, inits=I, snapshots=len(snapshots), n=N, dim=embeddings.shape[-1])[:] = embeddings
-        group.attrs["snapshot_epochs"] = snapshots
     if clean_targets is not None:
         ct = group.create_array("clean_targets", shape=(N,), dtype="int64", chunks=(N,), dimension_names=("sample",))
         ct[:] = np.asarray(clean_targets, dtype=np.int64)
@@ -68,10 +71,8 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
                              ("recall", float(recall[c])), ("precision", float(recall[c])), ("f1", float(recall[c])), ("loss", 0.0)):
                     rows[k].append(v)
     write_table(layout.eval_table(path), rows, EVAL_SCHEMA)
-    write_run_info(path, {
-        "schema_version": RUN_SCHEMA_VERSION, "data": data, "n_train": N, "classes": classes, "epochs": E, "inits": I,
-        "fingerprint": fp, "record_pass": "train", "eval_pass": eval_logits is not None, "logits_dtype": dtype,
-        "model": "none", "config": {}, "seed": 0, "checkpoints": [], "synthetic": True, "snapshot_epochs": snapshots,
-        "label_noise": 0.0 if clean_targets is None else float(np.mean(clean_targets != targets)),
-    })
+    write_run_info(path, run_info(
+        data=data, n_train=N, classes=classes, model="none", config={}, epochs=E, inits=I, seed=0,
+        record_pass="train", eval_pass=eval_logits is not None, logits_dtype=dtype, checkpoints=[],
+        snapshot_epochs=snapshots, label_noise=label_noise, fingerprint=fp, synthetic=True))
     return path

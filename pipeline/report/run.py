@@ -11,7 +11,6 @@ non-empty folder is refused.
 from __future__ import annotations
 
 import html
-import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from pipeline.io import PruneError, layout, open_run, read_json, read_manifest, read_scores, write_json
 from pipeline.io.tables import read_sweep_results
-from pipeline.io.folders import claim_folder, partial_folder, swap_into_place
+from pipeline.io.folders import staged
 from pipeline.report import figures as F
 from pipeline.report import tables as T
 
@@ -112,11 +111,8 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
     if manifest is not None and not Path(manifest).exists():
         raise PruneError(f"--manifest {manifest}: no such file")
     out = Path(out) if out is not None else Path(run) / "report"
-    claim = claim_folder(out, what="report", recognise=is_report, force=True, flag="--out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_folder(out)
-    partial.mkdir()
-    try:
+    # an old report is replaced (it is made from the run); anything else in --out is refused
+    with staged(out, what="report", recognise=is_report, force=True, flag="--out") as partial:
         doc, summary = build(r, folder, partial, rate=rate, manifest=manifest, score=score, log=log)
         title = f"prune report: {r.path}"
         (partial / "report.md").write_text(doc.markdown())
@@ -124,10 +120,6 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
         write_json(partial / REPORT_JSON, {"artifact": "report", "run": str(r.path), "fingerprint": r.fingerprint,
                                            "sweep": None if folder is None else str(folder),
                                            "figures": [b[1] for b in doc.blocks if b[0] == "img"], **summary})
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    swap_into_place(partial, claim, is_report, True)
     return out
 
 

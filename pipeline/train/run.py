@@ -18,8 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.io import PruneError, fingerprint, layout, open_run, read_manifest, write_json
-from pipeline.io.errors import Interrupted
-from pipeline.io.folders import claim_folder, hold, is_train_result, partial_folder, swap_into_place
+from pipeline.io.folders import Staged, is_train_result, staged
 from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
 from pipeline.engine.budget import BUDGETS
 from pipeline.engine.plans import get_dynamic, option_readers
@@ -426,57 +425,42 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
                 dynamic_options=dynamic_options, precision=precision))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    keep_state = not world.distributed  # (--resume under torchrun is not built)
     try:
-        claim = claim_folder(out_dir, what="training result", recognise=is_train_result, force=force,
-                             flag="--out" if out is not None else "--name")
-        try:
-            out_dir.parent.mkdir(parents=True, exist_ok=True)
-            partial = partial_folder(out_dir)
-            partial.mkdir()
-        except OSError as err:
-            raise PruneError(f"cannot write the result {out_dir}: {err.strerror or err}") from None
+        stage = _result_stage(out_dir, "--out" if out is not None else "--name", force, keep_state)
+        stage.open()  # an unwritable place is refused now, before anything is trained
     except PruneError as err:
         if world.distributed:
             D.broadcast_object(str(err))  # every rank stops, with rank 0's line
         raise
-    if world.distributed:
-        D.broadcast_object(None)
     prepared = dict(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
                     batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
                     beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
                     dynamic_options=dynamic_options, precision=precision)
-    keep_state = not world.distributed  # (--resume under torchrun is not built)
-    if keep_state:
-        write_json(partial / TRAIN_ARGS, {"version": TRAIN_RESUME_VERSION, "seed": seed, "seeds": seeds,
-                                          "prepared": {k: (str(v) if isinstance(v, Path) else v)
-                                                       for k, v in prepared.items()}})
-    return _run_in(partial, claim, out_dir, seed, seeds, log, prepared, force, keep_state, fresh=True)
+    with stage as partial:
+        if world.distributed:
+            D.broadcast_object(None)
+        if keep_state:
+            write_json(partial / TRAIN_ARGS, {"version": TRAIN_RESUME_VERSION, "seed": seed, "seeds": seeds,
+                                              "prepared": {k: (str(v) if isinstance(v, Path) else v)
+                                                           for k, v in prepared.items()}})
+        return _train_into(partial, out_dir, seed, seeds, log, prepared, keep_state)
 
 
-def _run_in(partial: Path, claim, out_dir: Path, seed, seeds, log, prepared: dict, force: bool, keep_state: bool,
-            fresh: bool) -> dict[str, Any]:
-    """Train into ``partial`` (held), then swap it into place; an interrupt keeps it, named, for --resume."""
-    lock = hold(partial)  # `prune clean` and --resume leave it alone while this process runs
-    try:
-        result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=prepared,
-                        keep_state=keep_state)
-    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: what was trained is kept and named
-        how = (f"continue with `prune train --resume` and the same --run/--name/--out, or remove it with "
-               f"`prune clean --run-parent {out_dir.parent} --yes`" if keep_state else
-               f"remove it with `prune clean --run-parent {out_dir.parent}`")
-        raise Interrupted.of(err).with_kept(partial, how) from None
-    except PruneError:
-        if fresh:
-            shutil.rmtree(partial, ignore_errors=True)  # bad input: nothing worth keeping
-        raise
-    except BaseException:
-        if fresh and not keep_state:
-            shutil.rmtree(partial, ignore_errors=True)
-        raise
-    finally:
-        os.close(lock)
+def _result_stage(out_dir: Path, flag: str, force: bool, keep_state: bool) -> Staged:
+    """The result folder, claimed; written in a hidden sibling that an interrupt keeps, named, for --resume."""
+    how = (f"continue with `prune train --resume` and the same --run/--name/--out, or remove it with "
+           f"`prune clean --run-parent {out_dir.parent} --yes`" if keep_state else
+           f"remove it with `prune clean --run-parent {out_dir.parent}`")
+    return staged(out_dir, what="training result", recognise=is_train_result, force=force, flag=flag,
+                  keep_on_interrupt=True, hint=how, resumable=keep_state)
+
+
+def _train_into(partial: Path, out_dir: Path, seed, seeds, log, prepared: dict, keep_state: bool) -> dict[str, Any]:
+    """Train into ``partial``; once done, what --resume needs goes (the stage then swaps it into place)."""
+    result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=prepared,
+                    keep_state=keep_state)
     (partial / TRAIN_ARGS).unlink(missing_ok=True)
-    swap_into_place(partial, claim, is_train_result, force)
     return result
 
 
@@ -497,10 +481,11 @@ def _resume(*, run, name, out, dynamic, rate, manifest, budget, cdbw, force, log
         for k in ("manifest", "run"):
             if prepared.get(k) is not None:
                 prepared[k] = Path(prepared[k])
-        claim = claim_folder(out_dir, what="training result", recognise=is_train_result, force=force,
-                             flag="--out" if out is not None else "--name")
+        stage = _result_stage(out_dir, "--out" if out is not None else "--name", force, keep_state=True)
+        stage.open(partial)  # taken over: kept whatever happens, it holds finished seeds and epochs
         log(f"resuming {partial} with the options it was started with")
-        return _run_in(partial, claim, out_dir, saved["seed"], saved["seeds"], log, prepared, force, True, fresh=False)
+        with stage:
+            return _train_into(partial, out_dir, saved["seed"], saved["seeds"], log, prepared, keep_state=True)
     raise PruneError(f"no interrupted training of {out_dir} to resume (an unfinished .{out_dir.name}.partial-* folder "
                      "beside it); train without --resume")
 
