@@ -206,6 +206,14 @@ class Registry(Generic[E]):
             self._builtin.add(name)
         return entry
 
+    def unregister(self, name: str) -> E:
+        """Remove a registered entry (a test's, a session's); built-in entries stay."""
+        if name in self._builtin:
+            raise ValueError(f"the {self.kind} {name!r} is built-in and cannot be removed")
+        if name not in self._entries:
+            raise KeyError(f"no {self.kind} named {name!r} is registered")
+        return self._entries.pop(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries or (isinstance(name, str) and self._plugin(name) is not None)
 
