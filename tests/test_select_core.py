@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.engine.counts import keep_count
-from pipeline.engine.plans import RESOLVERS, DYNAMIC, DynamicPlan, DynamicRule, get_dynamic, register_dynamic
+from pipeline.engine.plans import DynamicPlan
 from pipeline.io import PruneError, open_run, read_manifest, write_scores
 from pipeline.record.synthetic import write_run
 from pipeline.select.base import Pool, Quota, Sampler
@@ -16,6 +16,7 @@ from pipeline.select.catalog import QUOTAS, SAMPLERS, get_quota, get_sampler, re
 from pipeline.select.core import choose
 from pipeline.select.run import select
 from pipeline.select.samplers import ccs_default_beta, select_topk
+from pipeline.train.dynamic import DYNAMIC, DynamicRule, get_dynamic, register_dynamic
 
 runner = CliRunner()
 
@@ -99,7 +100,7 @@ def test_unknown_names_list_the_registry(kind, get, registry, words):
         get("nope")
     msg = str(err.value)
     # the dynamic registry also takes composed names once pipeline.api.composite is imported
-    composed = " or SCORE+SAMPLER (e.g. tdds+ccs)" if kind == "dynamic" and RESOLVERS else ""
+    composed = "".join(f" or {f.label}" for f in DYNAMIC.families) if kind == "dynamic" else ""
     assert "\n" not in msg and msg == words + ", ".join(registry) + composed
 
 
@@ -269,9 +270,9 @@ def test_every_dynamic_rule_builds_its_plan(name):
 
 
 def test_dynamic_options_from_the_registry():
-    assert DYNAMIC["rcap"].options({"beta": None, "clip": 2.0}) == {"beta": 0.25, "clip": 2.0}
-    with pytest.raises(PruneError, match="--beta must be positive"):
-        DYNAMIC["rcap"].options({"beta": 0.0})
+    assert DYNAMIC["rcap"].resolve({"beta": None, "clip": 2.0}) == {"beta": 0.25, "clip": 2.0}
+    with pytest.raises(PruneError, match="--beta of --dynamic rcap must be a number > 0, got 0.0"):
+        DYNAMIC["rcap"].resolve({"beta": 0.0})
     with pytest.raises(PruneError, match="at most 0.9"):
         DYNAMIC["infobatch"].check_rate(0.95, "epochs")
     with pytest.raises(PruneError, match="only --budget epochs"):
@@ -297,10 +298,10 @@ def test_a_registered_dynamic_rule_goes_through_train():
                            with_replacement=False, stratify=False)
         plan = get_dynamic("every-other").build(np.zeros(6, dtype=int), 0.5)
         assert plan.ids_for_epoch(1, np.random.default_rng(0))[0].tolist() == [1, 3, 5]
-        with pytest.raises(ValueError, match="is registered"):
+        with pytest.raises(ValueError, match="is built-in"):
             register_dynamic(DYNAMIC["rs2"])
     finally:
-        DYNAMIC.pop("every-other")
+        DYNAMIC.unregister("every-other")
 
 
 def test_train_help_comes_from_the_registry():

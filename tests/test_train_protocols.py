@@ -23,7 +23,7 @@ from pipeline.models import TrainConfig
 from pipeline.engine.budget import budget_epochs, drop_epochs, iteration_epochs, steps_per_epoch
 from pipeline.engine.cdbw import cdbw_weights
 from pipeline.engine.loop import lr_factor, weighted_loss
-from pipeline.engine.plans import (
+from pipeline.train.dynamic import (
     InfoBatchPlan,
     RCAPPlan,
     RS2Plan,
@@ -365,7 +365,7 @@ def test_seeds_write_one_folder_each_and_a_summary(workdir):
     (["--budget", "nope"], "epochs, iterations, drop"),
     (["--stratify"], "rs2 only"),
     (["--dynamic", "rs2", "--rate", "0.5", "--beta", "1"], "rcap only"),
-    (["--dynamic", "rcap", "--rate", "0.5", "--beta", "0"], "--beta must be positive"),
+    (["--dynamic", "rcap", "--rate", "0.5", "--beta", "0"], "--beta of --dynamic rcap must be a number > 0"),
     (["--seeds", "0,x"], "comma-separated integers"),
 ])
 def test_bad_protocol_options_are_one_line(workdir, args, expected):

@@ -12,8 +12,9 @@
             (loss * w).mean().backward()
             ...
 
-The same rules as ``prune train --dynamic`` (the plans of
-:mod:`pipeline.engine.plans`). Unlike InfoBatch's own code it patches nothing
+The same rules as ``prune train --dynamic`` (the registry of
+:mod:`pipeline.train.dynamic`, plus the SCORE+SAMPLER rules of
+:mod:`pipeline.api.composite`). Unlike InfoBatch's own code it patches nothing
 in torch and never touches numpy's global random state: every draw comes from
 a generator seeded by (seed, epoch).
 """
@@ -57,7 +58,7 @@ class DynamicSampler(Sampler):
         self.name, self.rate, self.seed = name, float(rate), int(seed)
         self.targets = y.astype(np.int64)
         import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER names
-        from pipeline.engine.plans import get_dynamic
+        from pipeline.train.dynamic import get_dynamic
 
         rule = get_dynamic(name)
         if name == "infobatch" and epochs is None:

@@ -224,6 +224,14 @@ def quota_entry(name: str):
     return get_quota(name)
 
 
+def dynamic_entry(name: str):
+    """The dynamic pruning rule ``name`` (``prune train --dynamic``: built-in, registered, installed, or
+    SCORE+SAMPLER); one line naming the known ones for an unknown name."""
+    from pipeline.train.dynamic import get_dynamic
+
+    return get_dynamic(name)
+
+
 def register_sampler(entry, *, replace: bool = False):
     """Add your own sampler: a :class:`pipeline.Sampler` entry (``fn(pool, n_keep, rng, **params)`` → positions).
 

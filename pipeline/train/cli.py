@@ -10,7 +10,7 @@ import typer
 from pipeline.io.errors import PruneError
 from pipeline.cliutil import DeviceOpt, PrecisionOpt, QuietOpt, RunOpt, SeedOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.data.registry import data_help
-from pipeline.engine.plans import DYNAMIC, dynamic_help, option_readers
+from pipeline.train.dynamic import DYNAMIC, dynamic_help, option_readers
 from pipeline.models.registry import model_help
 
 
