@@ -83,10 +83,10 @@ def test_bad_compositions_are_one_line(name, message):
 
 def test_prune_train_dynamic_score_plus_sampler(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    out = tmp_path / "r" / "train" / "aum+ccs-0.6"  # --data without a recorded run: the result goes to --out
     res = runner.invoke(app, ["train", "--data", "digits", "--dynamic", "aum+ccs", "--rate", "0.6", "--every", "2",
-                              "--epochs", "5", "--device", "cpu", "--run", str(tmp_path / "r")])
+                              "--epochs", "5", "--device", "cpu", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    out = tmp_path / "r" / "train" / "aum+ccs-0.6"
     m = json.loads((out / "metrics.json").read_text())
     assert m["dynamic"]["method"] == "aum+ccs" and m["dynamic"]["selected_at"] == [1, 3]
     assert m["dynamic"]["space"] == "prob"  # CCS's own AUM
