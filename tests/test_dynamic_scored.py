@@ -100,3 +100,19 @@ def test_prune_train_dynamic_score_plus_sampler(tmp_path, monkeypatch):
     res = runner.invoke(app, ["train", "--data", "digits", "--dynamic", "rs2", "--rate", "0.5", "--every", "2",
                               "--run", str(tmp_path / "r")])
     assert res.exit_code == 2 and "--every applies to --dynamic SCORE+SAMPLER" in res.output
+
+
+def test_the_api_knows_score_plus_sampler_in_a_fresh_process(tmp_path):
+    # SCORE+SAMPLER rules are registered by the API package itself, not by whatever a caller happened to import first
+    import subprocess
+    import sys
+
+    run = tmp_path / "R"
+    res = runner.invoke(app, ["record", "--data", "digits", "--epochs", "2", "--checkpoints", "final", "--device", "cpu",
+                              "--run", str(run)])
+    assert res.exit_code == 0, res.output
+    code = f"import pipeline; pipeline.train(run={str(run)!r}, dynamic='tdds+ccs', rate=0.5, epochs=2)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    m = json.loads((run / "train" / "tdds+ccs-0.5" / "metrics.json").read_text())
+    assert m["dynamic"]["method"] == "tdds+ccs" and m["epochs"] == 2

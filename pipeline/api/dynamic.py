@@ -57,7 +57,6 @@ class DynamicSampler(Sampler):
         checked_keep_count(len(y), rate, flag="rate", what="samples")
         self.name, self.rate, self.seed = name, float(rate), int(seed)
         self.targets = y.astype(np.int64)
-        import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER names
         from pipeline.train.dynamic import get_dynamic
 
         rule = get_dynamic(name)

@@ -287,8 +287,7 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
             if key == "keep" and any(x not in ("hard", "easy") for x in v):
                 raise PruneError(f"--keep takes hard and/or easy, got {v}")
             if key == "dynamic":
-                import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER rules resolve through the API
-                from pipeline.api.functions import dynamic_entry
+                from pipeline.api.functions import dynamic_entry  # the API knows the SCORE+SAMPLER rules
 
                 for rule in v:
                     dynamic_entry(rule)  # one line naming the rules for an unknown one
