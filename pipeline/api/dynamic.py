@@ -43,7 +43,8 @@ class DynamicSampler(Sampler):
     epochs : int
         Total epochs (InfoBatch stops pruning after 87.5% of them).
     **options
-        The rule's own options (rs2: with_replacement, stratify; rcap: beta, clip).
+        The rule's own options (rs2: with_replacement, stratify; rcap: beta, clip), each checked
+        by the option the rule declares (a value of the wrong type is refused, never converted).
     """
 
     def __init__(self, name: str, targets, rate: float, *, seed: int = 0, epochs: int | None = None,

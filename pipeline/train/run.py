@@ -83,8 +83,13 @@ def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, r
                            more=dynamic_options)
     for name, value in given.items():
         if value is not None and (rule is None or name not in rule.defaults):
-            readers = " or ".join(option_readers(name)) or "no rule"
-            raise PruneError(f"--{name.replace('_', '-')} applies to --dynamic {readers} only")
+            readers = " or ".join(option_readers(name))
+            if readers:
+                raise PruneError(f"--{name.replace('_', '-')} applies to --dynamic {readers} only")
+            if rule is not None:
+                raise PruneError(f"--dynamic {rule.name} takes no {name} "
+                                 f"(it takes {', '.join(rule.defaults) or 'no options'})")
+            raise PruneError(f"{name} is no option of any --dynamic rule")
     if rule is not None:
         rule.resolve(given, rate)  # checks the values given, each by the option the rule declares
 
