@@ -154,6 +154,10 @@ class DynamicRegistry(Registry[DynamicRule]):
         super().__init__("dynamic rule", "prune.dynamic", flag="--dynamic", check=_check, adapt=_adapt)
         self.families: list[Family] = []
 
+    def register(self, entry: DynamicRule, *, replace: bool = False, builtin: bool = False) -> DynamicRule:
+        _check(entry)  # before the name is read: anything but a DynamicRule is a TypeError that says so
+        return super().register(entry, replace=replace, builtin=builtin)
+
     def add_family(self, family: Family) -> Family:
         """Add (or replace, by pattern) a family of rules named by a pattern."""
         self.families = [f for f in self.families if f.pattern != family.pattern] + [family]
