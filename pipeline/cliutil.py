@@ -35,10 +35,13 @@ class Command(_FlagHelp, TyperCommand):
     """The click command of every ``@app.command`` of prune."""
 
 
-def stage_app(name: str, help: str) -> typer.Typer:
-    """A stage's sub-app: its options live on the callback, so `prune NAME --opt` works."""
+def stage_app(name: str, help: str, cls: type[Group] = Group) -> typer.Typer:
+    """A stage's sub-app: its options live on the callback, so `prune NAME --opt` works.
+
+    ``cls``: a :class:`Group` subclass, e.g. one whose help is written from a registry when it is shown.
+    """
     return typer.Typer(name=name, help=help, invoke_without_command=True, add_completion=False, subcommand_metavar="",
-                       pretty_exceptions_enable=False, context_settings=CONTEXT, cls=Group)
+                       pretty_exceptions_enable=False, context_settings=CONTEXT, cls=cls)
 
 
 def say(msg: str) -> None:

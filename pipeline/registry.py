@@ -217,9 +217,11 @@ class Registry(Generic[E]):
         return frozenset(self._builtin)
 
     def unregister(self, name: str) -> E:
-        """Remove a registered entry (a built-in stays)."""
+        """Remove a registered entry (a test's, a session's); built-in entries stay."""
         if name in self._builtin:
-            raise ValueError(f"{name!r} is a built-in {self.kind}; it cannot be removed")
+            raise ValueError(f"the {self.kind} {name!r} is built-in and cannot be removed")
+        if name not in self._entries:
+            raise KeyError(f"no {self.kind} named {name!r} is registered")
         return self._entries.pop(name)
 
     pop = unregister

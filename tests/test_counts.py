@@ -20,7 +20,7 @@ def test_keep_count_rounds_halves_up_on_the_decimal_rate(n, rate, kept):
 @pytest.mark.parametrize("n,rate,kept", HALF_CASES)
 def test_every_stage_uses_the_rule(n, rate, kept):
     from pipeline.data.noise import flip_labels
-    from pipeline.engine.plans import RCAPPlan, RS2Plan
+    from pipeline.train.dynamic import RCAPPlan, RS2Plan
     from pipeline.select.samplers import n_keep_for
 
     y = np.arange(n) % 2

@@ -83,10 +83,10 @@ def test_bad_compositions_are_one_line(name, message):
 
 def test_prune_train_dynamic_score_plus_sampler(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    out = tmp_path / "r" / "train" / "aum+ccs-0.6"  # --data without a recorded run: the result goes to --out
     res = runner.invoke(app, ["train", "--data", "digits", "--dynamic", "aum+ccs", "--rate", "0.6", "--every", "2",
-                              "--epochs", "5", "--device", "cpu", "--out", str(tmp_path / "r" / "train" / "aum+ccs-0.6")])
+                              "--epochs", "5", "--device", "cpu", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    out = tmp_path / "r" / "train" / "aum+ccs-0.6"
     m = json.loads((out / "metrics.json").read_text())
     assert m["dynamic"]["method"] == "aum+ccs" and m["dynamic"]["selected_at"] == [1, 3]
     assert m["dynamic"]["space"] == "prob"  # CCS's own AUM
@@ -100,3 +100,19 @@ def test_prune_train_dynamic_score_plus_sampler(tmp_path, monkeypatch):
     res = runner.invoke(app, ["train", "--data", "digits", "--dynamic", "rs2", "--rate", "0.5", "--every", "2",
                               "--run", str(tmp_path / "r")])
     assert res.exit_code == 2 and "--every applies to --dynamic SCORE+SAMPLER" in res.output
+
+
+def test_the_api_knows_score_plus_sampler_in_a_fresh_process(tmp_path):
+    # SCORE+SAMPLER rules are registered by the API package itself, not by whatever a caller happened to import first
+    import subprocess
+    import sys
+
+    run = tmp_path / "R"
+    res = runner.invoke(app, ["record", "--data", "digits", "--epochs", "2", "--checkpoints", "final", "--device", "cpu",
+                              "--run", str(run)])
+    assert res.exit_code == 0, res.output
+    code = f"import pipeline; pipeline.train(run={str(run)!r}, dynamic='tdds+ccs', rate=0.5, epochs=2)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    m = json.loads((run / "train" / "tdds+ccs-0.5" / "metrics.json").read_text())
+    assert m["dynamic"]["method"] == "tdds+ccs" and m["epochs"] == 2

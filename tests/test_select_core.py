@@ -1,4 +1,4 @@
-"""The selection core on arrays and the registries behind it: samplers, quotas, dynamic rules, user entries."""
+"""The selection core on arrays and the registries behind it: samplers, quotas, user entries (dynamic rules: tests/train/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.counts import keep_count
-from pipeline.engine.plans import RESOLVERS, DYNAMIC, DynamicPlan, DynamicRule, get_dynamic, register_dynamic
 from pipeline.io import PruneError, open_run, read_manifest, write_scores
 from pipeline.record.synthetic import write_run
 from pipeline.select.base import Pool, Quota, Sampler
@@ -47,7 +46,7 @@ def _choose(table, method, quota, **kw):
 # -------------------------------------------------------------------------- the registries
 
 
-@pytest.mark.parametrize("entry", [*SAMPLERS.values(), *QUOTAS.values(), *DYNAMIC.values()], ids=lambda e: e.name)
+@pytest.mark.parametrize("entry", [*SAMPLERS.values(), *QUOTAS.values()], ids=lambda e: e.name)
 def test_every_entry_has_summary_and_paper(entry):
     assert entry.summary.strip() and entry.paper.strip()
     assert "\n" not in entry.summary
@@ -92,15 +91,12 @@ def test_topk_by_hand():
 @pytest.mark.parametrize("kind, get, registry, words", [
     ("method", get_sampler, SAMPLERS, "unknown selection method 'nope'; valid methods: "),
     ("quota", get_quota, QUOTAS, "unknown quota 'nope'; valid quotas: "),
-    ("dynamic", get_dynamic, DYNAMIC, "unknown --dynamic method 'nope'; choose one of: "),
 ])
 def test_unknown_names_list_the_registry(kind, get, registry, words):
     with pytest.raises(PruneError) as err:
         get("nope")
     msg = str(err.value)
-    # the dynamic registry also takes composed names once pipeline.api.composite is imported
-    composed = " or SCORE+SAMPLER (e.g. tdds+ccs)" if kind == "dynamic" and RESOLVERS else ""
-    assert "\n" not in msg and msg == words + ", ".join(registry) + composed
+    assert "\n" not in msg and msg == words + ", ".join(registry)
 
 
 @pytest.mark.parametrize("kw, words", [
@@ -256,65 +252,6 @@ def test_select_help_comes_from_the_registries():
     text = " ".join(res.output.replace("│", " ").split())
     for e in [*SAMPLERS.values(), *QUOTAS.values()]:
         assert f"{e.name}: {e.summary}" in text
-
-
-# -------------------------------------------------------------------------- dynamic rules
-
-
-@pytest.mark.parametrize("name", list(DYNAMIC))
-def test_every_dynamic_rule_builds_its_plan(name):
-    targets = np.repeat(np.arange(3), [10, 20, 30])
-    rule = DYNAMIC[name]
-    plan = rule.build(targets, 0.5, num_classes=3, epochs=8)
-    assert isinstance(plan, rule.plan) and plan.epochs == 8
-    ids, _ = plan.ids_for_epoch(0, np.random.default_rng(0))
-    assert (np.diff(ids) > 0).all()
-    if rule.rate_of is None:  # a fixed count per epoch
-        assert len(ids) == keep_count(60, 0.5)
-    with pytest.raises(PruneError, match="takes no"):
-        rule.build(targets, 0.5, num_classes=3, epochs=8, bogus=1)
-
-
-def test_dynamic_options_from_the_registry():
-    assert DYNAMIC["rcap"].options({"beta": None, "clip": 2.0}) == {"beta": 0.25, "clip": 2.0}
-    with pytest.raises(PruneError, match="--beta must be positive"):
-        DYNAMIC["rcap"].options({"beta": 0.0})
-    with pytest.raises(PruneError, match="at most 0.9"):
-        DYNAMIC["infobatch"].check_rate(0.95, "epochs")
-    with pytest.raises(PruneError, match="only --budget epochs"):
-        DYNAMIC["infobatch"].check_rate(0.5, "drop")
-
-
-class _EveryOther(DynamicPlan):
-    name = "every-other"
-
-    def select(self, epoch, rng):
-        return np.arange(epoch % 2, self.n, 2), None
-
-
-def test_a_registered_dynamic_rule_goes_through_train():
-    from pipeline.train.run import check_protocol
-
-    register_dynamic(DynamicRule("every-other", _EveryOther, "alternate halves", "a test"))
-    try:
-        check_protocol(manifest=None, budget="drop", dynamic="every-other", rate=0.5, beta=None, clip=None,
-                       with_replacement=False, stratify=False)
-        with pytest.raises(PruneError, match="--beta applies to --dynamic rcap only"):
-            check_protocol(manifest=None, budget="epochs", dynamic="every-other", rate=0.5, beta=1.0, clip=None,
-                           with_replacement=False, stratify=False)
-        plan = get_dynamic("every-other").build(np.zeros(6, dtype=int), 0.5)
-        assert plan.ids_for_epoch(1, np.random.default_rng(0))[0].tolist() == [1, 3, 5]
-        with pytest.raises(ValueError, match="is registered"):
-            register_dynamic(DYNAMIC["rs2"])
-    finally:
-        DYNAMIC.pop("every-other")
-
-
-def test_train_help_comes_from_the_registry():
-    res = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "400"})
-    text = " ".join(res.output.replace("│", " ").split())
-    for rule in DYNAMIC.values():
-        assert f"{rule.name} ({rule.summary})" in text
 
 
 def test_select_core_and_topk_agree_on_a_large_table():

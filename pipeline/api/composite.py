@@ -6,22 +6,67 @@ the trajectory recorded so far, and the subset re-selected every k epochs.
 training logits (tdds, aum, forgetting, el2n, dynunc, variability,
 correctness, entropy, margin, confidence, loss, or your own) and a
 registered sampler (ccs, topk, random, moderate, or your own), run by the
-engine's :class:`~pipeline.engine.plans.ScoredPlan`. Importing this module
-lets ``prune train --dynamic`` and :class:`pipeline.DynamicSampler` resolve
-such names; it imports neither torch nor the stages until a rule is built.
+engine's :class:`~pipeline.engine.plans.ScoredPlan`. It needs both the score
+and the select stage, so it lives above them: importing this module adds the
+``SCORE+SAMPLER`` family to the dynamic registry
+(:data:`pipeline.train.dynamic.DYNAMIC`), and ``pipeline.api`` imports it, so
+``prune train --dynamic``, :func:`pipeline.train` and
+:class:`pipeline.DynamicSampler` all resolve such names. It imports neither
+torch nor the score and select stages until a rule is built.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from pipeline.engine import plans as P
+from pipeline.engine.plans import ScoredPlan
 from pipeline.io import PruneError
+from pipeline.registry import Option
+from pipeline.train.dynamic import DYNAMIC, DynamicRule, Family
 
 #: Options of a composed rule (besides the score's and the sampler's own).
 EVERY, WARMUP = 5, None  # WARMUP None: as many epochs as the score's window needs, at least 1
+OPTIONS = (
+    Option("every", EVERY, "recompute the scores and re-select every this many epochs", type=int, low=1),
+    Option("warmup", WARMUP, "epochs on the full data before the first selection (default: the score's window, "
+           "at least 1)", type=int, low=1, none_ok=True),
+    Option("history", None, "score only the last this many epochs of the trajectory (default: every epoch so far)",
+           type=int, low=1, none_ok=True),
+)
+
+
+def _borrowed(name: str, default: Any, owner: str) -> Option:
+    """An option of the score or the sampler, taken by the composed rule: None leaves it to its owner.
+
+    Its type is its default's (a rate-dependent default, CCS's β, is a number);
+    one whose default is None is passed on as given and checked by its owner.
+    """
+    what = f"{name} of {owner} (default: {owner}'s own choice)"
+    if isinstance(default, (bool, int, float, str)):
+        return Option(name, None, what, type=type(default), none_ok=True)
+    if callable(default):
+        return Option(name, None, what, type=float, none_ok=True)
+    return _Passed(name, None, what, type=str, none_ok=True)
+
+
+class _Passed(Option):
+    """An option whose type only its owner knows: any value is passed on; text becomes a bool, number or word."""
+
+    def check(self, value: Any, owner: str = "") -> Any:
+        return value
+
+    def parse(self, text: str, owner: str = "") -> Any:
+        v = text.strip()
+        if v.lower() in ("none", "default"):
+            return None
+        if v.lower() in ("true", "false"):
+            return v.lower() == "true"
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+        return v
 
 
 def _needs_more_than_logits(method) -> str | None:
@@ -31,7 +76,7 @@ def _needs_more_than_logits(method) -> str | None:
     return None
 
 
-def resolve(name: str) -> P.DynamicRule | None:
+def resolve(name: str) -> DynamicRule | None:
     """The rule ``SCORE+SAMPLER``, or None for a name of another shape."""
     if name.count("+") != 1:
         return None
@@ -54,7 +99,7 @@ def resolve(name: str) -> P.DynamicRule | None:
     if clash:
         raise PruneError(f"--dynamic {name}: {score_name} and {sampler_name} both take {', '.join(sorted(clash))}")
 
-    class Composed(P.ScoredPlan):
+    class Composed(ScoredPlan):
         def __init__(self, targets, rate, *, num_classes=None, epochs=None, every=EVERY, warmup=WARMUP,
                      history=None, **params: Any):
             # the sampler's own reading of the score where the user set none (CCS: AUM in probability space)
@@ -92,20 +137,12 @@ def resolve(name: str) -> P.DynamicRule | None:
 
     Composed.__name__ = Composed.__qualname__ = f"Scored[{name}]"
     Composed.name = name
-    defaults = {"every": EVERY, "warmup": WARMUP, "history": None,
-                **{k: None for k in score_keys}, **{k: None for k in sampler_keys}}
-    checks = {"every": _at_least_one("--every"), "warmup": _at_least_one("--warmup"),
-              "history": _at_least_one("--history")}
-    return P.DynamicRule(name, Composed, f"{method.name} scores of the training so far, {sampler.name} sampling",
-                         f"DataCull's dynamic mode; {method.paper}; {sampler.paper}", defaults=defaults, checks=checks)
+    options = (*OPTIONS, *(_borrowed(k, method.defaults[k], score_name) for k in score_keys),
+               *(_borrowed(k, sampler.defaults[k], sampler_name) for k in sampler_keys))
+    return DynamicRule(name, Composed, f"{method.name} scores of the training so far, {sampler.name} sampling",
+                       f"DataCull's dynamic mode; {method.paper}; {sampler.paper}", options=options)
 
 
-def _at_least_one(flag: str):
-    def check(value) -> str | None:
-        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-        return None if ok else f"{flag} must be a whole number of epochs >= 1, got {value}"
-    return check
-
-
-if resolve not in P.RESOLVERS:
-    P.RESOLVERS.append(resolve)
+FAMILY = DYNAMIC.add_family(Family(
+    "SCORE+SAMPLER", "tdds+ccs", "any trajectory score with any sampler, re-selected from the training so far",
+    resolve, OPTIONS))

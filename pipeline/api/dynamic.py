@@ -12,8 +12,9 @@
             (loss * w).mean().backward()
             ...
 
-The same rules as ``prune train --dynamic`` (the plans of
-:mod:`pipeline.engine.plans`). Unlike InfoBatch's own code it patches nothing
+The same rules as ``prune train --dynamic`` (the registry of
+:mod:`pipeline.train.dynamic`, plus the SCORE+SAMPLER rules of
+:mod:`pipeline.api.composite`). Unlike InfoBatch's own code it patches nothing
 in torch and never touches numpy's global random state: every draw comes from
 a generator seeded by (seed, epoch).
 """
@@ -42,7 +43,8 @@ class DynamicSampler(Sampler):
     epochs : int
         Total epochs (InfoBatch stops pruning after 87.5% of them).
     **options
-        The rule's own options (rs2: with_replacement, stratify; rcap: beta, clip).
+        The rule's own options (rs2: with_replacement, stratify; rcap: beta, clip), each checked
+        by the option the rule declares (a value of the wrong type is refused, never converted).
     """
 
     def __init__(self, name: str, targets, rate: float, *, seed: int = 0, epochs: int | None = None,
@@ -56,8 +58,7 @@ class DynamicSampler(Sampler):
         checked_keep_count(len(y), rate, flag="rate", what="samples")
         self.name, self.rate, self.seed = name, float(rate), int(seed)
         self.targets = y.astype(np.int64)
-        import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER names
-        from pipeline.engine.plans import get_dynamic
+        from pipeline.train.dynamic import get_dynamic
 
         rule = get_dynamic(name)
         if name == "infobatch" and epochs is None:

@@ -232,6 +232,14 @@ def quota_entry(name: str):
     return get_quota(name)
 
 
+def dynamic_entry(name: str):
+    """The dynamic pruning rule ``name`` (``prune train --dynamic``: built-in, registered, installed, or
+    SCORE+SAMPLER); one line naming the known ones for an unknown name."""
+    from pipeline.train.dynamic import get_dynamic
+
+    return get_dynamic(name)
+
+
 def register_sampler(entry, *, replace: bool = False):
     """Add your own sampler: a :class:`pipeline.Sampler` entry (``fn(pool, n_keep, rng, **params)`` → positions).
 
@@ -296,18 +304,16 @@ def train(manifest: str | os.PathLike | None = None, *, run: str | os.PathLike =
     Returns metrics.json's contents (with ``seeds``: summary.json's), plus
     ``out``, the result folder. ``dynamic_options``: the rule's own options
     (rcap: beta, clip; rs2: with_replacement, stratify; SCORE+SAMPLER:
-    every, warmup, history).
+    every, warmup, history, and the score's and sampler's), each checked by
+    the option the rule declares.
     """
     from pipeline.train.run import train as stage
 
-    known = ("beta", "clip", "with_replacement", "stratify")
-    fixed = {k: dynamic_options.pop(k) for k in known if k in dynamic_options}
+    # every option goes to the rule as given: its Option checks the value (stratify="false" is refused, not truthy)
     return stage(manifest=None if manifest is None else Path(manifest), run=Path(run), data=data, data_dir=data_dir,
                  model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, name=name,
                  out=None if out is None else Path(out), log=log or _quiet, budget=budget, cdbw=cdbw, dynamic=dynamic,
-                 rate=rate, beta=fixed.get("beta"), clip=fixed.get("clip"),
-                 with_replacement=bool(fixed.get("with_replacement", False)), stratify=bool(fixed.get("stratify", False)),
-                 seeds=seeds, dynamic_options=dynamic_options or None, force=force)
+                 rate=rate, seeds=seeds, dynamic_options=dynamic_options or None, force=force)
 
 
 def _quiet(_msg: str) -> None:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-import pipeline.api.composite  # noqa: F401 - lets `--dynamic SCORE+SAMPLER` resolve (no torch, no stage import)
+import pipeline.api  # noqa: F401 - registers the SCORE+SAMPLER dynamic rules (no torch, no score or select import)
 from pipeline.cliutil import CONTEXT, Command, DeviceOpt, Group, SeedOpt, say, user_errors
 from pipeline.cli.export import app as export_app
 from pipeline.cli.record import app as record_app

@@ -8,17 +8,76 @@ from typing import Optional
 import typer
 
 from pipeline.io.errors import PruneError
-from pipeline.cliutil import DeviceOpt, PrecisionOpt, QuietOpt, RunOpt, SeedOpt, ThreadsOpt, console, say, stage_app, user_errors
+from pipeline.cliutil import DeviceOpt, Group, PrecisionOpt, QuietOpt, RunOpt, SeedOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.data.registry import data_help
-from pipeline.engine.plans import DYNAMIC, dynamic_help, option_readers
 from pipeline.models.registry import model_help
+from pipeline.registry import parse_opts
+from pipeline.train.dynamic import DYNAMIC
+
+#: The flags that set an option of a dynamic rule (each also reachable as --opt NAME=VALUE).
+DYNAMIC_FLAGS = ("with_replacement", "stratify", "beta", "clip", "every", "warmup", "history")
 
 
-def _readers(option: str) -> str:
-    return " or ".join(option_readers(option))
+def _flag_help(option: str) -> str:
+    """Help of the flag of a dynamic rule's option: the option's help and the rules that read it, from the registry."""
+    decl = DYNAMIC.all_options().get(option)
+    if decl is None:
+        return "With a --dynamic rule that reads it (none registered now)."
+    return "With --dynamic " + DYNAMIC.option_help(option, defaults=decl.type is not bool)
 
 
-app = stage_app("train", "Train a fresh model on a manifest's samples; report overall and worst-class accuracy.")
+def _dynamic_help() -> str:
+    return (f"Dynamic pruning: pick a new subset of the full training set every epoch with {DYNAMIC.help()}; "
+            "needs --rate, no --manifest.")
+
+
+def _rate_help() -> str:
+    return ("With --dynamic: the fraction of samples removed each epoch"
+            + "".join(f" ({r.name}: of {r.rate_of})" for r in DYNAMIC.values() if r.rate_of) + ".")
+
+
+def _opt_help() -> str:
+    rules = [(n, r.options) for n, r in DYNAMIC.items() if r.options] + [(f.pattern, f.options) for f in DYNAMIC.families]
+    takes = "; ".join(f"{n}: " + ", ".join(f"{o.name}={o.shown_default()}" for o in opts)
+                      + (" and its score's and sampler's own (e.g. window=5)" if "+" in n else "")
+                      for n, opts in rules)
+    return ("An option of the --dynamic rule as KEY=VALUE, repeatable (e.g. --opt beta=0.5): reaches every option a "
+            f"rule declares, a plugin's included, checked as the rule declares it. {takes}.")
+
+
+class TrainGroup(Group):
+    """``prune train``: the help of --dynamic and of its options is written from the registry when it is shown,
+    so rules registered after import and installed plugins are in it."""
+
+    def format_help(self, ctx, formatter):
+        DYNAMIC.load_installed()
+        fresh = {"dynamic": _dynamic_help(), "rate": _rate_help(), "opt": _opt_help(),
+                 **{name: _flag_help(name) for name in DYNAMIC_FLAGS}}
+        for param in self.get_params(ctx):
+            if param.name in fresh:
+                param.help = fresh[param.name]
+        return super().format_help(ctx, formatter)
+
+
+def dynamic_values(dynamic: str | None, opt: list[str] | None, flags: dict) -> dict:
+    """The values of ``--opt KEY=VALUE``, each parsed by the option the --dynamic rule declares.
+
+    ``flags``: the dedicated flags as given (None or False: not given); an option set both ways is refused.
+    """
+    raw = parse_opts(opt)
+    if not raw:
+        return {}
+    if dynamic is None:
+        raise PruneError("--opt sets an option of the --dynamic rule; give --dynamic NAME")
+    twice = [k for k in raw if flags.get(k) not in (None, False)]
+    if twice:
+        k = twice[0]
+        raise PruneError(f"{k} is given twice: as --{k.replace('_', '-')} and as --opt {k}=…")
+    return DYNAMIC.parse_opts(dynamic, raw)
+
+
+app = stage_app("train", "Train a fresh model on a manifest's samples; report overall and worst-class accuracy.",
+                cls=TrainGroup)
 
 
 @app.callback()
@@ -45,27 +104,16 @@ def train_cmd(
                                "schedule E' = (0.5 + 0.5 f) E / f for a kept fraction f)."),
     cdbw: bool = typer.Option(False, "--cdbw", metavar="", help="Cost-sensitive training (CDB-W, as DRoP): from the second epoch on, "
                               "weight each class's loss by 1 - its validation recall of the epoch before."),
-    dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning: pick a new subset of the full training "
-                                          f"set every epoch with {dynamic_help()}; needs --rate, no --manifest."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="With --dynamic: the fraction of samples removed each epoch"
-                                         + "".join(f" ({r.name}: of {r.rate_of})" for r in DYNAMIC.values() if r.rate_of)
-                                         + "."),
-    with_replacement: bool = typer.Option(False, "--with-replacement", metavar="", help=f"With --dynamic {_readers('with_replacement')}: "
-                                          "draw each epoch's subset afresh, instead of going through every sample "
-                                          "before any repeats."),
-    stratify: bool = typer.Option(False, "--stratify", metavar="", help=f"With --dynamic {_readers('stratify')}: sample each class in "
-                                  "proportion to its size."),
-    beta: Optional[float] = typer.Option(None, "--beta", help=f"With --dynamic {_readers('beta')}: softmax temperature of "
-                                         "the losses; smaller favours high-loss samples more (default "
-                                         f"{DYNAMIC['rcap'].defaults['beta']}, as the RCAP example)."),
-    clip: Optional[float] = typer.Option(None, "--clip", help=f"With --dynamic {_readers('clip')}: losses are clipped to "
-                                         "this value before the softmax (default log of the number of classes)."),
-    every: Optional[int] = typer.Option(None, "--every", help="With --dynamic SCORE+SAMPLER (e.g. tdds+ccs): "
-                                        "recompute the scores and re-select every this many epochs (default 5)."),
-    warmup: Optional[int] = typer.Option(None, "--warmup", help="With --dynamic SCORE+SAMPLER: epochs on the full "
-                                         "data before the first selection (default: the score's window, at least 1)."),
-    history: Optional[int] = typer.Option(None, "--history", help="With --dynamic SCORE+SAMPLER: score only the last "
-                                          "this many epochs of the trajectory (default: every epoch so far)."),
+    dynamic: Optional[str] = typer.Option(None, "--dynamic", help=_dynamic_help()),
+    rate: Optional[float] = typer.Option(None, "--rate", help=_rate_help()),
+    with_replacement: bool = typer.Option(False, "--with-replacement", metavar="", help=_flag_help("with_replacement")),
+    stratify: bool = typer.Option(False, "--stratify", metavar="", help=_flag_help("stratify")),
+    beta: Optional[float] = typer.Option(None, "--beta", help=_flag_help("beta")),
+    clip: Optional[float] = typer.Option(None, "--clip", help=_flag_help("clip")),
+    every: Optional[int] = typer.Option(None, "--every", help=_flag_help("every")),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help=_flag_help("warmup")),
+    history: Optional[int] = typer.Option(None, "--history", help=_flag_help("history")),
+    opt: Optional[list[str]] = typer.Option(None, "--opt", metavar="KEY=VALUE", help=_opt_help()),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an earlier result in the result folder (the old one "
                                "is deleted only once the new one is complete; a folder that is not a result never is)."),
     resume: bool = typer.Option(False, "--resume", metavar="", help="Continue the interrupted training of this result folder (same --run and --name/--out) after its last finished epoch, with the options it was started with; on a CPU it ends as an uninterrupted training would (--dynamic plans included)."),
@@ -85,10 +133,13 @@ def train_cmd(
         raise PruneError("--image-column and --label-column go with --data hf:PATH")
 
     seed_list = parse_seeds(seeds) if seeds is not None else None
+    flags = {"beta": beta, "clip": clip, "with_replacement": with_replacement, "stratify": stratify, "every": every,
+             "warmup": warmup, "history": history}
+    more = {"every": every, "warmup": warmup, "history": history, **dynamic_values(dynamic, opt, flags)}
     m = train(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs, batch_size=batch_size,
               lr=lr, seed=seed, device=device, name=name, out=out, log=say, budget=budget, cdbw=cdbw, dynamic=dynamic,
               rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify, seeds=seed_list,
-              dynamic_options={"every": every, "warmup": warmup, "history": history}, force=force,
+              dynamic_options=more, force=force,
               precision=precision, resume=resume)
     if "mean" not in m:  # one seed (a resumed training may have several, as it was started)
         say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "

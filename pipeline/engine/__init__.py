@@ -3,5 +3,6 @@ and the counting rules (rate → count) that every stage shares.
 
 Importing this package imports nothing heavy; torch comes in with the modules that need it
 (``loop``, ``recording``, and the plans' loss buffers when a plan first sees a batch), never with
-``counts``, ``hooks`` or the registry of ``plans``.
+``counts``, ``hooks`` or ``plans``. The dynamic pruning rules that fill in the plans are the train
+stage's (``pipeline.train.dynamic``).
 """

@@ -292,11 +292,10 @@ def normalise(axes: dict[str, Any]) -> dict[str, list]:
             if key == "keep" and any(x not in ("hard", "easy") for x in v):
                 raise PruneError(f"--keep takes hard and/or easy, got {v}")
             if key == "dynamic":
-                import pipeline.api.composite  # noqa: F401 - SCORE+SAMPLER rules resolve through the API
-                from pipeline.engine.plans import get_dynamic
+                from pipeline.api.functions import dynamic_entry  # the API knows the SCORE+SAMPLER rules
 
                 for rule in v:
-                    get_dynamic(rule)  # one line naming the rules for an unknown one
+                    dynamic_entry(rule)  # one line naming the rules for an unknown one
         out[key] = _unique(v, key)
     return out
 

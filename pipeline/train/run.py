@@ -21,7 +21,7 @@ from pipeline.io import PruneError, fingerprint, layout, open_run, read_manifest
 from pipeline.io.folders import Staged, is_train_result, staged
 from pipeline.io.tables import HISTORY_SCHEMA, SAMPLES_SCHEMA, write_table
 from pipeline.engine.budget import BUDGETS
-from pipeline.engine.plans import get_dynamic, option_readers
+from pipeline.train.dynamic import get_dynamic, option_readers
 
 # the metrics that summary.json averages over seeds: (name, path into metrics.json)
 SUMMARY_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -82,11 +82,15 @@ def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, r
                            more=dynamic_options)
     for name, value in given.items():
         if value is not None and (rule is None or name not in rule.defaults):
-            readers = " or ".join(option_readers(name)) or (
-                "SCORE+SAMPLER (e.g. tdds+ccs)" if name in ("every", "warmup", "history") else "no rule")
-            raise PruneError(f"--{name.replace('_', '-')} applies to --dynamic {readers} only")
+            readers = " or ".join(option_readers(name))
+            if readers:
+                raise PruneError(f"--{name.replace('_', '-')} applies to --dynamic {readers} only")
+            if rule is not None:
+                raise PruneError(f"--dynamic {rule.name} takes no {name} "
+                                 f"(it takes {', '.join(rule.defaults) or 'no options'})")
+            raise PruneError(f"{name} is no option of any --dynamic rule")
     if rule is not None:
-        rule.options(given)  # checks the values given
+        rule.resolve(given, rate)  # checks the values given, each by the option the rule declares
 
 
 @dataclasses.dataclass
@@ -173,7 +177,7 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     if dynamic is not None:
         given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
                                more=dynamic_options)
-        dyn = {"method": dynamic, "rate": rate, **get_dynamic(dynamic).options(given)}
+        dyn = {"method": dynamic, "rate": rate, **get_dynamic(dynamic).resolve(given, rate)}
     return Setup(bundle=bundle, data_name=data_name, cfg=cfg,
                  epochs=budget_epochs(budget, cfg.epochs, kept, n, cfg.batch_size), ids=ids, weights=weights,
                  manifest=None if m is None else {"path": str(manifest), "method": m.meta.get("method"),
