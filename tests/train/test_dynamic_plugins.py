@@ -62,7 +62,7 @@ def test_a_plugins_option_is_in_the_help_and_reached_by_opt(halves, tmp_path):
     assert m["dynamic"] == {"method": "halves", "rate": 0.5, "phase": 1}
     bad = error_line(prune("train", "--data", "digits", "--dynamic", "halves", "--rate", "0.5", "--opt", "phase=2",
                            "--out", tmp_path / "bad", ok=False))
-    assert "--phase of --dynamic halves must be an integer >= 0 and <= 1, got 2" in bad
+    assert "--phase of --dynamic halves must be an integer in [0, 1], got 2" in bad
     bad = error_line(prune("train", "--data", "digits", "--dynamic", "rs2", "--rate", "0.5", "--opt", "phase=1",
                            "--out", tmp_path / "bad", ok=False))
     assert "--dynamic rs2 has no option 'phase'" in bad

@@ -11,7 +11,7 @@ from pipeline.counts import keep_count
 from pipeline.engine.plans import DynamicPlan
 from pipeline.io import PruneError
 from pipeline.registry import Registry
-from pipeline.train.cli import DYNAMIC_FLAGS
+from pipeline.cli.train import DYNAMIC_FLAGS
 from pipeline.train.dynamic import DYNAMIC, DynamicRule, get_dynamic, register_dynamic
 
 runner = CliRunner()
