@@ -1,18 +1,15 @@
-"""Shared by the tests of the dynamic pruning rules (one file per rule): tests/ on the import path, for
-cli_helpers, and one recorded digits run that the end-to-end tests of every rule train from."""
+"""Shared by the tests of the dynamic pruning rules (one file per rule): one recorded digits run that the
+end-to-end tests of every rule train from (tests/conftest.py puts cli_helpers on the import path)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for cli_helpers (no __init__.py here)
-
-from cli_helpers import prune  # noqa: E402
+from cli_helpers import prune
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.io import open_run, read_manifest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 3
 N_TRAIN = 1078  # digits' 1797 samples, 60% train (plain_pytorch, lightning_record)
 N_TRAIN_DYNAMIC = 1437  # 80% train (dynamic_pruning, lightning_dynamic)

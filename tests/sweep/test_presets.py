@@ -75,7 +75,7 @@ def test_the_list_names_every_preset_with_its_published_numbers():
 def test_the_docs_give_each_presets_commands_and_numbers():
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "sweep.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sweep.md").read_text()
     section = doc[doc.index("## Paper presets"):]
     for name, p in PRESETS.items():
         assert f"### `{name}`" in section
