@@ -325,16 +325,9 @@ class Registry(Generic[E]):
         """Every entry with its summary: "a: …; b: …"."""
         return "; ".join(f"{n}: {self._summary_of(e)}" for n, e in self._entries.items())
 
-    def option_help(self, option: str, what: str, *, defaults: bool = True) -> str:
-        """Help of an option some entries read: "ccs, d2: <what> (default: ccs …; d2 0.0)."."""
-        shown = {n: o.shown_default() for n, e in self._entries.items() for o in self._options_of(e) if o.name == option}
-        if not defaults:
-            return f"{', '.join(shown)}: {what}."
-        if len(set(shown.values())) == 1:
-            default = f"default {next(iter(shown.values()))}"
-        else:
-            default = "default: " + "; ".join(f"{n} {v}" for n, v in shown.items())
-        return f"{', '.join(shown)}: {what} ({default})."
+    def option_help(self, option: str, what: str | None = None, *, defaults: bool = True) -> str:
+        """Help of an option some entries read (see :func:`option_help`)."""
+        return option_help(self.values(), option, what, defaults=defaults, options_of=self._options_of)
 
     def listing(self) -> list[tuple[str, str, str]]:
         """(name, summary, options with defaults) per entry, for ``--list``."""
@@ -343,6 +336,23 @@ class Registry(Generic[E]):
             opts = ", ".join(f"{o.name}={o.shown_default()}" for o in self._options_of(e))
             rows.append((n, self._summary_of(e), opts))
         return rows
+
+
+def option_help(entries: Iterable[Any], option: str, what: str | None = None, *, defaults: bool = True,
+                options_of: Callable[[Any], Iterable[Option]] = lambda e: e.options) -> str:
+    """Help of an option some of ``entries`` read: "ccs, d2: <what> (default: ccs …; d2 0.0)."; ``what``: the
+    option's own help, as its first declaring entry writes it, unless given."""
+    declared = {e.name: o for e in entries for o in options_of(e) if o.name == option}
+    if what is None:
+        what = next((o.help for o in declared.values()), "")
+    shown = {name: o.shown_default() for name, o in declared.items()}
+    if not defaults:
+        return f"{', '.join(shown)}: {what}."
+    if len(set(shown.values())) == 1:
+        default = f"default {next(iter(shown.values()))}"
+    else:
+        default = "default: " + "; ".join(f"{name} {v}" for name, v in shown.items())
+    return f"{', '.join(shown)}: {what} ({default})."
 
 
 def opt_help(kind: str, unflagged: Mapping[str, list[str]] | None = None) -> str:

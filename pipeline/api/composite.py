@@ -17,6 +17,7 @@ torch nor the score and select stages until a rule is built.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pipeline.engine.plans import ScoredPlan
@@ -35,38 +36,11 @@ OPTIONS = (
 )
 
 
-def _borrowed(name: str, default: Any, owner: str) -> Option:
-    """An option of the score or the sampler, taken by the composed rule: None leaves it to its owner.
-
-    Its type is its default's (a rate-dependent default, CCS's β, is a number);
-    one whose default is None is passed on as given and checked by its owner.
-    """
-    what = f"{name} of {owner} (default: {owner}'s own choice)"
-    if isinstance(default, (bool, int, float, str)):
-        return Option(name, None, what, type=type(default), none_ok=True)
-    if callable(default):
-        return Option(name, None, what, type=float, none_ok=True)
-    return _Passed(name, None, what, type=str, none_ok=True)
-
-
-class _Passed(Option):
-    """An option whose type only its owner knows: any value is passed on; text becomes a bool, number or word."""
-
-    def check(self, value: Any, owner: str = "") -> Any:
-        return value
-
-    def parse(self, text: str, owner: str = "") -> Any:
-        v = text.strip()
-        if v.lower() in ("none", "default"):
-            return None
-        if v.lower() in ("true", "false"):
-            return v.lower() == "true"
-        for cast in (int, float):
-            try:
-                return cast(v)
-            except ValueError:
-                pass
-        return v
+def _borrowed(option: Option, owner: str) -> Option:
+    """An option of the score or the sampler, taken by the composed rule with its owner's declaration (type,
+    range, help); left unset (None), the owner's own default applies."""
+    return dataclasses.replace(option, default=None, none_ok=True,
+                               help=f"{option.help} ({owner}'s; default: {option.shown_default()})")
 
 
 def _needs_more_than_logits(method) -> str | None:
@@ -137,8 +111,9 @@ def resolve(name: str) -> DynamicRule | None:
 
     Composed.__name__ = Composed.__qualname__ = f"Scored[{name}]"
     Composed.name = name
-    options = (*OPTIONS, *(_borrowed(k, method.defaults[k], score_name) for k in score_keys),
-               *(_borrowed(k, sampler.defaults[k], sampler_name) for k in sampler_keys))
+    declared = {o.name: o for o in method.options} | {o.name: o for o in sampler.options}
+    options = (*OPTIONS, *(_borrowed(declared[k], score_name) for k in score_keys),
+               *(_borrowed(declared[k], sampler_name) for k in sampler_keys))
     return DynamicRule(name, Composed, f"{method.name} scores of the training so far, {sampler.name} sampling",
                        f"DataCull's dynamic mode; {method.paper}; {sampler.paper}", options=options)
 

@@ -18,6 +18,7 @@ and :func:`pipeline.select.core.choose` all read these registries.
 from __future__ import annotations
 
 from pipeline.registry import Needs, Registry
+from pipeline.registry import option_help as _option_help
 from pipeline.select import quotas as _quotas
 from pipeline.select import samplers as _samplers
 from pipeline.select.base import INPUT_FLAGS, QUOTA_NEEDS, SAMPLER_NEEDS, Quota, Sampler
@@ -107,19 +108,8 @@ def listing() -> list[str]:
 
 
 def option_help(option: str, what: str | None = None, *, defaults: bool = True) -> str:
-    """Help of an option some entries read: "ccs, d2: <what> (default: ccs …; d2 0.0)."; ``what``: the
-    option's own help, as its first declaring entry writes it, unless given."""
-    if what is None:
-        what = next((o.help for e in (*SAMPLERS.values(), *QUOTAS.values()) for o in e.options if o.name == option), "")
-    readers = [e for e in (*SAMPLERS.values(), *QUOTAS.values()) if option in e.defaults]
-    shown = {e.name: next(o for o in e.options if o.name == option).shown_default() for e in readers}
-    if not defaults:
-        return f"{', '.join(shown)}: {what}."
-    if len(set(shown.values())) == 1:
-        default = f"default {next(iter(shown.values()))}"
-    else:
-        default = "default: " + "; ".join(f"{name} {v}" for name, v in shown.items())
-    return f"{', '.join(shown)}: {what} ({default})."
+    """Help of an option samplers and quotas read: "ccs, d2: <what> (default: ccs …; d2 0.0)."."""
+    return _option_help((*SAMPLERS.values(), *QUOTAS.values()), option, what, defaults=defaults)
 
 
 def input_help(need: str, what: str) -> str:

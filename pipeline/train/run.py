@@ -211,7 +211,6 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
     removed once the result is written), and an ``out_dir/resume.pt`` found at the start is continued
     from: ``prune train --resume``.
     """
-    from pipeline.engine.budget import steps_per_epoch
     from pipeline.engine.cdbw import cdbw_weights
     from pipeline.engine.loop import fit
     from pipeline.engine.setup import build
@@ -249,6 +248,20 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
                    resume=None if continued is None else continued["fit"], on_step=bar.step)
     seconds = round(time.perf_counter() - t0, 2)
 
+    hist = _history(logs)
+    metrics = _metrics(s, logs, plan, seed, seconds)
+    write_table(out_dir / layout.HISTORY, hist, HISTORY_SCHEMA)
+    if s.dynamic is not None:
+        write_table(out_dir / layout.SAMPLES, plan.samples_columns(), SAMPLES_SCHEMA,
+                    {"artifact": "samples", "dynamic": metrics["dynamic"], "seed": seed})
+    write_json(out_dir / layout.METRICS_JSON, metrics)
+    state_path.unlink(missing_ok=True)  # a finished seed is not resumed
+    metrics["out"] = str(out_dir if report_dir is None else report_dir)  # where the result ends up
+    return metrics
+
+
+def _history(logs) -> dict[str, list]:
+    """history.parquet's columns: one row per (epoch, split)."""
     hist: dict[str, list] = {f.name: [] for f in HISTORY_SCHEMA}
     for e in logs:
         for split, res in e.evals.items():
@@ -256,12 +269,20 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
                          ("balanced_accuracy", res.balanced_accuracy), ("worst_class_accuracy", res.worst_class_accuracy),
                          ("loss", res.loss), ("lr", e.lr), ("train_loss", e.train_loss)):
                 hist[k].append(v)
+    return hist
+
+
+def _metrics(s: Setup, logs, plan, seed: int, seconds: float) -> dict[str, Any]:
+    """metrics.json: the last epoch's test metrics per class, the best-val epoch's, and what the training cost."""
+    from pipeline.engine.budget import steps_per_epoch
+
+    cfg, bundle = s.cfg, s.bundle
     best = max(logs, key=lambda e: (e.evals["val"].accuracy, -e.epoch))
     last = logs[-1]
     final = last.evals["test"]
     passes = int(sum(e.samples for e in logs))
     C = len(bundle.classes)
-    metrics = {
+    return {
         "accuracy": final.accuracy,
         "balanced_accuracy": final.balanced_accuracy,
         "worst_class_accuracy": final.worst_class_accuracy,
@@ -290,14 +311,6 @@ def fit_one(s: Setup, seed: int, out_dir: Path, log: Callable[[str], None], labe
         "seed": seed,
         "device": str(s.device),
     }
-    write_table(out_dir / layout.HISTORY, hist, HISTORY_SCHEMA)
-    if s.dynamic is not None:
-        write_table(out_dir / layout.SAMPLES, plan.samples_columns(), SAMPLES_SCHEMA,
-                    {"artifact": "samples", "dynamic": metrics["dynamic"], "seed": seed})
-    write_json(out_dir / layout.METRICS_JSON, metrics)
-    state_path.unlink(missing_ok=True)  # a finished seed is not resumed
-    metrics["out"] = str(out_dir if report_dir is None else report_dir)  # where the result ends up
-    return metrics
 
 
 #: Layout version of a training's resume.pt; another version is not resumed.
