@@ -26,6 +26,28 @@ class ScoreResult:
     flipped: int = 0
 
 
+@dataclass(frozen=True)
+class ScoreSpec:
+    """What one ``prune score --method`` does, checked once at the door (:meth:`build`): the method, its full
+    parameters (each given value checked by its declaration), whether it scores the pool, where it writes."""
+
+    run: Any  # a run folder, or an open Run
+    method: ScoreMethod
+    params: dict[str, Any]
+    pool: bool = False
+    out: Path | None = None
+
+    @classmethod
+    def build(cls, *, run, method: str, params: dict[str, Any], pool: bool = False,
+              out: Path | None = None) -> "ScoreSpec":
+        m = get_method(method)  # the name, then the options, before the run is touched
+        if pool and m.pool is None:
+            raise PruneError(f"--method {m.name} needs the labels (or training dynamics) of the samples it scores, "
+                             f"which the pool has not got; label-free methods for --pool: {', '.join(label_free())}")
+        return cls(run=run, method=m, params=m.resolve(params, None), pool=pool,
+                   out=None if out is None else Path(out))
+
+
 def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None, pool: bool = False
           ) -> tuple[Path, np.ndarray, dict]:
     """Score with one method; returns (table path, scores, full parameters)."""
@@ -36,8 +58,9 @@ def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = 
 def score_method(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None,
                  pool: bool = False) -> ScoreResult:
     """Score with one method and write the table (default RUN/scores/<method>.parquet, pool-<method> for the pool)."""
-    r, m, full, values, seconds = compute(run=run, method=method, params=params, pool=pool)
-    return _write(r, m, full, values, seconds, out, pool=pool)
+    spec = ScoreSpec.build(run=run, method=method, params=params, pool=pool, out=out)
+    r, m, full, values, seconds = run_spec(spec)
+    return _write(r, m, full, values, seconds, spec.out, pool=pool)
 
 
 def label_free() -> list[str]:
@@ -52,17 +75,18 @@ def compute(*, run, method: str, params: dict[str, Any], pool: bool = False):
     ``pool`` the method scores the run's pool (the samples a ``--manifest``
     run did not train on), which only label-free methods can.
     """
-    m = get_method(method)  # validate the name before touching the run
-    if pool and m.pool is None:
-        raise PruneError(f"--method {m.name} needs the labels (or training dynamics) of the samples it scores, which the "
-                         f"pool has not got; label-free methods for --pool: {', '.join(label_free())}")
-    r = run if isinstance(run, Run) else open_run(run)
-    if pool:
+    return run_spec(ScoreSpec.build(run=run, method=method, params=params, pool=pool))
+
+
+def run_spec(spec: ScoreSpec):
+    """The stage below the door: open the run, compute, check the result's shape."""
+    m = spec.method
+    r = spec.run if isinstance(spec.run, Run) else open_run(spec.run)
+    if spec.pool:
         r.pool_ids  # one line when the run has no pool
-    full = m.resolve(params, r)
     t0 = time.perf_counter()
-    values = m.pool(r, full) if pool else m.compute(r, full)
-    return r, m, full, _checked(r, m, values, pool), time.perf_counter() - t0
+    values = m.pool(r, spec.params) if spec.pool else m.compute(r, spec.params)
+    return r, m, spec.params, _checked(r, m, values, spec.pool), time.perf_counter() - t0
 
 
 def table(r, m: ScoreMethod, full: dict[str, Any], values: np.ndarray, pool: bool = False) -> Scores:
