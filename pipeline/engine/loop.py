@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from pipeline.engine.hooks import Hook, Plan, overrides
 from pipeline.engine.loading import batches_of
 from pipeline.engine.plans import StaticPlan
+from pipeline.io.errors import PruneError
 
 
 @dataclass
@@ -173,6 +174,154 @@ def batches(ids: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[
     return np.array_split(perm, k)
 
 
+@dataclass
+class EpochTrain:
+    """What one epoch of optimisation did: the mean per-sample training loss, the samples and the optimiser steps."""
+
+    train_loss: float
+    samples: int
+    steps: int
+
+
+def train_one_epoch(
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    bundle,
+    ids: np.ndarray,
+    epoch: int,
+    *,
+    device: torch.device,
+    batch_size: int,
+    rng: np.random.Generator,
+    gen: torch.Generator,
+    weights: np.ndarray | None = None,
+    class_weight: torch.Tensor | None = None,
+    hooks: Sequence[Hook] = (),
+    amp_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    channels_last: bool = False,
+    on_step: Callable[[int, int], None] | None = None,
+) -> EpochTrain:
+    """One pass of ``opt`` over ``bundle.train`` samples ``ids``, shuffled by ``rng`` into batches (:func:`batches`).
+
+    Each batch's loss is ``weighted_loss`` of its per-sample cross-entropies with the samples' ``weights``
+    (aligned with ``ids``) and the per-class ``class_weight`` (the plain mean without either); ``gen`` drives
+    ``bundle.augment``. The forward pass runs under autocast to ``amp_dtype`` (None: as the model is), the loss in
+    float32; ``scaler`` scales it (fp16). Every hook's ``on_batch`` sees each batch's ids, logits and per-sample
+    losses, detached; ``on_step(done, total)`` follows each optimiser step. ``net`` is the model or its
+    DistributedDataParallel wrapper: under torchrun this process trains on its share of each batch.
+    """
+    from pipeline.engine import distributed as D
+
+    W = D.world()
+    dev = torch.device(device)
+    train = resident(bundle.train, device)
+    on_device = train.x is not None and train.x.device.type == dev.type  # batches gathered there
+    y_all = torch.from_numpy(train.y).to(device)
+    on_batch = [h for h in hooks if overrides(h, "on_batch")]
+    steps_pos = _positions(len(ids), batch_size, rng, W)  # positions into ids, so each sample's weight goes with it
+    # file-backed inputs are decoded ahead by DataLoader workers, in this order
+    decoded = batches_of(train, [ids[p] for p in steps_pos], device) if train.files is not None else None
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    steps = seen = 0
+    for pos in steps_pos:
+        idx = ids[pos]
+        idx_t = torch.from_numpy(idx).to(device, non_blocking=True)
+        x = next(decoded) if decoded is not None else train.take(idx_t if on_device else idx, device)
+        if bundle.augment is not None:
+            x = bundle.augment(x, gen)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = y_all[idx_t]
+        with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = net(x)
+        loss = F.cross_entropy(logits.float(), y, reduction="none")  # the loss in float32 under any precision
+        opt.zero_grad(set_to_none=True)
+        if weights is None and class_weight is None:
+            total = loss.mean()
+        else:
+            w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32, non_blocking=True)
+            total = weighted_loss(loss, y, w, class_weight)
+        (total if scaler is None else scaler.scale(total)).backward()
+        seen += _show_batch(on_batch, epoch, idx_t, logits, loss, W)
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
+        loss_sum += loss.detach().sum()
+        steps += 1
+        if on_step is not None:
+            on_step(steps, len(steps_pos))
+    if W.distributed:
+        loss_sum = D.all_sum(loss_sum)
+        if seen != len(ids):  # pragma: no cover - the shards of every batch cover it exactly
+            raise RuntimeError(f"epoch {epoch}: the ranks trained on {seen} samples, the plan gave {len(ids)}")
+    return EpochTrain(train_loss=float(loss_sum) / max(1, len(ids)), samples=len(ids), steps=steps)
+
+
+def _show_batch(on_batch: Sequence[Hook], epoch: int, idx_t: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor,
+                W) -> int:
+    """Call every ``on_batch`` hook with the step's ids, logits and per-sample losses (detached); under torchrun
+    (``W``) those of every rank, gathered. Returns the number of samples the step trained on, all ranks together."""
+    from pipeline.engine import distributed as D
+
+    if W.distributed:  # every rank's samples of this step, on every rank (the hooks may differ by rank)
+        all_idx, out, per_sample = D.gather(idx_t, logits.detach(), loss.detach())
+        for h in on_batch:
+            h.on_batch(epoch, all_idx, out, per_sample)
+        return len(all_idx)
+    if on_batch:
+        out, per_sample = logits.detach(), loss.detach()
+        for h in on_batch:
+            h.on_batch(epoch, idx_t, out, per_sample)
+    return len(idx_t)
+
+
+def _positions(n: int, batch_size: int, rng: np.random.Generator, W) -> list[np.ndarray]:
+    """The epoch's batches of positions 0..n-1 (:func:`batches`); under torchrun (``W``) this rank's share of each."""
+    from pipeline.engine import distributed as D
+
+    steps_pos = batches(np.arange(n), batch_size, rng)
+    if W.distributed:
+        if min(len(p) for p in steps_pos) < W.size:
+            raise PruneError(f"a batch of {min(len(p) for p in steps_pos)} samples cannot be shared by {W.size} "
+                             "processes: use a larger --batch-size or fewer processes")
+        steps_pos = [D.shard(p) for p in steps_pos]  # this rank's share of each global batch
+    return steps_pos
+
+
+def evaluate(model: torch.nn.Module, split, num_classes: int, *, device: torch.device, batch_size: int) -> EvalResult:
+    """Per-class metrics (:func:`class_metrics`) of ``model`` in eval mode on every sample of ``split``."""
+    logits = predict(model, split, None, device, batch_size)
+    return class_metrics(logits.cpu(), torch.from_numpy(split.y), num_classes)  # metrics are computed on the host
+
+
+def _precision(cfg, dev: torch.device) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
+    """The autocast dtype of ``cfg.precision`` (None: fp32) and fp16's loss scaler."""
+    precision = getattr(cfg, "precision", "fp32")
+    if precision == "fp16" and dev.type != "cuda":
+        raise PruneError("--precision fp16 needs a CUDA GPU (loss scaling); on a CPU use bf16 or fp32")
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return amp_dtype, torch.amp.GradScaler("cuda") if precision == "fp16" else None
+
+
+def _place(model: torch.nn.Module, bundle, dev: torch.device, distributed: bool) -> tuple[torch.nn.Module, bool]:
+    """Move ``model`` to ``dev`` in training mode; returns what to call (DDP-wrapped under torchrun) and
+    whether inputs go channels-last."""
+    # conv nets on images run channels-last on a GPU (tensor-core friendly); same values, other strides
+    channels_last = dev.type == "cuda" and len(bundle.input_shape) == 3
+    model.to(dev)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    model.train()
+    if not distributed:
+        return model, channels_last
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None), channels_last
+
+
 def fit(
     model: torch.nn.Module,
     bundle,
@@ -191,73 +340,44 @@ def fit(
     save_state: Callable[[dict], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> list[EpochLog]:
-    """Train ``model`` on ``bundle.train`` samples ``train_ids`` for ``epochs`` epochs.
+    """Train ``model`` on ``bundle.train`` samples ``train_ids`` for ``epochs`` epochs: each epoch is
+    :func:`train_one_epoch` (SGD with momentum, the learning rate following ``cfg.schedule``), :func:`evaluate`
+    of every split in ``eval_splits``, then the hooks' ``on_epoch_end``. Randomness (order, augmentation,
+    dynamic selection) comes from ``seed``.
 
-    SGD with momentum; the learning rate follows ``cfg.schedule`` per epoch.
-    After every epoch, every split in ``eval_splits`` is evaluated and the
-    hooks are called. Randomness (order, augmentation, dynamic selection)
-    comes from ``seed``.
+    ``plan`` (default: ``train_ids`` every epoch) gives each epoch's sample ids and loss weights and observes
+    every batch's per-sample losses. ``class_weights(epoch, logs)`` gives per-class loss weights for an epoch
+    from the logs of the epochs before it (None: unweighted). The batch loss is ``weighted_loss``; without any
+    weights it is the plain mean. ``on_step(done, total)`` follows each optimiser step (progress bars).
 
-    ``plan`` (default: ``train_ids`` every epoch) gives each epoch's sample ids
-    and loss weights and observes every batch's per-sample losses.
-    ``class_weights(epoch, logs)`` gives per-class loss weights for an epoch
-    from the logs of the epochs before it (None: unweighted). The batch loss
-    is ``weighted_loss``; without any weights it is the plain mean.
+    ``save_state(state)`` is called at every epoch's end (after the hooks) with everything training needs to go
+    on (:func:`training_state`: weights, optimiser, every random generator, the logs, the hooks' states), copied
+    to the host; ``resume=state`` continues after that epoch, and on a CPU gives the same weights, logits and
+    logs as an uninterrupted run.
 
-    ``save_state(state)`` is called at every epoch's end (after the hooks)
-    with everything training needs to go on (:func:`training_state`: weights,
-    optimiser, every random generator, the logs, the hooks' states), copied
-    to the host; ``resume=state`` continues after that epoch, and on a CPU
-    gives the same weights, logits and logs as an uninterrupted run.
-
-    ``on_step(done, total)`` is called after each optimiser step with the
-    steps done of the epoch's total (progress bars).
-
-    Under torchrun (:mod:`pipeline.engine.distributed`) every rank trains on
-    its shard of each global batch through DistributedDataParallel, and the
-    hooks see every rank's samples of each step (gathered), so they observe
-    exactly what one process would.
+    Under torchrun (:mod:`pipeline.engine.distributed`) every rank trains on its shard of each global batch
+    through DistributedDataParallel, and the hooks see every rank's samples of each step (gathered), so they
+    observe exactly what one process would.
     """
     from pipeline.engine import distributed as D
 
     W = D.world()
     dev = torch.device(device)
-    precision = getattr(cfg, "precision", "fp32")
-    if precision == "fp16" and dev.type != "cuda":
-        from pipeline.io import PruneError
-
-        raise PruneError("--precision fp16 needs a CUDA GPU (loss scaling); on a CPU use bf16 or fp32")
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    # conv nets on images run channels-last on a GPU (tensor-core friendly); same values, other strides
-    channels_last = dev.type == "cuda" and len(bundle.input_shape) == 3
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    model.train()
-    net = model
-    if W.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        dev = torch.device(device)
-        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    amp_dtype, scaler = _precision(cfg, dev)
+    net, channels_last = _place(model, bundle, dev, W.distributed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay, nesterov=cfg.nesterov and cfg.momentum > 0)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    train = resident(bundle.train, device)
-    on_device = train.x is not None and train.x.device.type == torch.device(device).type  # batches gathered there
-    y_all = torch.from_numpy(train.y).to(device)
-    eval_y = {s: torch.from_numpy(getattr(bundle, s).y) for s in eval_splits}  # metrics are computed on the host
-    C = len(bundle.classes)
+    resident(bundle.train, device)  # whether the inputs fit on the GPU is decided now, before a resumed state loads
+    evals = {s: getattr(bundle, s) for s in eval_splits}  # an unknown split fails before any training
+    eval_batch = max(256, cfg.batch_size * 2)
     logs: list[EpochLog] = []
     if plan is None:
         plan = StaticPlan(train_ids)
     hooks = [h for h in (plan, *hooks) if overrides(h, "on_batch") or overrides(h, "on_epoch_end")]
-    on_batch = [h for h in hooks if overrides(h, "on_batch")]
-    start = 0
-    if resume is not None:
-        start = load_training_state(resume, model, opt, rng, gen, logs, [plan, *hooks_all(hooks, plan)], device)
+    stateful = [plan, *hooks_all(hooks, plan)]  # whose states a resume restores, in this order
+    start = 0 if resume is None else load_training_state(resume, model, opt, rng, gen, logs, stateful, device)
     for epoch in range(start, epochs):
         lr = cfg.lr * lr_factor(cfg, epoch, epochs)
         for group in opt.param_groups:
@@ -267,73 +387,19 @@ def fit(
             D.check_same(ids, f"samples for epoch {epoch}")  # plans see the same gathered losses on every rank
         cw = class_weights(epoch, logs) if class_weights is not None else None
         cw = None if cw is None else torch.as_tensor(cw, dtype=torch.float32, device=device)
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        steps = seen = 0
-        # batches of positions into ids, so that each sample's weight travels with it
-        steps_pos = batches(np.arange(len(ids)), cfg.batch_size, rng)
-        if W.distributed:
-            if min(len(p) for p in steps_pos) < W.size:
-                from pipeline.io import PruneError
-
-                raise PruneError(f"a batch of {min(len(p) for p in steps_pos)} samples cannot be shared by {W.size} "
-                                 "processes: use a larger --batch-size or fewer processes")
-            steps_pos = [D.shard(p) for p in steps_pos]  # this rank's share of each global batch
-        # file-backed inputs are decoded ahead by DataLoader workers, in this order
-        decoded = batches_of(train, [ids[p] for p in steps_pos], device) if train.files is not None else None
-        for pos in steps_pos:
-            idx = ids[pos]
-            idx_t = torch.from_numpy(idx).to(device, non_blocking=True)
-            x = next(decoded) if decoded is not None else train.take(idx_t if on_device else idx, device)
-            if bundle.augment is not None:
-                x = bundle.augment(x, gen)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = y_all[idx_t]
-            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y, reduction="none")  # the loss in float32 under any precision
-            opt.zero_grad(set_to_none=True)
-            if weights is None and cw is None:
-                total = loss.mean()
-            else:
-                w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32, non_blocking=True)
-                total = weighted_loss(loss, y, w, cw)
-            (total if scaler is None else scaler.scale(total)).backward()
-            if W.distributed:  # every rank's samples of this step, on every rank (the hooks may differ by rank)
-                all_idx, out, per_sample = D.gather(idx_t, logits.detach(), loss.detach())
-                seen += len(all_idx)
-                for h in on_batch:
-                    h.on_batch(epoch, all_idx, out, per_sample)
-            elif on_batch:
-                out, per_sample = logits.detach(), loss.detach()
-                for h in on_batch:
-                    h.on_batch(epoch, idx_t, out, per_sample)
-            if scaler is None:
-                opt.step()
-            else:
-                scaler.step(opt)
-                scaler.update()
-            loss_sum += loss.detach().sum()
-            steps += 1
-            if on_step is not None:
-                on_step(steps, len(steps_pos))
-        if W.distributed:
-            loss_sum = D.all_sum(loss_sum)
-            if seen != len(ids):  # pragma: no cover - the shards of every batch cover it exactly
-                raise RuntimeError(f"epoch {epoch}: the ranks trained on {seen} samples, the plan gave {len(ids)}")
-        log = EpochLog(epoch=epoch, lr=lr, train_loss=float(loss_sum) / max(1, len(ids)), samples=len(ids), steps=steps)
-        for s in eval_splits:
-            logits = predict(model, getattr(bundle, s), None, device, max(256, cfg.batch_size * 2))
-            log.evals[s] = class_metrics(logits.cpu(), eval_y[s], C)
+        done = train_one_epoch(net, opt, bundle, ids, epoch, device=device, batch_size=cfg.batch_size, rng=rng,
+                               gen=gen, weights=weights, class_weight=cw, hooks=hooks, amp_dtype=amp_dtype,
+                               scaler=scaler, channels_last=channels_last, on_step=on_step)
+        log = EpochLog(epoch=epoch, lr=lr, train_loss=done.train_loss, samples=done.samples, steps=done.steps,
+                       evals={s: evaluate(model, split, len(bundle.classes), device=device, batch_size=eval_batch)
+                              for s, split in evals.items()})
         if not math.isfinite(log.train_loss):
-            from pipeline.io import PruneError
-
             raise PruneError(f"training diverged at epoch {epoch} (loss is {log.train_loss}); try a lower --lr")
         for h in hooks:
             h.on_epoch_end(epoch, model, log.evals)
         logs.append(log)
         if save_state is not None:
-            save_state(training_state(epoch, model, opt, rng, gen, logs, [plan, *hooks_all(hooks, plan)]))
+            save_state(training_state(epoch, model, opt, rng, gen, logs, stateful))
         if progress is not None:
             progress(log)
     return logs
@@ -414,8 +480,6 @@ DEVICE_HELP = "use auto, cpu, cuda or cuda:N"
 
 def resolve_device(name: str) -> torch.device:
     """``--device`` as a torch device that exists here; one line otherwise (before any data is loaded)."""
-    from pipeline.io import PruneError
-
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -11,6 +11,7 @@ non-empty folder is refused.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -159,80 +160,126 @@ def _preset_text(preset: dict[str, Any]) -> str:
     return text
 
 
+@dataclass
+class _Page:
+    """What every section of the report reads and writes: the query run, the document, the figures' folder."""
+
+    r: Any  # the query run (pipeline.io.Run)
+    doc: Doc
+    out: Path  # figures are written here
+    what: str  # the query run in words (figures.describe_run)
+    classes: list[str]
+    log: Callable[[str], None]
+
+
 def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Path | None, score: str | None,
           log) -> tuple[Doc, dict[str, Any]]:
-    import polars as pl
-
-    doc = Doc()
-    info = r.info
-    what = F.describe_run(info)
-    classes = list(r.classes)
-    doc.h(1, f"prune report: {r.path}")
-    doc.p(f"Query run: {what}, {r.epochs} epochs, {r.inits} init(s), {r.n} training samples in {len(classes)} "
-          f"classes (fingerprint {str(r.fingerprint)[:12]}…).")
+    """The report of run ``r`` (figures written into ``out``) and the summary report.json keeps, section by section:
+    the run in one line; its sweep ``folder``; its score tables; the data map; the samples per class kept by
+    ``manifest`` (default: a pruned cell of the sweep at ``rate``); pictures of samples ranked by ``score``
+    (default: the sweep's score)."""
+    page = _Page(r=r, doc=Doc(), out=out, what=F.describe_run(r.info), classes=list(r.classes), log=log)
+    page.doc.h(1, f"prune report: {r.path}")
+    page.doc.p(f"Query run: {page.what}, {r.epochs} epochs, {r.inits} init(s), {r.n} training samples in "
+               f"{len(page.classes)} classes (fingerprint {str(r.fingerprint)[:12]}…).")
     summary: dict[str, Any] = {}
     chosen_manifest = None
-
     if folder is not None:
-        df = read_sweep_results(layout.sweep_results(folder))
-        seeds = sorted(df["seed"].unique().to_list())
-        epochs = sorted(df.filter(pl.col("method") == "full")["epochs"].unique().to_list()) or \
-            sorted(df["epochs"].unique().to_list())
-        chosen = T.choose_by_validation(df)
-        n_cells = df["cell"].n_unique()
-        preset = _preset_of(folder)
-        doc.h(2, f"Sweep {folder.name}")
-        doc.p(f"{n_cells} cells × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each trained for "
-              f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, mean ± std over seeds. "
-              "The seed draws both the selection and the training. Where several values of a hyper-parameter "
-              "(β, γ, where DRoP's quota reads class recalls) were tried, the combination shown has the best mean "
-              "validation accuracy (final epoch, DRoP's val split); its test accuracy is reported, and test "
-              "accuracy never takes part in the choice. Δ: mean test accuracy minus random pruning's "
-              "at the same rate (under the same budget where random ran under it), in points.")
-        if preset is not None:
-            doc.p(_preset_text(preset))
-        header, rows = T.results_rows(chosen, None if preset is None else preset.get("published", []))
-        doc.table(header, rows)
-        summary["table"] = {"header": header, "rows": rows}
-        summary["hyper"] = T.hyper_names(chosen)
-        if preset is not None:
-            summary["preset"] = preset
-        chosen_fig = T.figure_labels(chosen)
-        run_words = f"{what}, {'/'.join(map(str, epochs))} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
-        if chosen.filter(pl.col("rate").is_not_null()).height:
-            name = F.metric_vs_rate(chosen_fig, "accuracy", "test accuracy (%)",
-                                    f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out,
-                                    "accuracy_vs_rate.png")
-            doc.img(name, "Test accuracy against the fraction of training samples removed; one line per method "
-                          "(hyper-parameters chosen by validation), band: ± one std over seeds; dashed: full data.")
-            name = F.metric_vs_rate(chosen_fig, "worst_class_accuracy", "worst-class test accuracy (%)",
-                                    f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
-                                    "worst_class_vs_rate.png")
-            doc.img(name, "The lowest per-class test recall against the pruning rate (DRoP's robustness metric).")
-            rates = sorted(chosen.filter(pl.col("rate").is_not_null())["rate"].unique().to_list())
-            at = rates[-1] if rate is None else rate
-            if at not in rates:
-                raise PruneError(f"--rate {at:g} is not a rate of sweep {folder.name} ({', '.join(f'{x:g}' for x in rates)})")
-            sel = chosen_fig.filter((pl.col("rate") == at) | (pl.col("method") == "full"))
-            names, recalls = [], []
-            for row in sel.iter_rows(named=True):
-                vals = df.filter(pl.col("cell") == row["cell"])["class_recall"].to_list()
-                names.append(row["label"])
-                recalls.append(np.mean(np.asarray(vals, dtype=np.float64), axis=0))
-            name = F.per_class_heatmap(names, classes, np.stack(recalls),
-                                       f"Per-class test recall at pruning rate {at:g} — {run_words} (mean over seeds)",
-                                       out, "per_class_at_rate.png")
-            doc.img(name, f"Per-class test recall (%) of each method at rate {at:g}, and of full data.")
-            pruned = [row for row in sel.iter_rows(named=True) if row["method"] not in ("full", "random")]
-            pick = pruned[0] if pruned else next((row for row in sel.iter_rows(named=True) if row["method"] != "full"),
-                                                 None)
-            if pick is not None:
-                chosen_manifest = folder / "cells" / pick["cell"] / f"seed={seeds[0]}" / "keep.parquet"
-        summary["chosen"] = [{k: v for k, v in row.items() if k not in ("betas",)}
-                             for row in chosen.drop("betas").iter_rows(named=True)]
-        score = score or next((s for s in df["score"].to_list() if s is not None), None)
+        chosen_manifest, score = _sweep_section(page, folder, summary, rate=rate, score=score)
+    tables = _score_tables(r, log)
+    targets = r.targets
+    if tables:
+        _scores_section(page, tables, targets)
+    conf, last_pred = _data_map_section(page)
+    mpath = Path(manifest) if manifest is not None else chosen_manifest
+    if mpath is not None and mpath.exists():
+        _kept_section(page, mpath, targets)
+    pick = next((t for t in tables if t[0] == score), tables[0] if tables else None)
+    if pick is not None:
+        _samples_section(page, pick, targets, conf, last_pred)
+    return page.doc, summary
 
-    # score tables of the run
+
+def _sweep_section(page: _Page, folder: Path, summary: dict[str, Any], *, rate: float | None,
+                   score: str | None) -> tuple[Path | None, str | None]:
+    """The sweep's results table (hyper-parameters chosen by validation) and its figures, into ``summary`` too.
+
+    Returns the manifest of the first pruned method at the figures' rate (None without rated cells) and
+    ``score``, or when None the first score the sweep pruned with."""
+    import polars as pl
+
+    doc = page.doc
+    df = read_sweep_results(layout.sweep_results(folder))
+    seeds = sorted(df["seed"].unique().to_list())
+    epochs = sorted(df.filter(pl.col("method") == "full")["epochs"].unique().to_list()) or \
+        sorted(df["epochs"].unique().to_list())
+    chosen = T.choose_by_validation(df)
+    n_cells = df["cell"].n_unique()
+    preset = _preset_of(folder)
+    doc.h(2, f"Sweep {folder.name}")
+    doc.p(f"{n_cells} cells × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each trained for "
+          f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, mean ± std over seeds. "
+          "The seed draws both the selection and the training. Where several values of a hyper-parameter "
+          "(β, γ, where DRoP's quota reads class recalls) were tried, the combination shown has the best mean "
+          "validation accuracy (final epoch, DRoP's val split); its test accuracy is reported, and test "
+          "accuracy never takes part in the choice. Δ: mean test accuracy minus random pruning's "
+          "at the same rate (under the same budget where random ran under it), in points.")
+    if preset is not None:
+        doc.p(_preset_text(preset))
+    header, rows = T.results_rows(chosen, None if preset is None else preset.get("published", []))
+    doc.table(header, rows)
+    summary["table"] = {"header": header, "rows": rows}
+    summary["hyper"] = T.hyper_names(chosen)
+    if preset is not None:
+        summary["preset"] = preset
+    chosen_manifest = None
+    if chosen.filter(pl.col("rate").is_not_null()).height:
+        run_words = (f"{page.what}, {'/'.join(map(str, epochs))} epochs, "
+                     f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}")
+        chosen_manifest = _sweep_figures(page, folder, df, chosen, run_words, rate=rate, seed=seeds[0])
+    summary["chosen"] = [{k: v for k, v in row.items() if k not in ("betas",)}
+                         for row in chosen.drop("betas").iter_rows(named=True)]
+    return chosen_manifest, score or next((s for s in df["score"].to_list() if s is not None), None)
+
+
+def _sweep_figures(page: _Page, folder: Path, df, chosen, run_words: str, *, rate: float | None,
+                   seed: int) -> Path | None:
+    """Test and worst-class accuracy against the pruning rate, and per-class recall at ``rate`` (default: the
+    highest); returns the keep.parquet of ``seed`` of the first pruned method there, else of random, else None."""
+    import polars as pl
+
+    doc, out = page.doc, page.out
+    chosen_fig = T.figure_labels(chosen)
+    name = F.metric_vs_rate(chosen_fig, "accuracy", "test accuracy (%)",
+                            f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out, "accuracy_vs_rate.png")
+    doc.img(name, "Test accuracy against the fraction of training samples removed; one line per method "
+                  "(hyper-parameters chosen by validation), band: ± one std over seeds; dashed: full data.")
+    name = F.metric_vs_rate(chosen_fig, "worst_class_accuracy", "worst-class test accuracy (%)",
+                            f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
+                            "worst_class_vs_rate.png")
+    doc.img(name, "The lowest per-class test recall against the pruning rate (DRoP's robustness metric).")
+    rates = sorted(chosen.filter(pl.col("rate").is_not_null())["rate"].unique().to_list())
+    at = rates[-1] if rate is None else rate
+    if at not in rates:
+        raise PruneError(f"--rate {at:g} is not a rate of sweep {folder.name} ({', '.join(f'{x:g}' for x in rates)})")
+    sel = chosen_fig.filter((pl.col("rate") == at) | (pl.col("method") == "full"))
+    names, recalls = [], []
+    for row in sel.iter_rows(named=True):
+        vals = df.filter(pl.col("cell") == row["cell"])["class_recall"].to_list()
+        names.append(row["label"])
+        recalls.append(np.mean(np.asarray(vals, dtype=np.float64), axis=0))
+    name = F.per_class_heatmap(names, page.classes, np.stack(recalls),
+                               f"Per-class test recall at pruning rate {at:g} — {run_words} (mean over seeds)",
+                               out, "per_class_at_rate.png")
+    doc.img(name, f"Per-class test recall (%) of each method at rate {at:g}, and of full data.")
+    pruned = [row for row in sel.iter_rows(named=True) if row["method"] not in ("full", "random")]
+    pick = pruned[0] if pruned else next((row for row in sel.iter_rows(named=True) if row["method"] != "full"), None)
+    return None if pick is None else folder / "cells" / pick["cell"] / f"seed={seed}" / "keep.parquet"
+
+
+def _score_tables(r, log) -> list[tuple[str, np.ndarray, bool | None]]:
+    """(name, scores, higher is harder) of every score table of the run with one score per training sample,
+    random's left out; a table that cannot be read is skipped with a note."""
     sdir = layout.scores_dir(r.path)
     paths = sorted(sdir.glob("*.parquet")) if sdir.is_dir() else []
     tables = []
@@ -244,15 +291,23 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
             continue
         if len(s.score) == r.n and s.meta.get("method") != "random":
             tables.append((p.stem, s.score, s.higher_is_harder))
-    targets = r.targets
-    if tables:
-        doc.h(2, "Scores")
-        name = F.score_distributions(tables, targets, classes, f"Score distributions per class — {what}, "
-                                     f"{r.epochs}-epoch query run", out, "scores_by_class.png")
-        doc.img(name, "Each score table of the run: the distribution of scores within each class (violin, "
-                      "line at the median).")
+    return tables
 
-    # data map
+
+def _scores_section(page: _Page, tables: list, targets: np.ndarray) -> None:
+    page.doc.h(2, "Scores")
+    name = F.score_distributions(tables, targets, page.classes, f"Score distributions per class — {page.what}, "
+                                 f"{page.r.epochs}-epoch query run", page.out, "scores_by_class.png")
+    page.doc.img(name, "Each score table of the run: the distribution of scores within each class (violin, "
+                       "line at the median).")
+
+
+def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray]:
+    """Dataset cartography of the query run; returns each sample's mean p(label) over epochs and inits (confidence)
+    and init 0's prediction at the last epoch."""
+    import polars as pl
+
+    r = page.r
     dyn = (r.dynamics().group_by("sample")
            .agg(pl.col("p_true").mean().alias("confidence"), pl.col("p_true").std(ddof=0).alias("variability"),
                 pl.col("correct").cast(pl.Float64).mean().alias("correctness"))
@@ -260,60 +315,61 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
     last = (r.dynamics().filter(pl.col("epoch") == pl.col("epoch").max()).filter(pl.col("init") == 0)
             .select("sample", "pred").sort("sample").collect())
     conf, var, corr = (dyn[c].to_numpy() for c in ("confidence", "variability", "correctness"))
-    doc.h(2, "Data map")
-    name = F.data_map(conf, var, corr, f"Data map (dataset cartography) — {what}, {r.epochs}-epoch query run, "
-                      f"{r.n} training samples", out, "data_map.png")
-    doc.img(name, "Each training sample's mean and std over epochs (and inits) of the query model's probability "
-                  "of its label (Swayamdipta et al. 2020), coloured by the fraction of epochs it was predicted right.")
+    page.doc.h(2, "Data map")
+    name = F.data_map(conf, var, corr, f"Data map (dataset cartography) — {page.what}, {r.epochs}-epoch query run, "
+                      f"{r.n} training samples", page.out, "data_map.png")
+    page.doc.img(name, "Each training sample's mean and std over epochs (and inits) of the query model's probability "
+                       "of its label (Swayamdipta et al. 2020), coloured by the fraction of epochs it was predicted "
+                       "right.")
+    return conf, last["pred"].to_numpy()
 
-    # kept vs full counts of a manifest
-    mpath = Path(manifest) if manifest is not None else chosen_manifest
-    if mpath is not None and mpath.exists():
-        m = read_manifest(mpath)
-        full_counts = np.bincount(targets, minlength=len(classes))
-        kept_counts = np.bincount(targets[m.sample], minlength=len(classes))
-        meth = m.meta.get("method", "?")
-        sc = (m.meta.get("scores") or {}).get("method")
-        desc = f"{sc + ' + ' if sc else ''}{meth}, quota {m.meta.get('quota', 'none')}, rate {m.meta.get('rate')}"
-        doc.h(2, "Kept samples per class")
-        name = F.kept_vs_full(classes, full_counts, kept_counts,
-                              f"Kept vs full training samples per class — {desc} ({len(m.sample)} of {r.n} kept)",
-                              out, "kept_vs_full.png")
-        doc.img(name, f"Training samples per class in the full set and kept by {mpath} ({desc}); the label "
-                      "over each bar is the share kept.")
 
-    # pictures of the hardest, easiest and likely mislabelled samples
-    pick = next((t for t in tables if t[0] == score), tables[0] if tables else None)
-    if pick is not None:
-        try:
-            from pipeline.data import load_dataset
+def _kept_section(page: _Page, mpath: Path, targets: np.ndarray) -> None:
+    """Training samples per class in the full set and kept by the manifest at ``mpath``."""
+    m = read_manifest(mpath)
+    full_counts = np.bincount(targets, minlength=len(page.classes))
+    kept_counts = np.bincount(targets[m.sample], minlength=len(page.classes))
+    meth = m.meta.get("method", "?")
+    sc = (m.meta.get("scores") or {}).get("method")
+    desc = f"{sc + ' + ' if sc else ''}{meth}, quota {m.meta.get('quota', 'none')}, rate {m.meta.get('rate')}"
+    page.doc.h(2, "Kept samples per class")
+    name = F.kept_vs_full(page.classes, full_counts, kept_counts,
+                          f"Kept vs full training samples per class — {desc} ({len(m.sample)} of {page.r.n} kept)",
+                          page.out, "kept_vs_full.png")
+    page.doc.img(name, f"Training samples per class in the full set and kept by {mpath} ({desc}); the label "
+                       "over each bar is the share kept.")
 
-            x = load_dataset(r.dataset, data_dir=info.get("data_dir")).train.x
-            x = x.numpy() if hasattr(x, "numpy") else None
-        except Exception as err:  # the run's data may be the user's own, not loadable here
-            log(f"note: no sample pictures: cannot load {r.dataset} ({err})")
-            x = None
-        if x is not None and len(x) == r.n:
-            method, values, hard_high = pick
-            hard_high = True if hard_high is None else hard_high
-            order = np.argsort(-values if hard_high else values, kind="stable")
-            hardest, easiest = order[:N_EXAMPLES], order[::-1][:N_EXAMPLES]
-            pred = last["pred"].to_numpy()
-            # misclassified at the last epoch first, then the lowest mean p(label)
-            likely = np.lexsort((conf, pred == targets))[:N_EXAMPLES]
-            c = classes
 
-            def cap(ids, with_pred=False):
-                return [f"#{i} label {c[targets[i]]}" + (f"\nsays {c[pred[i]]}, mean p(label) {conf[i]:.2f}"
-                                                          if with_pred else f"\n{method} {values[i]:.3g}") for i in ids]
+def _samples_section(page: _Page, pick: tuple, targets: np.ndarray, conf: np.ndarray, pred: np.ndarray) -> None:
+    """Pictures of the hardest and easiest samples by the score table ``pick`` and of the likely mislabelled ones
+    (wrong at the last epoch first, then the lowest mean p(label)), when the run's data set loads here."""
+    r, c = page.r, page.classes
+    try:
+        from pipeline.data import load_dataset
 
-            rule = mislabelled_rule(int((pred != targets).sum()))
-            groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest)),
-                      ("likely mislabelled", likely, cap(likely, True))]
-            doc.h(2, "Samples")
-            name = F.examples(x, groups, f"Training samples of {what}: the {N_EXAMPLES} hardest and easiest by "
-                              f"{method}, and {N_EXAMPLES} likely mislabelled ({rule})", out, "samples.png")
-            doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row, "
-                          f"likely mislabelled: {rule}, with the model's prediction at its last epoch and the mean "
-                          "p(label) over epochs.")
-    return doc, summary
+        x = load_dataset(r.dataset, data_dir=r.info.get("data_dir")).train.x
+        x = x.numpy() if hasattr(x, "numpy") else None
+    except Exception as err:  # the run's data may be the user's own, not loadable here
+        page.log(f"note: no sample pictures: cannot load {r.dataset} ({err})")
+        return
+    if x is None or len(x) != r.n:
+        return
+    method, values, hard_high = pick
+    hard_high = True if hard_high is None else hard_high
+    order = np.argsort(-values if hard_high else values, kind="stable")
+    hardest, easiest = order[:N_EXAMPLES], order[::-1][:N_EXAMPLES]
+    likely = np.lexsort((conf, pred == targets))[:N_EXAMPLES]
+
+    def cap(ids, with_pred=False):
+        return [f"#{i} label {c[targets[i]]}" + (f"\nsays {c[pred[i]]}, mean p(label) {conf[i]:.2f}"
+                                                  if with_pred else f"\n{method} {values[i]:.3g}") for i in ids]
+
+    rule = mislabelled_rule(int((pred != targets).sum()))
+    groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest)),
+              ("likely mislabelled", likely, cap(likely, True))]
+    page.doc.h(2, "Samples")
+    name = F.examples(x, groups, f"Training samples of {page.what}: the {N_EXAMPLES} hardest and easiest by "
+                      f"{method}, and {N_EXAMPLES} likely mislabelled ({rule})", page.out, "samples.png")
+    page.doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row, "
+                       f"likely mislabelled: {rule}, with the model's prediction at its last epoch and the mean "
+                       "p(label) over epochs.")
