@@ -109,19 +109,15 @@ def _record_stage(*, run, data, data_dir, download, model, epochs, inits, seed, 
         stage = _run_stage(run, force)
         partial, lock, saved = find_resumable(run)
         stage.open(partial, lock)  # the stage owns the lock from here on, and never removes this folder
-        a = saved["args"]
-        data, data_dir, model, epochs, inits, seed = a["data"], a["data_dir"], a["model"], a["epochs"], a["inits"], a["seed"]
-        batch_size, lr, eval_pass, checkpoints = a["batch_size"], a["lr"], a["eval_pass"], a["checkpoints"]
-        logits_dtype, embeddings, label_noise = a["logits_dtype"], a["embeddings"], a["label_noise"]
-        manifest, pool, mc_samples, dropout = a.get("manifest"), a.get("pool", False), a.get("mc_samples", 0), a.get("dropout")
-        precision = a.get("precision")
-    args = {"data": data, "data_dir": data_dir, "model": model, "epochs": epochs, "inits": inits, "seed": seed,
-            "batch_size": batch_size, "lr": lr, "eval_pass": eval_pass, "checkpoints": checkpoints,
-            "logits_dtype": logits_dtype, "embeddings": embeddings, "label_noise": label_noise,
-            "manifest": None if manifest is None else os.fspath(manifest), "pool": bool(pool),
-            "mc_samples": int(mc_samples), "dropout": dropout, "precision": precision}
+        spec = RecordSpec.from_json(saved["args"])
+    else:
+        spec = RecordSpec(data=data, data_dir=data_dir, model=model, epochs=epochs, inits=inits, seed=seed,
+                          batch_size=batch_size, lr=lr, eval_pass=eval_pass, checkpoints=checkpoints,
+                          logits_dtype=logits_dtype, embeddings=embeddings, label_noise=label_noise,
+                          manifest=None if manifest is None else os.fspath(manifest), pool=bool(pool),
+                          mc_samples=int(mc_samples), dropout=dropout, precision=precision)
     try:
-        return _record(run=run, download=download, device=device, force=force, log=log, args=args, saved=saved,
+        return _record(run=run, download=download, device=device, force=force, log=log, spec=spec, saved=saved,
                        stage=stage)
     finally:
         if stage is not None:
@@ -168,12 +164,45 @@ def find_resumable(run: Path) -> tuple[Path, int, dict]:
 RESUME_VERSION = 2  # 2: dynamics/ gained kl_step, and the state what the next epoch's kl_step compares with
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordSpec:
+    """What one ``prune record`` records, checked once (:func:`_check_options`, before anything is loaded); an
+    interrupted recording keeps it in resume.pt (:meth:`to_json`) and ``--resume`` continues with exactly it."""
+
+    data: str
+    data_dir: str | None
+    model: str | None
+    epochs: int | None
+    inits: int
+    seed: int
+    batch_size: int | None
+    lr: float | None
+    eval_pass: bool
+    checkpoints: str
+    logits_dtype: str
+    embeddings: str
+    label_noise: float
+    manifest: str | None = None
+    pool: bool = False
+    mc_samples: int = 0
+    dropout: float | None = None
+    precision: str | None = None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "RecordSpec":
+        """A kept spec; keys an older recording did not keep take their defaults."""
+        return cls(**{f.name: doc[f.name] for f in dataclasses.fields(cls) if f.name in doc})
+
+
 @dataclasses.dataclass
 class _Recording:
     """One recording, settled before any folder is made: what it trains on, how, and what it keeps."""
 
     run: Path
-    args: dict  # the options, as resume.pt keeps them
+    spec: RecordSpec  # the options, as resume.pt keeps them
     saved: dict | None  # the state an interrupted recording kept (None: a fresh recording)
     log: Callable[[str], None]
     dev: object  # the torch device
@@ -199,24 +228,24 @@ class _Recording:
 
     @property
     def pool_dtype(self) -> str:
-        return "float16" if self.args["logits_dtype"] == "none" else self.args["logits_dtype"]  # what pool scores read
+        return "float16" if self.spec.logits_dtype == "none" else self.spec.logits_dtype  # what pool scores read
 
 
-def _record(*, run: Path, download: bool, device: str, force: bool, log, args: dict, saved: dict | None,
+def _record(*, run: Path, download: bool, device: str, force: bool, log, spec: RecordSpec, saved: dict | None,
             stage: Staged | None) -> Path:
     """Check, prepare, then write the recording into its hidden folder and swap that into place."""
     from pipeline.engine import distributed as D
 
     W = D.world()
-    _check_options(args)
+    _check_options(spec)
     manifest = None
-    if args["manifest"] is not None:
+    if spec.manifest is not None:
         from pipeline.io import read_manifest
 
-        manifest = read_manifest(args["manifest"])  # one line for a missing or damaged file, before any training
+        manifest = read_manifest(spec.manifest)  # one line for a missing or damaged file, before any training
     if stage is None:
         stage = _claim(run, force, W)
-    r = _prepare(run, args, saved, device, download, log, manifest)
+    r = _prepare(run, spec, saved, device, download, log, manifest)
     if not W.main:
         _train_as_other_rank(r)
         return run
@@ -231,7 +260,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
         group = _open_group(r, partial)
         r.eval_cols = saved["eval_cols"] if saved else {f.name: [] for f in EVAL_SCHEMA}
         r.final_test = list(saved["final_test"]) if saved else []
-        for i in range(saved["init"] if saved else 0, r.args["inits"]):
+        for i in range(saved["init"] if saved else 0, r.spec.inits):
             _record_init(r, partial, group, i)
         _finish(r, partial, W)
     # resume.pt goes only now: a kill at any step before the swap (the checksums of a large run take minutes)
@@ -240,10 +269,10 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, args: d
     return run
 
 
-def _check_options(args: dict) -> None:
+def _check_options(spec: RecordSpec) -> None:
     """One line for options that cannot go together, before anything is loaded."""
-    inits, logits_dtype, eval_pass = args["inits"], args["logits_dtype"], args["eval_pass"]
-    label_noise, pool, mc_samples = args["label_noise"], args["pool"], args["mc_samples"]
+    inits, logits_dtype, eval_pass = spec.inits, spec.logits_dtype, spec.eval_pass
+    label_noise, pool, mc_samples = spec.label_noise, spec.pool, spec.mc_samples
     if inits < 1:
         raise PruneError(f"--inits must be at least 1, got {inits}")
     if logits_dtype not in ("float16", "float32", "none"):
@@ -253,7 +282,7 @@ def _check_options(args: dict) -> None:
                          "(dynamics/ keeps the training pass's scalars) or record with --logits float16")
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
-    if pool and args["manifest"] is None:
+    if pool and spec.manifest is None:
         raise PruneError("--pool predicts the samples a --manifest leaves out: give --manifest too")
     if mc_samples < 0 or (mc_samples and not pool):
         raise PruneError("--mc-samples must be a count >= 0, and needs --manifest M --pool (it samples the pool)"
@@ -279,24 +308,24 @@ def _claim(run: Path, force: bool, W) -> Staged | None:
     return stage
 
 
-def _prepare(run: Path, args: dict, saved: dict | None, device: str, download: bool, log, manifest) -> _Recording:
+def _prepare(run: Path, spec: RecordSpec, saved: dict | None, device: str, download: bool, log, manifest) -> _Recording:
     """The device, the data (labels flipped by --label-noise, cut to the manifest's samples) and the recipe."""
     from pipeline.engine.loop import resolve_device
     from pipeline.engine.setup import load_data, train_config
 
-    data, seed, label_noise, precision = args["data"], args["seed"], args["label_noise"], args.get("precision")
+    data, seed, label_noise, precision = spec.data, spec.seed, spec.label_noise, spec.precision
     dev = resolve_device(device)
     if precision is not None:
         from pipeline.engine.setup import check_precision
 
         check_precision(precision, dev)
-    bundle = load_data(data, args["data_dir"], download)
-    cfg = train_config(data, args["model"], epochs=args["epochs"], batch_size=args["batch_size"], lr=args["lr"],
-                       dropout=args["dropout"], precision=precision)
-    if args["mc_samples"] and cfg.dropout <= 0:
+    bundle = load_data(data, spec.data_dir, download)
+    cfg = train_config(data, spec.model, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
+                       dropout=spec.dropout, precision=precision)
+    if spec.mc_samples and cfg.dropout <= 0:
         raise PruneError("--mc-samples samples dropout masks, and the model has none: give --dropout P (e.g. 0.3)")
-    ckpts = parse_epochs(args["checkpoints"], cfg.epochs, "--checkpoints")
-    snapshots = parse_epochs(args["embeddings"], cfg.epochs, "--embeddings")
+    ckpts = parse_epochs(spec.checkpoints, cfg.epochs, "--checkpoints")
+    snapshots = parse_epochs(spec.embeddings, cfg.epochs, "--embeddings")
     n, C = len(bundle.train), len(bundle.classes)
     clean = bundle.train.y
     if label_noise > 0:
@@ -307,7 +336,7 @@ def _prepare(run: Path, args: dict, saved: dict | None, device: str, download: b
         # A new Split (same inputs) rather than an edit: the loader's bundle stays clean.
         bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=flip_labels(clean, C, label_noise, seed)))
         log(f"label noise: flipped {int(np.sum(bundle.train.y != clean))} of {n} training labels (seed {seed})")
-    r = _Recording(run=run, args=args, saved=saved, log=log, dev=dev, cfg=cfg, bundle=bundle, full_train=bundle.train,
+    r = _Recording(run=run, spec=spec, saved=saved, log=log, dev=dev, cfg=cfg, bundle=bundle, full_train=bundle.train,
                    clean=clean, fp=fingerprint(bundle.name, "train", bundle.train.y, bundle.identity), ckpts=ckpts,
                    snapshots=snapshots, n_full=n, manifest=manifest)
     if manifest is not None:
@@ -317,7 +346,7 @@ def _prepare(run: Path, args: dict, saved: dict | None, device: str, download: b
 
 def _keep_manifest_samples(r: _Recording) -> None:
     """``--manifest M``: train on M's samples only (and with --pool, predict the others); M is checked first."""
-    m, path, data, n = r.manifest, r.args["manifest"], r.args["data"], r.n_full
+    m, path, data, n = r.manifest, r.spec.manifest, r.spec.data, r.n_full
     ids = m.ids
     if m.fingerprint is None:
         r.log(f"note: {path} carries no fingerprint (not written by prune select); its ids are taken to be "
@@ -329,7 +358,7 @@ def _keep_manifest_samples(r: _Recording) -> None:
         raise PruneError(f"{path} names sample {ids[-1]} but {data} has {n} training samples")
     if m.weight is not None:
         r.log(f"note: {path} has a weight column; the query model trains on its samples unweighted")
-    if r.args["pool"]:
+    if r.spec.pool:
         r.pool_ids = np.setdiff1d(np.arange(n, dtype=np.int64), ids, assume_unique=True)
         if len(r.pool_ids) == 0:
             raise PruneError(f"--pool: {path} keeps every training sample, so there is no pool to predict")
@@ -346,16 +375,16 @@ def _train_as_other_rank(r: _Recording) -> None:
     from pipeline.engine.loop import fit
     from pipeline.engine.setup import build
 
-    for i in range(r.args["inits"]):
-        net = build(r.cfg.model, r.bundle, r.args["seed"] + i, r.cfg.dropout)
+    for i in range(r.spec.inits):
+        net = build(r.cfg.model, r.bundle, r.spec.seed + i, r.cfg.dropout)
         fit(net, r.bundle, np.arange(r.n, dtype=np.int64), r.cfg, epochs=r.cfg.epochs, device=r.dev,
-            seed=r.args["seed"] + i)
+            seed=r.spec.seed + i)
 
 
 def _check_resumed(r: _Recording, partial: Path) -> None:
     saved = r.saved
     if saved["fingerprint"] != r.fp:
-        raise PruneError(f"the data of {r.args['data']} changed since the interrupted recording in {partial} began "
+        raise PruneError(f"the data of {r.spec.data} changed since the interrupted recording in {partial} began "
                          "(another fingerprint); it cannot be resumed: record again without --resume")
     done = saved["fit"]["epoch"] + 1
     r.log(f"resuming {partial}: init {saved['init']} after epoch {done}/{r.cfg.epochs}, with the options it was "
@@ -364,18 +393,18 @@ def _check_resumed(r: _Recording, partial: Path) -> None:
 
 def _open_group(r: _Recording, partial: Path):
     """trajectories.zarr: created with its fixed arrays (targets, clean targets, sample ids, pool), or reopened."""
-    a, fresh, n = r.args, r.saved is None, r.n
+    a, fresh, n = r.spec, r.saved is None, r.n
     if not fresh:
         import zarr
 
         group = zarr.open_group(str(layout.trajectories(partial)), mode="r+")
     else:
         attrs = trajectory_attrs(fingerprint=r.fp, classes=r.bundle.classes, epochs=r.cfg.epochs,
-                                 eval_pass=a["eval_pass"], snapshot_epochs=r.snapshots, label_noise=a["label_noise"])
-        group = create_trajectories(layout.trajectories(partial), inits=a["inits"], epochs=r.cfg.epochs,
+                                 eval_pass=a.eval_pass, snapshot_epochs=r.snapshots, label_noise=a.label_noise)
+        group = create_trajectories(layout.trajectories(partial), inits=a.inits, epochs=r.cfg.epochs,
                                     targets=r.bundle.train.y, num_classes=len(r.bundle.classes),
-                                    dtype=a["logits_dtype"], eval_pass=a["eval_pass"], attrs=attrs)
-    if a["label_noise"] > 0 and fresh:
+                                    dtype=a.logits_dtype, eval_pass=a.eval_pass, attrs=attrs)
+    if a.label_noise > 0 and fresh:
         ct = group.create_array("clean_targets", shape=(n,), dtype="int64", chunks=(n,), dimension_names=("sample",))
         ct[:] = r.clean
     if r.ids is not None and fresh:  # rows -> the data set's sample ids
@@ -384,12 +413,12 @@ def _open_group(r: _Recording, partial: Path):
     if r.pool_split is not None and fresh:
         from pipeline.engine.pool import create_pool
 
-        create_pool(group, pool_ids=r.pool_ids, pool_targets=r.pool_split.y, inits=a["inits"], epochs=r.cfg.epochs,
-                    num_classes=len(r.bundle.classes), dtype=r.pool_dtype, mc_samples=a["mc_samples"])
-    if r.full_train.files is not None and a["data_dir"] is not None:  # file-backed: manifests will name each file
+        create_pool(group, pool_ids=r.pool_ids, pool_targets=r.pool_split.y, inits=a.inits, epochs=r.cfg.epochs,
+                    num_classes=len(r.bundle.classes), dtype=r.pool_dtype, mc_samples=a.mc_samples)
+    if r.full_train.files is not None and a.data_dir is not None:  # file-backed: manifests will name each file
         from pipeline.io.files import relative_paths, write_files
 
-        write_files(layout.files_table(partial), relative_paths(r.full_train.files, a["data_dir"]))
+        write_files(layout.files_table(partial), relative_paths(r.full_train.files, a.data_dir))
     return group
 
 
@@ -401,14 +430,14 @@ def _record_init(r: _Recording, partial: Path, group, i: int) -> None:
     from pipeline.engine.recording import RecordHook
     from pipeline.engine.setup import build
 
-    a, cfg, dev, snapshots = r.args, r.cfg, r.dev, r.snapshots
-    s, eval_batch = a["seed"] + i, max(256, 2 * cfg.batch_size)
+    a, cfg, dev, snapshots = r.spec, r.cfg, r.dev, r.snapshots
+    s, eval_batch = a.seed + i, max(256, 2 * cfg.batch_size)
     net = build(cfg.model, r.bundle, s, cfg.dropout)
     continued = r.saved["fit"] if r.saved is not None and i == r.saved["init"] else None
     if 0 in r.ckpts and continued is None:
         save_checkpoint(layout.checkpoint(partial, i, 0), net)
-    hook = RecordHook(run_dir=partial, group=group, init=i, bundle=r.bundle, device=dev, dtype=a["logits_dtype"],
-                      eval_pass=a["eval_pass"], checkpoints=set(r.ckpts) - {0}, eval_batch=eval_batch,
+    hook = RecordHook(run_dir=partial, group=group, init=i, bundle=r.bundle, device=dev, dtype=a.logits_dtype,
+                      eval_pass=a.eval_pass, checkpoints=set(r.ckpts) - {0}, eval_batch=eval_batch,
                       every_epoch=True)
     hooks = [hook]
     if snapshots:
@@ -421,14 +450,14 @@ def _record_init(r: _Recording, partial: Path, group, i: int) -> None:
         from pipeline.engine.pool import PoolHook
 
         ph = PoolHook(group=group, init=i, pool=r.pool_split, device=dev, epochs=cfg.epochs, dtype=r.pool_dtype,
-                      mc_samples=a["mc_samples"], seed=s, snapshots=snapshots, batch_size=eval_batch)
+                      mc_samples=a.mc_samples, seed=s, snapshots=snapshots, batch_size=eval_batch)
         if 0 in snapshots and continued is None:
             ph.capture(0, net)
         hooks.append(ph)
 
     def save_state(state):
         # on the writer thread, after this epoch's logits and dynamics: training does not wait for it
-        snapshot = {"version": RESUME_VERSION, "args": a, "fingerprint": r.fp, "init": i, "fit": state,
+        snapshot = {"version": RESUME_VERSION, "args": a.to_json(), "fingerprint": r.fp, "init": i, "fit": state,
                     "eval_cols": {k: list(v) for k, v in r.eval_cols.items()}, "final_test": list(r.final_test),
                     "seconds": time.perf_counter() - r.t0}
         hook.writer.after_writes(write_state, layout.resume_state(partial), snapshot)
@@ -472,22 +501,22 @@ def _run_json(r: _Recording, W) -> dict:
     """run.json of this recording (its bytes depend only on the inputs and the seed)."""
     from pipeline.engine.setup import versions
 
-    a, m, ids, seed = r.args, r.manifest, r.ids, r.args["seed"]
+    a, m, ids, seed = r.spec, r.manifest, r.ids, r.spec.seed
     subset = {} if ids is None else {
         "n_total": r.n_full,
-        "manifest": {"path": str(a["manifest"]), "n_kept": len(ids), "method": m.meta.get("method"),
+        "manifest": {"path": str(a.manifest), "n_kept": len(ids), "method": m.meta.get("method"),
                      "rate": m.meta.get("rate"), "fingerprint": m.fingerprint},
         "pool": r.pool_ids is not None,
         "n_pool": 0 if r.pool_ids is None else len(r.pool_ids),
-        "mc_samples": a["mc_samples"],
+        "mc_samples": a.mc_samples,
     }
     return run_info(
-        data=a["data"], data_dir=a["data_dir"], n_train=r.n, **subset, n_val=len(r.bundle.val),
+        data=a.data, data_dir=a.data_dir, n_train=r.n, **subset, n_val=len(r.bundle.val),
         n_test=len(r.bundle.test), classes=list(r.bundle.classes), input_shape=list(r.bundle.input_shape),
-        model=r.cfg.model, config=asdict(r.cfg), epochs=r.cfg.epochs, inits=a["inits"], seed=seed,
-        seeds=[seed + i for i in range(a["inits"])], record_pass="train", eval_pass=a["eval_pass"],
-        logits_dtype=a["logits_dtype"], checkpoints=r.ckpts, snapshot_epochs=r.snapshots,
-        label_noise=a["label_noise"], label_noise_seed=seed,
+        model=r.cfg.model, config=asdict(r.cfg), epochs=r.cfg.epochs, inits=a.inits, seed=seed,
+        seeds=[seed + i for i in range(a.inits)], record_pass="train", eval_pass=a.eval_pass,
+        logits_dtype=a.logits_dtype, checkpoints=r.ckpts, snapshot_epochs=r.snapshots,
+        label_noise=a.label_noise, label_noise_seed=seed,
         label_noise_flipped=int(np.sum(r.bundle.train.y != r.clean)), fingerprint=r.fp,
         data_identity=r.bundle.identity, device=str(r.dev), final_test_accuracy=r.final_test, versions=versions(),
         **({"processes": W.size} if W.distributed else {}),

@@ -93,6 +93,59 @@ def check_protocol(*, manifest: Path | None, budget: str, dynamic: str | None, r
         rule.resolve(given, rate)  # checks the values given, each by the option the rule declares
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+    """What one ``prune train`` trains on and how (the protocol), checked once at the door (:meth:`build`).
+
+    The CLI and the API build it from the user's words; the stage below it
+    trusts it. An interrupted training keeps it beside its partial result
+    (``train_args.json``), and ``--resume`` continues with exactly it.
+    """
+
+    run: Path
+    manifest: Path | None = None
+    data: str | None = None
+    data_dir: str | None = None
+    model: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    device: str = "auto"
+    budget: str = "epochs"
+    cdbw: bool = False
+    dynamic: str | None = None
+    rate: float | None = None
+    beta: float | None = None
+    clip: float | None = None
+    with_replacement: bool = False
+    stratify: bool = False
+    dynamic_options: dict[str, Any] | None = None
+    precision: str | None = None
+
+    @classmethod
+    def build(cls, **words: Any) -> "TrainSpec":
+        spec = cls(**words)
+        check_protocol(manifest=spec.manifest, budget=spec.budget, dynamic=spec.dynamic, rate=spec.rate,
+                       beta=spec.beta, clip=spec.clip, with_replacement=spec.with_replacement,
+                       stratify=spec.stratify, dynamic_options=spec.dynamic_options)
+        return spec
+
+    def words(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.words().items()}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "TrainSpec":
+        """The spec an interrupted training kept (checked when it was built)."""
+        doc = dict(doc)
+        for k in ("manifest", "run"):
+            if doc.get(k) is not None:
+                doc[k] = Path(doc[k])
+        return cls(**doc)
+
+
 @dataclasses.dataclass
 class Setup:
     """Everything the seeds of one `prune train` share: data, config, subset, protocol."""
@@ -113,18 +166,16 @@ class Setup:
     notes: list[str] = dataclasses.field(default_factory=list)  # said before training starts
 
 
-def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str | None, model: str | None,
-            epochs: int | None, batch_size: int | None, lr: float | None, device: str, budget: str, cdbw: bool,
-            dynamic: str | None, rate: float | None, beta: float | None, clip: float | None,
-            with_replacement: bool, stratify: bool, dynamic_options: dict[str, Any] | None = None,
-            precision: str | None = None) -> Setup:
+def prepare(spec: TrainSpec) -> Setup:
+    """Load what a checked spec trains on: the data, the manifest's subset, the recipe, the protocol's plan."""
     from pipeline.engine.budget import budget_epochs
     from pipeline.engine.loop import resolve_device
     from pipeline.counts import checked_keep_count
     from pipeline.engine.setup import load_data, train_config
 
-    check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
-                   with_replacement=with_replacement, stratify=stratify, dynamic_options=dynamic_options)
+    manifest, run, data, data_dir, model = spec.manifest, spec.run, spec.data, spec.data_dir, spec.model
+    epochs, batch_size, lr, device, precision = spec.epochs, spec.batch_size, spec.lr, spec.device, spec.precision
+    budget, cdbw, dynamic, rate = spec.budget, spec.cdbw, spec.dynamic, spec.rate
     m = read_manifest(manifest) if manifest is not None else None
     r = open_run(run) if layout.run_json(run).exists() or data is None else None
     data_name = data or r.dataset
@@ -175,8 +226,8 @@ def prepare(*, manifest: Path | None, run: Path, data: str | None, data_dir: str
     kept = checked_keep_count(n, rate) if dynamic is not None else len(ids)
     dyn = None
     if dynamic is not None:
-        given = _dynamic_given(beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-                               more=dynamic_options)
+        given = _dynamic_given(beta=spec.beta, clip=spec.clip, with_replacement=spec.with_replacement,
+                               stratify=spec.stratify, more=spec.dynamic_options)
         dyn = {"method": dynamic, "rate": rate, **get_dynamic(dynamic).resolve(given, rate)}
     return Setup(bundle=bundle, data_name=data_name, cfg=cfg,
                  epochs=budget_epochs(budget, cfg.epochs, kept, n, cfg.batch_size), ids=ids, weights=weights,
@@ -411,8 +462,10 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
                        cdbw=cdbw, force=force, log=log)
 
     # the protocol's options and the result folder are checked before anything is loaded or trained
-    check_protocol(manifest=manifest, budget=budget, dynamic=dynamic, rate=rate, beta=beta, clip=clip,
-                   with_replacement=with_replacement, stratify=stratify, dynamic_options=dynamic_options)
+    spec = TrainSpec.build(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
+                           batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic,
+                           rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
+                           dynamic_options=dynamic_options, precision=precision)
     if out is None or data is None:
         # nothing is written under a folder that is not a finished run (it would lock `prune record` out of it)
         if data is not None and not layout.run_json(run).exists():
@@ -435,11 +488,7 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
 
         scratch = Path(tempfile.mkdtemp(prefix="prune-rank"))
         try:
-            return _train(partial=scratch, out_dir=out_dir, seed=seed, seeds=seeds, log=lambda _m: None, prepared=dict(
-                manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
-                batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
-                beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-                dynamic_options=dynamic_options, precision=precision))
+            return _train(partial=scratch, out_dir=out_dir, seed=seed, seeds=seeds, log=lambda _m: None, spec=spec)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     keep_state = not world.distributed  # (--resume under torchrun is not built)
@@ -450,18 +499,13 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
         if world.distributed:
             D.broadcast_object(str(err))  # every rank stops, with rank 0's line
         raise
-    prepared = dict(manifest=manifest, run=run, data=data, data_dir=data_dir, model=model, epochs=epochs,
-                    batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic, rate=rate,
-                    beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
-                    dynamic_options=dynamic_options, precision=precision)
     with stage as partial:
         if world.distributed:
             D.broadcast_object(None)
         if keep_state:
             write_json(partial / TRAIN_ARGS, {"version": TRAIN_RESUME_VERSION, "seed": seed, "seeds": seeds,
-                                              "prepared": {k: (str(v) if isinstance(v, Path) else v)
-                                                           for k, v in prepared.items()}})
-        return _train_into(partial, out_dir, seed, seeds, log, prepared, keep_state)
+                                              "prepared": spec.to_json()})
+        return _train_into(partial, out_dir, seed, seeds, log, spec, keep_state)
 
 
 def _result_stage(out_dir: Path, flag: str, force: bool, keep_state: bool) -> Staged:
@@ -473,9 +517,9 @@ def _result_stage(out_dir: Path, flag: str, force: bool, keep_state: bool) -> St
                   keep_on_interrupt=True, hint=how, resumable=keep_state)
 
 
-def _train_into(partial: Path, out_dir: Path, seed, seeds, log, prepared: dict, keep_state: bool) -> dict[str, Any]:
+def _train_into(partial: Path, out_dir: Path, seed, seeds, log, spec: TrainSpec, keep_state: bool) -> dict[str, Any]:
     """Train into ``partial``; once done, what --resume needs goes (the stage then swaps it into place)."""
-    result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, prepared=prepared,
+    result = _train(partial=partial, out_dir=out_dir, seed=seed, seeds=seeds, log=log, spec=spec,
                     keep_state=keep_state)
     (partial / TRAIN_ARGS).unlink(missing_ok=True)
     return result
@@ -494,27 +538,24 @@ def _resume(*, run, name, out, dynamic, rate, manifest, budget, cdbw, force, log
         saved = read_json(partial / TRAIN_ARGS)
         if not isinstance(saved, dict) or saved.get("version") != TRAIN_RESUME_VERSION:
             raise PruneError(f"{partial / TRAIN_ARGS} was written by another version of prune; train again")
-        prepared = dict(saved["prepared"])
-        for k in ("manifest", "run"):
-            if prepared.get(k) is not None:
-                prepared[k] = Path(prepared[k])
+        spec = TrainSpec.from_json(saved["prepared"])
         stage = _result_stage(out_dir, "--out" if out is not None else "--name", force, keep_state=True)
         stage.open(partial)  # taken over: kept whatever happens, it holds finished seeds and epochs
         log(f"resuming {partial} with the options it was started with")
         with stage:
-            return _train_into(partial, out_dir, saved["seed"], saved["seeds"], log, prepared, keep_state=True)
+            return _train_into(partial, out_dir, saved["seed"], saved["seeds"], log, spec, keep_state=True)
     raise PruneError(f"no interrupted training of {out_dir} to resume (an unfinished .{out_dir.name}.partial-* folder "
                      "beside it); train without --resume")
 
 
-def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, log, prepared: dict,
+def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, log, spec: TrainSpec,
            keep_state: bool = False) -> dict:
     """Train into ``partial``; every path reported is the final one, ``out_dir``.
 
     With ``keep_state`` each seed saves its state every epoch, and a seed whose metrics.json is
     already in ``partial`` (a resumed training) is read back instead of trained again.
     """
-    s = prepare(**prepared)
+    s = prepare(spec)
     rule = None if s.dynamic is None else get_dynamic(s.dynamic["method"])
     if rule is None:
         what = f"{len(s.ids)} of {s.n} samples"
