@@ -40,6 +40,7 @@ class _InitState:
     writer: Any = None
     seen: Any = None  # device bool (N + 1,): which samples this epoch has logged; row N collects bad ids
     bad: Any = None  # device int64 count of ids outside 0..N-1 this epoch (checked at the epoch's end)
+    nonfinite: Any = None  # device int64 count of rows with NaN or infinite logits (checked likewise)
     eval_epochs: set = field(default_factory=set)
 
 
@@ -98,6 +99,9 @@ class Recorder:
                 raise PruneError(f"targets must be integer class labels, got dtype {y.dtype}")
         y = y.astype(np.int64)
         C = int(y.max()) + 1 if num_classes is None else int(num_classes)
+        if num_classes is None and C > len(y):  # nothing is sized by an unchecked label
+            raise PruneError(f"label {C - 1} implies {C} classes, more than the {len(y)} samples; labels are class "
+                             "ids 0..C-1 (pass num_classes= to say how many there are)")
         if C < 1 or y.min() < 0 or y.max() >= C:
             raise PruneError(f"targets must lie in 0..{C - 1} (num_classes={C}); found {int(y.min())}..{int(y.max())}")
         if int(epochs) < 1 or int(inits) < 1:
@@ -174,9 +178,15 @@ class Recorder:
             if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= self.n):
                 bad = int(ids[(ids < 0) | (ids >= self.n)][0])
                 raise PruneError(f"sample id {bad} is outside 0..{self.n - 1} (epoch {epoch}, init {init})")
-        else:  # out-of-range ids go to the spare row and are counted, reported at the epoch's end
+            finite = torch.isfinite(z).all(dim=1)
+            if not bool(finite.all()):
+                bad = int(ids[~finite][0])
+                raise PruneError(f"logits of sample {bad} are NaN or infinite (epoch {epoch}, init {init}): the "
+                                 "training diverged, or the wrong tensor was logged")
+        else:  # out-of-range ids go to the spare row and are counted, reported at the epoch's end (no host sync)
             out = (ids < 0) | (ids >= self.n)
             st.bad += out.sum()
+            st.nonfinite += (~torch.isfinite(z).all(dim=1)).sum()
             ids = torch.where(out, torch.full_like(ids, self.n), ids)
         st.writer.scatter(ids, z)
         st.seen[ids] = True
@@ -284,6 +294,7 @@ class Recorder:
                                      device=device, dtype=self.dtype, spare_row=True)
         st.seen = torch.zeros(self.n + 1, dtype=torch.bool, device=device)
         st.bad = torch.zeros((), dtype=torch.int64, device=device)
+        st.nonfinite = torch.zeros((), dtype=torch.int64, device=device)
 
     def _end(self, init: int) -> None:
         st = self._states[init]
@@ -291,6 +302,10 @@ class Recorder:
         bad = int(st.bad)
         if bad:
             raise PruneError(f"epoch {epoch} of init {init} logged {bad} sample id(s) outside 0..{self.n - 1}")
+        nonfinite = int(st.nonfinite)
+        if nonfinite:
+            raise PruneError(f"epoch {epoch} of init {init} logged NaN or infinite logits for {nonfinite} sample(s): "
+                             "the training diverged, or the wrong tensor was logged")
         seen = st.seen[: self.n]
         missing = self.n - int(seen.sum())
         if missing:

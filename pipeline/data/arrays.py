@@ -136,7 +136,13 @@ def bundle_from_arrays(
             raise DataError(f"{source}: {k} inputs are {x.dtype} {x.shape[1:]} but train inputs are "
                             f"{xs['train'].dtype} {xs['train'].shape[1:]}")
     if classes is None:
-        classes = [str(k) for k in range(int(max(y.max() for y in ys.values() if len(y))) + 1)]
+        # nothing is sized by an unchecked label: one label of 10⁹ would build 10⁹ class names
+        top = int(max(y.max() for y in ys.values() if len(y)))
+        n = sum(len(y) for y in ys.values())
+        if top + 1 > n:
+            raise DataError(f"{source}: label {top} implies {top + 1} classes, more than the {n} samples; labels must "
+                            "be class ids 0..C-1 (give `classes` names to say how many there are)")
+        classes = [str(k) for k in range(top + 1)]
     if callable(identity):
         identity = identity()
     if "test" not in ys:

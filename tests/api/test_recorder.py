@@ -131,6 +131,9 @@ def test_numpy_batches_and_several_inits(tmp_path):
     (lambda rec: (rec.log(0, range(6), np.zeros((6, 3))), rec.log(1, range(6), np.zeros((6, 3))),
                   rec.log(0, [0], np.zeros((1, 3)))), "epoch 0 of init 0 was logged after epoch 1"),
     (lambda rec: rec.log_eval(0, "train", np.zeros((2, 3)), [0, 1]), "split must be one of val, test"),
+    (lambda rec: rec.log(0, [4, 5], np.array([[0.0, 1.0, 2.0], [np.nan, 0.0, 0.0]])),
+     "logits of sample 5 are NaN or infinite"),
+    (lambda rec: rec.log(0, [0], np.full((1, 3), np.inf)), "logits of sample 0 are NaN or infinite"),
 ])
 def test_bad_use_is_one_clear_error_and_leaves_no_run(tmp_path, bad, message):
     y = np.array([0, 1, 2, 0, 1, 2])
@@ -165,6 +168,8 @@ def test_recorder_refuses_a_folder_of_user_files(tmp_path):
 
 
 def test_bad_targets(tmp_path):
+    with pytest.raises(PruneError, match="label 1000000000 implies 1000000001 classes, more than the 2 samples"):
+        Recorder(tmp_path / "r", targets=[0, 10**9], epochs=1)  # refused before anything is sized by it
     with pytest.raises(PruneError, match="targets must lie in 0..1"):
         Recorder(tmp_path / "r", targets=[0, 2], num_classes=2, epochs=1)
     with pytest.raises(PruneError, match="integer class labels"):

@@ -142,6 +142,9 @@ NPZ_ERRORS = {
     "no channel axis": (dict(x=np.zeros((4, 5, 6, 7), np.uint8), y=[0, 1, 0, 1]), "no channel axis of size 1, 3 or 4"),
     "empty": (dict(x=np.zeros((0, 2)), y=np.zeros(0, int)), "the train split is empty"),
     "too few to hold out": (dict(x=np.zeros((2, 2)), y=[0, 1]), "too few samples to hold out 20%"),
+    # one absurd label must not size anything: 10⁹ class names would take the machine's memory
+    "absurd label": (dict(x=np.zeros((6, 2)), y=[0, 1, 0, 1, 0, 10**9]),
+                     r"label 1000000000 implies 1000000001 classes, more than the 6 samples"),
 }
 
 
