@@ -320,6 +320,10 @@ def write_manifest(path: str | os.PathLike, sample: np.ndarray, target: np.ndarr
 def read_manifest(path: str | os.PathLike) -> Manifest:
     table = _read(path, MANIFEST_SCHEMA, "manifest")
     meta = _decode_metadata(table.schema)
+    kind = meta.get("artifact")
+    if kind not in (None, "manifest"):  # a prune table of another kind (a score table has sample and target too)
+        how = " (select from it first: `prune select --scores PATH`)" if kind == "scores" else ""
+        raise PruneError(f"{path} is a {kind} table, not a manifest of kept samples{how}")
     sample = _int_column(table, "sample", path)
     target = _int_column(table, "target", path)
     if len(sample) == 0:

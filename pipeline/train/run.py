@@ -466,14 +466,14 @@ def _stage(*, manifest, run, data, data_dir, model, epochs, batch_size, lr, seed
                            batch_size=batch_size, lr=lr, device=device, budget=budget, cdbw=cdbw, dynamic=dynamic,
                            rate=rate, beta=beta, clip=clip, with_replacement=with_replacement, stratify=stratify,
                            dynamic_options=dynamic_options, precision=precision)
+    if manifest is not None:
+        read_manifest(manifest)  # a missing, damaged or wrong kind of table is refused before anything else
     if out is None or data is None:
         # nothing is written under a folder that is not a finished run (it would lock `prune record` out of it)
         if data is not None and not layout.run_json(run).exists():
             raise PruneError(f"no run at {run} to put the result under: pass --out for a training of --data {data} "
                              f"without a run, or run `prune record --run {run}` first")
         open_run(run)
-    if manifest is not None:
-        read_manifest(manifest)  # a missing or damaged manifest is refused before any folder is made
     name = name or default_name(manifest, dynamic, rate, budget, cdbw)
     if out is None and (name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name):
         raise PruneError(f"--name {name!r} must be a plain folder name (it goes under {layout.train_dir(run, '')}); "

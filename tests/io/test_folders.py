@@ -203,7 +203,7 @@ def test_stages_before_record_leave_nothing_and_record_still_works(tmp_path, mon
     (tmp_path / "runs").mkdir()
     mistakes = [
         (["train", "--epochs", "1"], "no run at runs/default"),
-        (["train", "--manifest", "keep.parquet"], "no run at runs/default"),
+        (["train", "--manifest", "keep.parquet"], "keep.parquet"),
         (["train", "--run", "runs/nope"], "no run at runs/nope"),
         (["train", "--data", "digits", "--epochs", "1"], "pass --out"),
         (["score", "--method", "el2n"], "no run at runs/default"),
