@@ -67,6 +67,15 @@ def user_errors(fn):
             stop = Interrupted.of(err)
             typer.echo(stop.line(), err=True)
             raise typer.Exit(stop.exit_code) from None
+        except OSError as err:
+            # a write that failed below io's writers (a Zarr chunk, a dynamics file): still one line
+            from pipeline.io.atomic import WRITE_ERRNOS, cannot_write
+
+            if err.errno not in WRITE_ERRNOS:
+                raise
+            if _main_process():
+                typer.echo(f"error: {cannot_write(err.filename or 'a file', err)}", err=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 

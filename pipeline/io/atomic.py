@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import uuid
@@ -12,22 +13,51 @@ from typing import Any, Iterator
 from pipeline.io.errors import PruneError
 
 
+#: Why a write failed, in the user's words, by errno (the rest: the system's own words).
+_WHY = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "no space is left on the device",
+        errno.EDQUOT: "the disk quota is used up", errno.EISDIR: "a folder stands there",
+        errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EEXIST: "a file stands where a folder is needed",
+        errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.ENAMETOOLONG: "the name is too long"}
+
+
+#: The errors of a write that the user can mend (space, permissions, what stands at the path).
+WRITE_ERRNOS = frozenset(_WHY)
+
+
+def cannot_write(path: str | os.PathLike, err: OSError) -> PruneError:
+    """The one line for a write that failed: the path, why, and what to do."""
+    why = _WHY.get(err.errno, err.strerror or str(err))
+    where = err.filename if err.filename and err.errno in (errno.ENOTDIR, errno.EEXIST) else path
+    todo = ("free some space, or write elsewhere" if err.errno in (errno.ENOSPC, errno.EDQUOT) else
+            "write to a writable place" if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else
+            "name another path")
+    return PruneError(f"cannot write {where}: {why}; {todo}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` on success.
 
     The temporary name lives in the same folder so the final ``os.replace`` is
-    a same-filesystem rename, which POSIX makes atomic.
+    a same-filesystem rename, which POSIX makes atomic. A write that fails
+    (read-only file system, full disk, a folder or a file in the way) is one
+    :class:`PruneError` naming the path, and leaves no temporary behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         os.replace(tmp, path)
+    except OSError as err:
+        raise cannot_write(path, err) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
