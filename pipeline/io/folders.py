@@ -350,8 +350,9 @@ class Leftover:
     busy: bool  # a running process holds it
 
 
-def leftovers(root: Path, depth: int = 4) -> list[Leftover]:
-    """Every ``.NAME.partial-*`` / ``.NAME.old-*`` folder under ``root`` (not inside one), up to ``depth`` levels."""
+def leftovers(root: Path, depth: int = 8) -> list[Leftover]:
+    """Every ``.NAME.partial-*`` / ``.NAME.old-*`` folder under ``root`` (not inside one), up to ``depth`` levels
+    (a sweep cell's training lies 6 below the runs' folder: runs/RUN/sweeps/NAME/cells/CELL/seed=S)."""
     out: list[Leftover] = []
 
     def walk(folder: Path, level: int) -> None:

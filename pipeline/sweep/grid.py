@@ -350,6 +350,8 @@ def read_config(path: Path) -> dict[str, Any]:
         doc = tomllib.loads(Path(path).read_text())
     except OSError as err:
         raise PruneError(f"--config {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise PruneError(f"--config {path} is not UTF-8 text (a TOML file is)") from None
     except tomllib.TOMLDecodeError as err:
         raise PruneError(f"--config {path} is not valid TOML: {err}") from None
     return check_config(doc, f"--config {path}")

@@ -92,18 +92,21 @@ def test_clean_lists_then_removes_stale_partials_but_not_busy_ones(tmp_path):
     busy.mkdir()
     mine = parent / "r" / "notes.partial-x"  # not hidden: not prune's
     mine.mkdir()
+    cell = parent / "r" / "sweeps" / "s" / "cells" / "random-none-r0.5" / "seed=0" / ".train.partial-0000cccc"
+    cell.mkdir(parents=True)  # a killed sweep cell's training: six folders down
     fd = hold(busy)  # as a running record would
     try:
         res = runner.invoke(app, ["clean", "--run-parent", str(parent)])
         assert res.exit_code == 0, res.output
         assert str(stale) in res.output and str(old) in res.output and str(busy) in res.output
+        assert str(cell) in res.output
         assert "in use" in res.output and "pass --yes" in res.output and str(mine) not in res.output
         assert stale.exists() and old.exists()
         res = runner.invoke(app, ["clean", "--run-parent", str(parent), "--yes"])
         assert res.exit_code == 0, res.output
-        assert not stale.exists() and not old.exists()
+        assert not stale.exists() and not old.exists() and not cell.exists()
         assert busy.exists() and mine.exists()
-        assert "removed 2 folder(s)" in res.output
+        assert "removed 3 folder(s)" in res.output
     finally:
         os.close(fd)
     res = runner.invoke(app, ["clean", "--run-parent", str(parent / "nothing")])

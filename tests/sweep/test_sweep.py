@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -314,3 +315,16 @@ def test_a_sweep_over_gamma_and_recalls(tmp_path, monkeypatch):
     for how in ("final", "mean"):
         recalls = man[f"random-drop-r0.5-recalls-{how}"].meta["quota_detail"]["recalls"]
         assert list(recalls.values()) == pytest.approx(r.val_recalls(how).tolist())
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"name = \"caf\xe9\"\n", "is not UTF-8 text (a TOML file is)"),
+    (b"rates = [0.5\n", "is not valid TOML"),
+])
+def test_a_config_that_is_not_toml_is_one_line(tmp_path, content, words):
+    from pipeline.sweep.grid import read_config
+
+    (tmp_path / "c.toml").write_bytes(content)
+    with pytest.raises(PruneError, match=re.escape(words)) as err:
+        read_config(tmp_path / "c.toml")
+    assert "\n" not in str(err.value)
