@@ -42,6 +42,8 @@ def load_dataset(name: str, *, data_dir: str | Path | None = None, download: boo
     entry, arg = resolve(name)
     if data_dir is not None:
         root = Path(data_dir).expanduser()
+        if root.exists() and not root.is_dir():
+            raise DataError(f"--data-dir {data_dir} is a file; it names the folder that holds the data set's files")
     else:
         root = default_data_dir() if entry.default_dir else None
     if entry.argument:

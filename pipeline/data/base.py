@@ -236,6 +236,9 @@ def _read_images(paths: list[Path], size: tuple[int, int] | None) -> torch.Tenso
                 arrays.append(np.asarray(im, dtype=np.uint8))
         except (OSError, UnidentifiedImageError, SyntaxError) as e:
             raise DataError(f"cannot read image {path}: {e}") from None
+        except Image.DecompressionBombError:
+            raise DataError(f"image {path} would decompress to more than {Image.MAX_IMAGE_PIXELS:,} pixels (a "
+                            "decompression bomb, or a far larger image than training uses); remove it") from None
     if not arrays:
         h, w = size if size is not None else (0, 0)
         return torch.empty((0, 3, h, w), dtype=torch.uint8)

@@ -65,6 +65,8 @@ def _tiny_imagenet_val(val_dir: Path, classes: list[str]) -> tuple[list[Path], n
         if cls not in index:
             raise DataError(f"imagefolder: {annotations} line {lineno} names class '{cls}' with no train folder")
         path = val_dir / "images" / filename
+        if not path.resolve().is_relative_to((val_dir / "images").resolve()):
+            raise DataError(f"imagefolder: {annotations} line {lineno} names {filename!r}, outside {val_dir / 'images'}")
         if not path.is_file():
             raise DataError(f"imagefolder: {annotations} line {lineno}: expected {path} (not found)")
         entries.append((index[cls], filename, path))
@@ -94,6 +96,9 @@ def _image_size(path: Path) -> tuple[int, int]:
             w, h = im.size
     except (OSError, UnidentifiedImageError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"image {path} would decompress to more than {Image.MAX_IMAGE_PIXELS:,} pixels (a "
+                        "decompression bomb, or a far larger image than training uses); remove it from the folder") from None
     if h > MAX_SIDE or w > MAX_SIDE:
         return MAX_SIDE, MAX_SIDE
     return h, w

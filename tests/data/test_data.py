@@ -335,6 +335,30 @@ def test_imagefolder_errors(tmp_path):
         b.test.take(np.array([0]))
 
 
+def test_hostile_image_folders_are_one_line(tmp_path):
+    """A decompression bomb, an annotation line pointing outside the folder, and --data-dir naming a file."""
+    from PIL import Image
+
+    _png(tmp_path / "train" / "a" / "x.png", np.zeros((4, 4, 3)))
+    _png(tmp_path / "val" / "a" / "v.png", np.zeros((4, 4, 3)))
+    bomb = tmp_path / "train" / "a" / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 M pixels in a few kB: PIL refuses past 2 × its limit
+    with pytest.raises(DataError, match=r"bomb\.png would decompress to more than") as err:
+        b = load_dataset("imagefolder", data_dir=tmp_path)
+        b.train.take(np.arange(len(b.train)))
+    assert "\n" not in str(err.value)
+    bomb.unlink()
+    (tmp_path / "val" / "a" / "v.png").unlink()
+    (tmp_path / "val" / "a").rmdir()
+    (tmp_path / "val" / "images").mkdir(parents=True)
+    (tmp_path / "secret.png").write_bytes(b"not yours")
+    (tmp_path / "val" / "val_annotations.txt").write_text("../../secret.png\ta\n")
+    with pytest.raises(DataError, match=r"line 1 names '\.\./\.\./secret\.png', outside"):
+        load_dataset("imagefolder", data_dir=tmp_path)
+    with pytest.raises(DataError, match="is a file; it names the folder"):
+        load_dataset("digits", data_dir=tmp_path / "secret.png")
+
+
 # ---------------------------------------------------------------- augmentation
 
 
