@@ -124,7 +124,11 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
         values, ids, targets, higher_is_harder, recalls, meta_extra = _from_table(scores, quota, targets,
                                                                                   higher_is_harder, recalls)
     elif scores is not None:
-        values = np.asarray(scores, dtype=np.float64)
+        try:
+            values = np.asarray(scores, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PruneError("scores must be a score table (what score() returns, or its path) or numbers, one per "
+                             f"sample; got {type(scores).__name__} that holds something else") from None
     if targets is None:
         if values is None:
             raise PruneError("give targets= (one label per sample), or scores that carry them")

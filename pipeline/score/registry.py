@@ -102,6 +102,8 @@ def _from_reference(ref: str) -> ScoreMethod:
 
 def get_method(name: str) -> ScoreMethod:
     """A score by name: built-in or registered, ``package.module:function``, or a ``prune.scores`` entry point."""
+    if not isinstance(name, str) or not name:
+        raise PruneError(f"a score method is a name (e.g. 'tdds'; `prune score --list` shows them), got {name!r}")
     if ":" in name and name not in METHODS:
         return _from_reference(name)
     return METHODS.get(name)

@@ -80,6 +80,15 @@ def test_a_boolean_given_as_text_is_refused_not_read_as_true():
     assert select(values, 0.5, method="topk", higher_is_harder=False).ids.tolist() == [0, 1, 2, 3, 4]
 
 
+def test_api_inputs_of_the_wrong_kind_are_one_line(run):
+    with pytest.raises(PruneError, match="a score method is a name"):
+        score(run, None)
+    with pytest.raises(PruneError, match="scores must be a score table .* or numbers"):
+        select(["a", "b"], 0.5)
+    with pytest.raises(PruneError, match="--window of --method tdds must be an integer >= 1, got 'abc'"):
+        score(run, "tdds", window="abc")
+
+
 def test_a_users_own_table_is_accepted_with_a_note_or_told_what_to_add(run, tmp_path):
     values = np.arange(120, dtype=np.float64)[::-1]
     pq.write_table(pa.table({"sample": np.arange(120), "score": values}), tmp_path / "mine.parquet")
