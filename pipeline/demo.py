@@ -11,13 +11,24 @@ from pipeline.io import PruneError
 TDDS_WINDOW = 10  # TDDS's default window J (the authors'); the demo uses the defaults
 
 
+#: A demo compares a few rates; more would take hours (each rate trains every method) and print unreadable lines.
+MAX_RATES = 10
+
+
+def _shown(spec: str, width: int = 60) -> str:
+    return repr(spec) if len(spec) <= width else repr(spec[:width]) + f"… ({len(spec)} characters)"
+
+
 def _rates(spec: str) -> list[float]:
     try:
         rates = [float(x) for x in spec.split(",") if x.strip()]
     except ValueError:
-        raise PruneError(f"--rates must be comma-separated numbers, got {spec!r}") from None
+        raise PruneError(f"--rates must be comma-separated numbers, got {_shown(spec)}") from None
     if not rates or any(not 0 < r < 1 for r in rates):
-        raise PruneError(f"--rates must be fractions in (0, 1), got {spec!r}")
+        raise PruneError(f"--rates must be fractions in (0, 1), got {_shown(spec)}")
+    if len(rates) > MAX_RATES:
+        raise PruneError(f"--rates names {len(rates)} rates; the demo compares at most {MAX_RATES} (every rate "
+                         "trains every method): `prune sweep` takes a grid of any size")
     return rates
 
 

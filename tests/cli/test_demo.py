@@ -21,3 +21,17 @@ def test_record_progress_is_one_line_in_ten_epochs():
     say("label noise: flipped 3 of 10 training labels")
     assert [line.split()[3] for line in out[:3]] == ["10/25", "20/25", "25/25"]
     assert out[-1] == "  label noise: flipped 3 of 10 training labels"
+
+
+def test_absurd_rates_are_one_short_line():
+    import pytest
+
+    from pipeline.demo import _rates
+    from pipeline.io import PruneError
+
+    with pytest.raises(PruneError, match="names 25000 rates; the demo compares at most 10") as err:
+        _rates(",".join(["0.5"] * 25000))
+    assert len(str(err.value)) < 200
+    with pytest.raises(PruneError, match=r"characters\)") as err:
+        _rates(",".join(["x"] * 25000))
+    assert len(str(err.value)) < 200
