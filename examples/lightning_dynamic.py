@@ -1,6 +1,6 @@
 """Dynamic data pruning with a Lightning Trainer: a DynamicSampler re-selects the samples every epoch.
 
-    pip install 'prune[lightning]'
+    pip install -e '.[lightning]'
     python examples/lightning_dynamic.py --method infobatch --rate 0.5 --epochs 20 --out out/lightning_dynamic
 
 Lightning builds the train DataLoader once unless told otherwise:

@@ -1,6 +1,6 @@
 """Record training dynamics from a Lightning Trainer, prune half the data with TDDS + CCS, retrain on the rest.
 
-    pip install 'prune[lightning]'
+    pip install -e '.[lightning]'
     python examples/lightning_record.py --epochs 20 --out out/lightning_record
 
 Data: scikit-learn's bundled 8x8 digits (nothing is downloaded). Writes

@@ -50,7 +50,7 @@ def _version(value: bool) -> None:
         from importlib.metadata import PackageNotFoundError, version
 
         try:
-            typer.echo(f"prune {version('prune')}")
+            typer.echo(f"prune {version('prune-data')}")
         except PackageNotFoundError:  # run from a source tree that was never installed
             typer.echo("prune (not installed: no version)")
         raise typer.Exit()

@@ -25,7 +25,7 @@ row) under the rules of `pipeline.data.arrays`. Labels are a ``ClassLabel``
 The data's identity (``DataBundle.identity``, part of the fingerprint) is the
 training split's ``_fingerprint`` (which ``datasets`` derives from its content
 and keeps through save_to_disk/load_from_disk) and the two column names.
-``datasets`` is an optional dependency: ``pip install prune[hf]``.
+``datasets`` is an optional dependency: ``pip install -e ".[hf]"``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _import_datasets():
     try:
         import datasets
     except ImportError:
-        raise DataError("hf: reading a Hugging Face data set needs the datasets package: pip install prune[hf]") from None
+        raise DataError("hf: reading a Hugging Face data set needs the datasets package: pip install -e '.[hf]'") from None
     return datasets
 
 

@@ -1,4 +1,4 @@
-"""Record a run from a Lightning training (``pip install prune[lightning]``).
+"""Record a run from a Lightning training (``pip install -e ".[lightning]"``).
 
 ::
 
@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover - the message is the point
     except ImportError:
         from pipeline.io import PruneError
 
-        raise PruneError("pipeline.integrations.lightning needs Lightning: pip install 'prune[lightning]'") from None
+        raise PruneError("pipeline.integrations.lightning needs Lightning: pip install -e '.[lightning]'") from None
 
 import torch
 

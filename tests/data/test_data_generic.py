@@ -292,7 +292,7 @@ def test_hf_errors_are_one_line(hf, tmp_path, monkeypatch):
             load_dataset(spec)
         assert "\n" not in str(err.value), spec
     monkeypatch.setitem(__import__("sys").modules, "datasets", None)  # as if the hf extra were not installed
-    with pytest.raises(DataError, match=r"needs the datasets package: pip install prune\[hf\]$"):
+    with pytest.raises(DataError, match=r"needs the datasets package: pip install -e '\.\[hf\]'$"):
         load_dataset(f"hf:{tmp_path / 'pets'}#img,lbl")
 
 
