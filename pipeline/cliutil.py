@@ -142,13 +142,19 @@ def check_text(options: dict) -> None:
 
 
 RunOpt = typer.Option(DEFAULT_RUN, "--run", help="Run folder: where `prune record` writes and the later stages read.")
-SeedOpt = typer.Option(0, "--seed", help="Seed of all randomness in this stage (order, init, sampling).")
-PrecisionOpt = typer.Option(None, "--precision", help="Training forward pass: fp32 (default), bf16 (autocast to bfloat16; CPUs and recent GPUs) or fp16 (autocast with loss scaling; CUDA only). Recorded logits keep --logits-dtype.")
+SeedOpt = typer.Option(0, "--seed", help="Seed of all randomness in this stage (the model's init, the order of the batches, any sampling).")
+#: ``prune select``'s seed: it trains nothing, so it seeds the selection alone
+SelectSeedOpt = typer.Option(0, "--seed", help="Seed of the selection's randomness (random subsets, CCS's draws inside a stratum); the same seed keeps the same samples.")
+_PRECISION = ("Training forward pass: fp32 (default), bf16 (autocast to bfloat16; CPUs and recent GPUs) or fp16 "
+              "(autocast with loss scaling; CUDA only).")
+PrecisionOpt = typer.Option(None, "--precision", help=_PRECISION)
+#: ``prune record``'s: what it keeps of the logits is --logits's, whatever the precision of the forward pass
+RecordPrecisionOpt = typer.Option(None, "--precision", help=_PRECISION + " The recorded logits keep the dtype --logits gives.")
 DeviceOpt = typer.Option("auto", "--device", help="Where to train: auto (a GPU if there is one), cpu, cuda or cuda:N.")
 
 
 QuietOpt = typer.Option(False, "--quiet", metavar="", help="Print only the results: no per-epoch lines or progress bars.")
-ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads torch may use (default: torch's choice, or "
+ThreadsOpt = typer.Option(None, "--threads", min=1, metavar="<int>", help="CPU threads torch may use (default: torch's choice, or "
                           "OMP_NUM_THREADS). Running several trainings at once, give each the cores divided by their "
                           "number: oversubscribed cores run many times slower. CPU results depend on it.")
 

@@ -71,7 +71,7 @@ def demo_cmd(
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Trainings at a time (default: 2 on two or more cores)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per training (default: the cores divided by --jobs)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="<int>", help="torch threads per training (default: the cores divided by --jobs)."),
 ):
     """Record MNIST-1D, then sweep full data, random and TDDS + CCS at each rate and write a report."""
     from pipeline.demo import demo

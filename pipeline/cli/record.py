@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.cliutil import DeviceOpt, PrecisionOpt, QuietOpt, RunOpt, ThreadsOpt, console, say, stage_app, user_errors
+from pipeline.cliutil import DeviceOpt, RecordPrecisionOpt, QuietOpt, RunOpt, ThreadsOpt, console, say, stage_app, user_errors
 from pipeline.data.registry import data_help
 from pipeline.models.registry import model_help
 
@@ -30,7 +30,7 @@ def record_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch size (default: auto config)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of SGD (default: auto config)."),
     device: str = DeviceOpt,
-    precision: Optional[str] = PrecisionOpt,
+    precision: Optional[str] = RecordPrecisionOpt,
     eval_pass: bool = typer.Option(False, "--eval-pass", metavar="", help="Also record eval-mode, un-augmented logits of every training sample at the end of each epoch (eval_logits; EL2N prefers them)."),
     checkpoints: str = typer.Option("0,10%,final", "--checkpoints", help="Save model weights after these numbers of epochs: k, P% (= ceil(P/100·epochs)) or final; 0 = the initial weights. The default keeps GraNd's early checkpoint."),
     embeddings: str = typer.Option("", "--embeddings", help="Record penultimate-layer features of every training sample after these epochs (same syntax as --checkpoints, e.g. 0,final); moderate and prototype scores need them."),

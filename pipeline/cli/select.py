@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from pipeline.cliutil import RunOpt, SeedOpt, say, stage_app, user_errors
+from pipeline.cliutil import RunOpt, SelectSeedOpt, say, stage_app, user_errors
 from pipeline.registry import opt_help, unflagged
 from pipeline.select.catalog import QUOTAS, SAMPLERS, input_help, option_help, quota_help, sampler_help
 
@@ -53,7 +53,7 @@ def select_cmd(
         "sampler or quota", unflagged([*SAMPLERS.values(), *QUOTAS.values()], ("keep", "beta", "strata", "k", "gamma")))),
     list_methods: bool = typer.Option(False, "--list", metavar="", help="List every sampler and quota (installed "
                                       "plugins included) with what it reads and its options; then exit."),
-    seed: int = SeedOpt,
+    seed: int = SelectSeedOpt,
 ):
     """Write a manifest of kept sample ids (exactly N − round(rate·N), sorted, ties broken by sample id)."""
     if list_methods:

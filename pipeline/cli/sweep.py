@@ -38,7 +38,7 @@ def sweep_cmd(
     full: bool = typer.Option(True, "--full/--no-full", metavar="", help="Add the full-data reference cells (one training on every sample per seed)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs of every training (default: the run's)."),
     jobs: int = typer.Option(1, "--jobs", help="Trainings at a time, each in its own process."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per training (default: the cores divided by --jobs). CPU results depend on it: keep it fixed to compare sweeps run with different --jobs."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="<int>", help="torch threads per training (default: the cores divided by --jobs). CPU results depend on it: keep it fixed to compare sweeps run with different --jobs."),
     device: str = DeviceOpt,
     force: bool = typer.Option(False, "--force", metavar="", help="Start the sweep NAME again, deleting its finished cells."),
     quiet: bool = typer.Option(False, "--quiet", metavar="", help="Print only the final table."),

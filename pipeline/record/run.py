@@ -249,6 +249,12 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, spec: R
     if not W.main:
         _train_as_other_rank(r)
         return run
+    extra = "".join((f", of {r.n_full}" if r.ids is not None else "",
+                     f", a pool of {len(r.pool_ids)}" if r.pool_ids is not None else "",
+                     ", with an eval pass" if spec.eval_pass else "",
+                     f", {spec.label_noise:g} of the labels flipped" if spec.label_noise else ""))
+    log(f"recording {r.cfg.model} on {spec.data}, {r.n} samples{extra}, for {r.cfg.epochs} epochs"
+        + (f" × {spec.inits} inits" if spec.inits > 1 else ""))
     # Everything is written into a hidden sibling folder and renamed into place
     # at the end: a crash or Ctrl-C never leaves a run that looks complete.
     # After every epoch the folder holds what training needs to go on
