@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -249,6 +250,8 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, spec: R
     if not W.main:
         _train_as_other_rank(r)
         return run
+    if saved is None:
+        check_free_space(run, r)
     extra = "".join((f", of {r.n_full}" if r.ids is not None else "",
                      f", a pool of {len(r.pool_ids)}" if r.pool_ids is not None else "",
                      ", with an eval pass" if spec.eval_pass else "",
@@ -273,6 +276,35 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, spec: R
     # leaves a partial that --resume continues; checksums.json does not cover it, so a kill here is harmless too
     layout.resume_state(run).unlink(missing_ok=True)
     return run
+
+
+#: Bytes a recording writes per sample and epoch besides the logits (dynamics/: the per-sample scalars;
+#: docs/scale.md, bench/RESULTS.md §9), and the margin kept free beyond the projection.
+DYNAMICS_BYTES, SPARE = 34, 1.1
+
+
+def projected_bytes(r: "_Recording") -> int:
+    """What the recording will write: logits (both passes with --eval-pass; the pool's too) and dynamics."""
+    spec, C = r.spec, len(r.bundle.classes)
+    per_logit = {"float16": 2, "float32": 4, "none": 0}[spec.logits_dtype]
+    rows = r.n * (2 if spec.eval_pass else 1) + (0 if r.pool_ids is None else len(r.pool_ids))
+    return int(spec.inits * r.cfg.epochs * (rows * C * per_logit + r.n * DYNAMICS_BYTES))
+
+
+def check_free_space(run: Path, r: "_Recording") -> None:
+    """Refuse, before any training, a recording its disk cannot hold (a full disk mid-run keeps a resumable
+    partial, but only after hours of training)."""
+    need = projected_bytes(r)
+    where = next(p for p in (Path(run).resolve(), *Path(run).resolve().parents) if p.exists())
+    free = shutil.disk_usage(where).free
+    if need * SPARE > free:
+        cheaper = " or record with --logits none (dynamics only)" if r.spec.logits_dtype != "none" else ""
+        raise PruneError(f"the recording needs about {_gb(need)} but {where} has {_gb(free)} free: free some "
+                         f"space, choose another --run{cheaper}")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
 def _check_options(spec: RecordSpec) -> None:

@@ -122,3 +122,31 @@ def test_sigkill_inside_the_checksum_step_is_resumable(tmp_path):
     assert not list(tmp_path.glob(".cut.partial-*"))
     assert not (cut / "resume.pt").exists()
     assert _prune("check", "--run", str(cut)).returncode == 0
+
+
+def test_a_recording_the_disk_cannot_hold_is_refused_before_training(tmp_path, monkeypatch):
+    import shutil as sh
+
+    import pipeline.record.run as R
+
+    real = sh.disk_usage
+    monkeypatch.setattr(R.shutil, "disk_usage", lambda p: real(p)._replace(free=1000))
+    res = runner.invoke(app, ["record", "--data", "digits", "--epochs", "2", "--device", "cpu", "--run",
+                              str(tmp_path / "r")])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert "the recording needs about" in lines[0] and "free: free some space" in lines[0]
+    assert "or record with --logits none" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing made, nothing trained
+    # the projection against what a recording writes: the logits exactly, dynamics about 34 bytes a sample-epoch
+    monkeypatch.setattr(R.shutil, "disk_usage", real)
+    assert runner.invoke(app, ["record", "--data", "digits", "--epochs", "2", "--device", "cpu", "--run",
+                               str(tmp_path / "r"), "--quiet"]).exit_code == 0
+    from pipeline.io import open_run
+
+    r = open_run(tmp_path / "r")
+    logits = sum(p.stat().st_size for p in (tmp_path / "r" / "trajectories.zarr" / "logits").rglob("*") if p.is_file())
+    assert logits >= r.n * r.epochs * r.num_classes * 2  # float16, uncompressed chunks
+    written = logits + sum(p.stat().st_size for p in (tmp_path / "r" / "dynamics").rglob("*.parquet"))
+    projected = r.inits * r.epochs * r.n * (r.num_classes * 2 + R.DYNAMICS_BYTES)
+    assert 0.5 * written < projected < 2 * written
