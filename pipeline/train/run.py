@@ -214,8 +214,15 @@ def prepare(spec: TrainSpec) -> Setup:
     else:
         ids = np.arange(n, dtype=np.int64)
     # the query model's hyper-parameters, so subset and full-data training compare like for like
-    if same_data and model in (None, r.info["config"]["model"]):
-        base = dataclasses.replace(train_config(data_name, r.info["config"]["model"]), **r.info["config"])
+    recipe = r.info.get("config") if same_data else None  # a Recorder's run may keep none, or not all of one
+    if recipe and recipe.get("model") and model in (None, recipe["model"]):
+        base = train_config(data_name, recipe["model"])
+        known = {f.name for f in dataclasses.fields(base)}
+        unknown = sorted(set(recipe) - known)
+        if unknown:
+            raise PruneError(f"{r.path}/run.json: config has keys this version of prune does not know "
+                             f"({', '.join(unknown)}); pass --model to train with that model's own recipe")
+        base = dataclasses.replace(base, **recipe)
         cfg = dataclasses.replace(base, **{k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                                              "precision": precision}.items() if v is not None})
         train_config(data_name, cfg.model, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,

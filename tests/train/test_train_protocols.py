@@ -201,3 +201,22 @@ def test_seeds_write_one_folder_each_and_a_summary(workdir):
 ])
 def test_bad_protocol_options_are_one_line(workdir, args, expected):
     assert expected in error_line(prune("train", *args, ok=False))
+
+
+def test_a_run_without_its_recipe_trains_with_the_data_sets_own(dynamic_run, tmp_path):
+    """A run.json without `config` (a Recorder's own loop keeps none) trains with the data set's auto config; a
+    config of unknown keys is one line, and neither leaves a folder behind."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(dynamic_run, run)
+    info = json.loads((run / "run.json").read_text())
+    info.pop("config")
+    (run / "run.json").write_text(json.dumps(info))
+    prune("train", "--run", run, "--epochs", "1", "--quiet")
+    assert json.loads((run / "train" / "full" / "metrics.json").read_text())["epochs"] == 1
+    info["config"] = {"model": "mlp", "warp_factor": 9}
+    (run / "run.json").write_text(json.dumps(info))
+    line = error_line(prune("train", "--run", run, "--epochs", "1", "--name", "x", ok=False))
+    assert "config has keys this version of prune does not know (warp_factor)" in line
+    assert sorted(p.name for p in (run / "train").iterdir()) == ["full"]
