@@ -109,8 +109,18 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
     """Write the report folder (default RUN/report) and return its path."""
     r = open_run(run)
     folder = find_sweep(run, sweep)
-    if manifest is not None and not Path(manifest).exists():
-        raise PruneError(f"--manifest {manifest}: no such file")
+    if manifest is not None:  # checked at the door: a report never shows another data set's selection
+        m = read_manifest(manifest)
+        if m.fingerprint is not None and m.fingerprint != r.fingerprint:
+            raise PruneError(f"--manifest {manifest} was made for other data than run {run} (fingerprint "
+                             f"{str(m.fingerprint)[:12]}…, run {r.fingerprint[:12]}…)")
+        if len(m.sample) and int(m.sample[-1]) >= r.n_total:
+            raise PruneError(f"--manifest {manifest} names sample {int(m.sample[-1])}; run {run} has {r.n_total}")
+    if score is not None:
+        have = sorted(q.stem for q in layout.scores_dir(run).glob("*.parquet")) if layout.scores_dir(run).is_dir() else []
+        if score not in have:
+            raise PruneError(f"--score {score}: run {run} has no such score table (it has: {', '.join(have) or 'none'}; "
+                             f"`prune score --method {score}` makes it)")
     out = Path(out) if out is not None else Path(run) / "report"
     # an old report is replaced (it is made from the run); anything else in --out is refused
     with staged(out, what="report", recognise=is_report, force=True, flag="--out") as partial:

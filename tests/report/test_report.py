@@ -68,6 +68,14 @@ def test_report_elsewhere_at_a_rate_with_a_manifest(workdir):
     (workdir / "mine" / "notes.txt").write_text("x")
     res = prune("report", "--out", "mine", ok=False)
     assert res.exit_code == 2 and (workdir / "mine" / "notes.txt").exists()
+    # a score table the run has not, and a manifest of other data, are refused at the door: no report is written
+    res = prune("report", "--out", "rep3", "--score", "nope", ok=False)
+    assert res.exit_code == 2 and "--score nope: run runs/default has no such score table" in res.output
+    from pipeline.io import write_manifest
+
+    write_manifest(workdir / "other.parquet", np.array([0, 1]), np.array([0, 1]), {"fingerprint": "0" * 64})
+    res = prune("report", "--out", "rep3", "--manifest", str(workdir / "other.parquet"), ok=False)
+    assert res.exit_code == 2 and "was made for other data" in res.output and not (workdir / "rep3").exists()
 
 
 def test_report_of_a_run_without_sweep(workdir, tmp_path):
