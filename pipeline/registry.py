@@ -72,7 +72,9 @@ class Option:
 
     def shown_default(self) -> str:
         d = self.default
-        return d.text if isinstance(d, ByRate) else "none" if d is None else str(d).lower() if isinstance(d, bool) else str(d)
+        if isinstance(d, ByRate):
+            return d.text
+        return "none" if d is None else str(d).lower() if isinstance(d, bool) else str(d)
 
     def _range(self) -> str:
         if self.choices:

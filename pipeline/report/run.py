@@ -117,10 +117,11 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
         if len(m.sample) and int(m.sample[-1]) >= r.n_total:
             raise PruneError(f"--manifest {manifest} names sample {int(m.sample[-1])}; run {run} has {r.n_total}")
     if score is not None:
-        have = sorted(q.stem for q in layout.scores_dir(run).glob("*.parquet")) if layout.scores_dir(run).is_dir() else []
+        folder = layout.scores_dir(run)
+        have = sorted(q.stem for q in folder.glob("*.parquet")) if folder.is_dir() else []
         if score not in have:
-            raise PruneError(f"--score {score}: run {run} has no such score table (it has: {', '.join(have) or 'none'}; "
-                             f"`prune score --method {score}` makes it)")
+            raise PruneError(f"--score {score}: run {run} has no such score table (it has: "
+                             f"{', '.join(have) or 'none'}; `prune score --method {score}` makes it)")
     out = Path(out) if out is not None else Path(run) / "report"
     # an old report is replaced (it is made from the run); anything else in --out is refused
     with staged(out, what="report", recognise=is_report, force=True, flag="--out") as partial:
