@@ -117,8 +117,8 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
         if len(m.sample) and int(m.sample[-1]) >= r.n_total:
             raise PruneError(f"--manifest {manifest} names sample {int(m.sample[-1])}; run {run} has {r.n_total}")
     if score is not None:
-        folder = layout.scores_dir(run)
-        have = sorted(q.stem for q in folder.glob("*.parquet")) if folder.is_dir() else []
+        tables = layout.scores_dir(run)
+        have = sorted(q.stem for q in tables.glob("*.parquet")) if tables.is_dir() else []
         if score not in have:
             raise PruneError(f"--score {score}: run {run} has no such score table (it has: "
                              f"{', '.join(have) or 'none'}; `prune score --method {score}` makes it)")
