@@ -97,7 +97,7 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, j
     rate_words = ",".join(f"{r:g}" for r in rate_list)
     extra = ([] if jobs == 1 else ["--jobs", str(jobs)]) + ([] if threads is None else ["--threads", str(threads)])
     say_cmd("sweep", "--run", str(run), "--name", "demo", "--scores", "aum", "--methods", "random,ccs", "--rates",
-            rate_words, "--seeds", ",".join(str(s) for s in spec.seeds), *ep, *extra)
+            rate_words, "--beta", f"{BETA:g}", "--seeds", ",".join(str(s) for s in spec.seeds), *ep, *extra)
     df = sweep(run=run, spec=spec, jobs=jobs, threads=threads, device=device, log=lambda m: log("  " + m))
     say_cmd("report", "--run", str(run), "--sweep", "demo")
     path = report(run=run, sweep="demo", log=lambda m: log("  " + m))

@@ -188,9 +188,11 @@ def test_seeds_write_their_folders_and_summary_under_the_final_name(digits_run):
     assert all(os.path.exists(r["path"]) for r in summary["runs"])
 
 
-def test_demo_refuses_too_few_epochs_before_recording(tmp_path):
-    res = runner.invoke(app, ["demo", "--epochs", "3", "--run", str(tmp_path / "demo")])
-    assert res.exit_code == 2 and "--epochs must be at least 10" in res.output
+def test_demo_refuses_bad_epochs_and_seeds_before_recording(tmp_path):
+    res = runner.invoke(app, ["demo", "--epochs", "0", "--run", str(tmp_path / "demo")])
+    assert res.exit_code == 2 and "--epochs must be at least 1" in res.output
+    res = runner.invoke(app, ["demo", "--seeds", "11", "--run", str(tmp_path / "demo")])
+    assert res.exit_code == 2 and "--seeds" in res.output
     assert not (tmp_path / "demo").exists()
 
 
