@@ -268,13 +268,23 @@ class Registry(Generic[E]):
             return entry
         raise PruneError(self.unknown.format(flag=self.flag, name=name, names=", ".join(self._entries)))
 
-    def load_plugins(self) -> None:
-        """Register every installed plugin of this kind (``--list`` shows them; a lookup by name loads one)."""
+    def load_plugins(self, *, skip_broken: bool = False) -> list[str]:
+        """Register every installed plugin of this kind (``--list`` and ``--help`` show them; a lookup by name
+        loads one); returns their names. ``skip_broken``: a plugin that fails to load is left out (its own
+        one line comes when it is asked for by name) instead of stopping the caller."""
         from importlib.metadata import entry_points
 
+        loaded = []
         for ep in entry_points(group=self.group):
-            if ep.name not in self._entries:
-                self._plugin(ep.name)
+            if ep.name in self._entries:
+                continue
+            try:
+                if self._plugin(ep.name) is not None:
+                    loaded.append(ep.name)
+            except PruneError:
+                if not skip_broken:
+                    raise
+        return loaded
 
     def _plugin(self, name: str) -> E | None:
         """The entry point ``name`` of this kind's group, loaded and registered (None if there is none)."""
@@ -300,16 +310,15 @@ class Registry(Generic[E]):
         return {o.name: o for o in self._options_of(self.get(name))}
 
     def all_options(self) -> dict[str, Option]:
-        """Every option any entry declares, by name (the first entry's declaration where several share one)."""
+        """Every option any entry declares, by name (the first declaration where several share one)."""
         out: dict[str, Option] = {}
-        for e in self._entries.values():
-            for o in self._options_of(e):
-                out.setdefault(o.name, o)
+        for _, o in self.declarations():
+            out.setdefault(o.name, o)
         return out
 
     def readers(self, option: str) -> list[str]:
         """The entries that declare ``option``."""
-        return [n for n, e in self._entries.items() if any(o.name == option for o in self._options_of(e))]
+        return [n for n, o in self.declarations() if o.name == option]
 
     def parse_opts(self, name: str, raw: Mapping[str, str], flag: str = "--opt") -> dict[str, Any]:
         """``--opt KEY=VALUE`` texts for entry ``name``, each parsed by the option it names."""
@@ -327,9 +336,15 @@ class Registry(Generic[E]):
         """Every entry with its summary: "a: …; b: …"."""
         return "; ".join(f"{n}: {self._summary_of(e)}" for n, e in self._entries.items())
 
+    def declarations(self) -> Iterator[tuple[str, Option]]:
+        """(entry name, Option) for every option every entry declares."""
+        for n, e in self._entries.items():
+            for o in self._options_of(e):
+                yield n, o
+
     def option_help(self, option: str, what: str | None = None, *, defaults: bool = True) -> str:
         """Help of an option some entries read (see :func:`option_help`)."""
-        return option_help(self.values(), option, what, defaults=defaults, options_of=self._options_of)
+        return option_help(self.declarations(), option, what, defaults=defaults)
 
     def listing(self) -> list[tuple[str, str, str]]:
         """(name, summary, options with defaults) per entry, for ``--list``."""
@@ -340,21 +355,26 @@ class Registry(Generic[E]):
         return rows
 
 
-def option_help(entries: Iterable[Any], option: str, what: str | None = None, *, defaults: bool = True,
-                options_of: Callable[[Any], Iterable[Option]] = lambda e: e.options) -> str:
-    """Help of an option some of ``entries`` read: "ccs, d2: <what> (default: ccs …; d2 0.0)."; ``what``: the
-    option's own help, as its first declaring entry writes it, unless given."""
-    declared = {e.name: o for e in entries for o in options_of(e) if o.name == option}
+def option_help(declared: Iterable[tuple[str, Option]], option: str, what: str | None = None, *,
+                defaults: bool = True) -> str:
+    """Help of an option some methods declare: "ccs, d2: <what> (default: ccs …; d2 0.0)."
+
+    ``declared`` is (method name, Option) for every declaration there is;
+    ``what`` is the option's own help, as its first declaration writes it,
+    unless given. A default of None means the method's own choice, which the
+    option's help says in words: only the other defaults are shown.
+    """
+    decl = [(n, o) for n, o in declared if o.name == option]
     if what is None:
-        what = next((o.help for o in declared.values()), "")
-    shown = {name: o.shown_default() for name, o in declared.items()}
-    if not defaults:
-        return f"{', '.join(shown)}: {what}."
-    if len(set(shown.values())) == 1:
-        default = f"default {next(iter(shown.values()))}"
-    else:
-        default = "default: " + "; ".join(f"{name} {v}" for name, v in shown.items())
-    return f"{', '.join(shown)}: {what} ({default})."
+        what = decl[0][1].help if decl else ""
+    text = f"{', '.join(n for n, _ in decl) or 'no method'}: {what}"
+    shown = {n: o.shown_default() for n, o in decl if o.default is not None}
+    if defaults and shown:
+        if len(set(shown.values())) == 1 and len(shown) == len(decl):
+            text += f" (default {next(iter(shown.values()))})"
+        else:
+            text += " (default: " + "; ".join(f"{n} {v}" for n, v in shown.items()) + ")"
+    return text + "."
 
 
 def opt_help(kind: str, unflagged: Mapping[str, list[str]] | None = None) -> str:

@@ -29,7 +29,7 @@ def score_cmd(
     epochs: Optional[int] = typer.Option(None, "--epochs", help=_h("epochs")),
     epoch: Optional[int] = typer.Option(None, "--epoch", help=_h("epoch", " (el2n default 10% into training, the others the last; grand: the checkpoint nearest 10% of training)")),
     never_learned: Optional[str] = typer.Option(None, "--never-learned", help=_h("never_learned")),
-    space: Optional[str] = typer.Option(None, "--space", help=_h("space", " (aum default logit, confidence default prob)")),
+    space: Optional[str] = typer.Option(None, "--space", help=_h("space")),
     seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed")),
     last_layer: bool = typer.Option(False, "--last-layer", metavar="", help=_h("last_layer")),
     device: Optional[str] = typer.Option(None, "--device", help=_h("device")),

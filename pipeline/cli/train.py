@@ -50,7 +50,7 @@ class TrainGroup(Group):
     so rules registered after import and installed plugins are in it."""
 
     def format_help(self, ctx, formatter):
-        DYNAMIC.load_installed()
+        DYNAMIC.load_plugins(skip_broken=True)
         fresh = {"dynamic": _dynamic_help(), "rate": _rate_help(), "opt": _opt_help(),
                  **{name: _flag_help(name) for name in DYNAMIC_FLAGS}}
         for param in self.get_params(ctx):

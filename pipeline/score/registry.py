@@ -111,14 +111,10 @@ def get_method(name: str) -> ScoreMethod:
 
 def flag_help(option: str, note: str = "") -> str:
     """Help of ``prune score``'s flag for ``option``: the methods that read it (plugins included), what it
-    means (its one declaration) and, where they all share it, its default."""
+    means (its one declaration, then ``note``) and its defaults (:func:`pipeline.registry.option_help`)."""
     from pipeline.score.options import SHARED
 
-    readers = [m for m in METHODS.values() if option in m.defaults]
-    decl = next((o for m in readers for o in m.options if o.name == option), SHARED.get(option))
-    defaults = {m.defaults[option] for m in readers}
-    shown = f" (default {decl.shown_default()})" if len(defaults) == 1 and None not in defaults else ""
-    return f"{', '.join(m.name for m in readers) or 'no method'}: {decl.help if decl else option}{note}{shown}."
+    return METHODS.option_help(option, (SHARED[option].help if option in SHARED else option) + note)
 
 
 def parse_opts(method: ScoreMethod | None, raw: dict[str, str]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def listing() -> list[str]:
 
 def option_help(option: str, what: str | None = None, *, defaults: bool = True) -> str:
     """Help of an option samplers and quotas read: "ccs, d2: <what> (default: ccs …; d2 0.0)."."""
-    return _option_help((*SAMPLERS.values(), *QUOTAS.values()), option, what, defaults=defaults)
+    return _option_help((*SAMPLERS.declarations(), *QUOTAS.declarations()), option, what, defaults=defaults)
 
 
 def input_help(need: str, what: str) -> str:

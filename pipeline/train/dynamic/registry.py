@@ -164,11 +164,9 @@ class DynamicRegistry(Registry[DynamicRule]):
         return family
 
     def get(self, name: str) -> DynamicRule:
-        if name in self._entries:
-            return self._entries[name]
-        entry = self._plugin(name) if isinstance(name, str) else None
-        if entry is not None:
-            return entry
+        """A rule by name (built-in, registered or installed), else one a family builds from the name."""
+        if isinstance(name, str) and (name in self._entries or self._plugin(name) is not None):
+            return self._entries[name]  # (a plugin that fails to load says so in its own line)
         for family in self.families:
             rule = family.resolve(name) if isinstance(name, str) else None
             if rule is not None:
@@ -176,58 +174,13 @@ class DynamicRegistry(Registry[DynamicRule]):
         composed = "".join(f" or {f.label}" for f in self.families)
         raise PruneError(f"unknown --dynamic method {name!r}; choose one of: {', '.join(self._entries)}{composed}")
 
-    def load_installed(self) -> list[str]:
-        """Load every installed plugin of ``prune.dynamic`` (for ``--help``); one that fails to load is skipped."""
-        from importlib.metadata import entry_points
-
-        loaded = []
-        for ep in entry_points(group=self.group):
-            if ep.name in self._entries:
-                continue
-            try:
-                self.get(ep.name)
-                loaded.append(ep.name)
-            except PruneError:
-                pass  # said in one line when the rule is asked for
-        return loaded
-
     # -- options: the rules' and the families' -------------------------------------------
-    def _declarations(self) -> Iterable[tuple[str, Option]]:
-        for n, e in self._entries.items():
-            for o in e.options:
-                yield n, o
+    def declarations(self) -> Iterable[tuple[str, Option]]:
+        """The rules' option declarations, then the families' (named by their label)."""
+        yield from super().declarations()
         for f in self.families:
             for o in f.options:
                 yield f.label, o
-
-    def all_options(self) -> dict[str, Option]:
-        out: dict[str, Option] = {}
-        for _, o in self._declarations():
-            out.setdefault(o.name, o)
-        return out
-
-    def readers(self, option: str) -> list[str]:
-        """The rules (and families) that declare ``option``."""
-        return [n for n, o in self._declarations() if o.name == option]
-
-    def option_help(self, option: str, what: str | None = None, *, defaults: bool = True) -> str:
-        """Help of an option: "rcap: <what> (default 0.25)."; ``what`` is the option's own help by default.
-
-        A default of None means "the rule's own choice", which the option's
-        help says in words; only the other defaults are shown.
-        """
-        decl = [(n, o) for n, o in self._declarations() if o.name == option]
-        if not decl:
-            return ""
-        what = what or decl[0][1].help
-        text = f"{', '.join(n for n, _ in decl)}: {what}"
-        shown = {n: o.shown_default() for n, o in decl if o.default is not None}
-        if defaults and shown:
-            if len(set(shown.values())) == 1 and len(shown) == len(decl):
-                text += f" (default {next(iter(shown.values()))})"
-            else:
-                text += " (default: " + "; ".join(f"{n} {v}" for n, v in shown.items()) + ")"
-        return text + "."
 
     def help(self) -> str:
         """Every rule and family with its summary: "rs2 (…), rcap (…), infobatch (…), SCORE+SAMPLER (…)"."""
