@@ -100,10 +100,9 @@ def resolve(name: str) -> DynamicRule | None:
         def choose(self, scores, higher_is_harder, n_keep, seed):
             from pipeline.select.core import choose
 
-            kept, _, _ = choose(targets=self.targets, values=scores, higher_is_harder=higher_is_harder,
-                                num_classes=self.num_classes, n_keep=n_keep, method=sampler_name, seed=seed,
-                                options=self.sampler_params or None)
-            return kept
+            return choose(targets=self.targets, values=scores, higher_is_harder=higher_is_harder,
+                          num_classes=self.num_classes, n_keep=n_keep, method=sampler_name, seed=seed,
+                          options=self.sampler_params or None).kept
 
         def params(self) -> dict:
             return {**super().params(), "score": score_name, "sampler": sampler_name, **self.score_params,

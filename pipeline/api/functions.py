@@ -59,6 +59,7 @@ class Selection:
     targets: np.ndarray
     meta: dict[str, Any]
     path: Path | None = None
+    weights: np.ndarray | None = None  # a weighted sampler's loss weight per kept id (craig, gradmatch)
 
     @property
     def sample(self) -> np.ndarray:
@@ -76,7 +77,7 @@ class Selection:
         """Write the manifest (``keep.parquet``) that ``prune train --manifest`` and :func:`read_manifest` read."""
         from pipeline.io import write_manifest
 
-        write_manifest(path, self.ids, self.targets, self.meta)
+        write_manifest(path, self.ids, self.targets, self.meta, weight=self.weights)
         self.path = Path(path)
         return self.path
 
@@ -84,7 +85,7 @@ class Selection:
 def select(scores=None, rate: float | None = None, *, method: str = "topk", quota: str = "none", targets=None,
            higher_is_harder: bool | None = None, n_keep: int | None = None, seed: int = 0, keep: str | None = None,
            beta: float | None = None, strata: int | None = None, k: int | None = None, gamma: float | None = None,
-           embeddings=None, recalls=None, like=None, classes=None, out: str | os.PathLike | None = None,
+           embeddings=None, grads=None, val_grads=None, val_targets=None, recalls=None, like=None, classes=None, out: str | os.PathLike | None = None,
            beta_grid=None, tune_epochs: int | None = None, device: str = "auto", **options: Any) -> Selection:
     """Which samples to keep (``prune select`` on values in memory): exactly N − round(rate·N) ids.
 
@@ -92,7 +93,9 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     array of one score per sample (then ``higher_is_harder`` defaults to True
     and ``targets`` must be given for class quotas), or None for samplers that
     need no scores (random, kcenter). ``method`` and ``quota`` are any
-    registered sampler and quota; ``embeddings`` (N, dim) feed d2/kcenter,
+    registered sampler and quota; ``embeddings`` (N, dim) feed d2/kcenter/herding,
+    ``grads`` and ``val_grads`` (:class:`pipeline.select.lastlayer.LastLayer`, with
+    ``val_targets``) the gradient-based samplers (craig, gradmatch, glister, …),
     ``recalls`` (one per class, or ``"final"``/``"best"``/``"mean"``: the score's run's validation recalls
     taken that way) the DRoP quota, ``like`` (a manifest, its path
     or kept counts per class) strategyq. ``out`` writes the manifest too.
@@ -144,17 +147,18 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
         if ids is not None and hasattr(ref, "sample"):
             raise PruneError("like= with scores of a subset or a pool: pass the kept counts per class instead")
         like_counts = np.bincount(y[ref.sample], minlength=int(y.max()) + 1) if hasattr(ref, "sample") else ref
-    kept, parameters, detail = choose(
+    kept, parameters, detail, weights = choose(
         targets=targets, values=values, higher_is_harder=higher_is_harder, classes=classes, n_keep=n_keep,
         rate=rate, method=method, quota=quota, keep=keep, beta=beta, strata=strata, k=k, gamma=gamma,
-        emb=embeddings, recalls=recalls, like_counts=like_counts, seed=seed, options=options or None)
+        emb=embeddings, grads=grads, val_grads=val_grads, val_targets=val_targets, recalls=recalls,
+        like_counts=like_counts, seed=seed, options=options or None)
     y = np.asarray(targets, dtype=np.int64)
     names = [str(c) for c in range(int(y.max()) + 1)] if classes is None else [str(c) for c in classes]
     meta = {**describe(method=method, quota=quota, rate=rate, kept=kept, targets=y, classes=names,
                        parameters=parameters, detail=detail, seed=seed), **meta_extra}
     if ids is not None:
         meta["candidates"] = scores.meta.get("scored", "subset")
-    sel = Selection(ids=kept if ids is None else ids[kept], targets=y[kept], meta=meta)
+    sel = Selection(ids=kept if ids is None else ids[kept], targets=y[kept], meta=meta, weights=weights)
     if out is not None:
         sel.write(out)
     return sel

@@ -4,6 +4,10 @@ Moderate coreset and self-supervised prototypes score samples by where they
 sit in the model's feature space; this hook records that space
 (``model.features``) at the ``prune record --embeddings`` epochs, into the
 ``embeddings`` array (init, snapshot, sample, dim) of trajectories.zarr.
+With them go the classifier that reads them (``heads``) and the validation
+split's features (``val_embeddings``, labels ``val_targets``): the
+last-layer gradients of the gradient-based samplers (Craig, GradMatch,
+Glister, submodular) are built from these three, with no model loaded.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import torch
 
 from pipeline.engine.hooks import Hook
 
-from pipeline.io.run import create_embeddings, logits_shape
+from pipeline.io.run import create_embeddings, create_heads, logits_shape
 
 
 def features(model: torch.nn.Module, split, device: torch.device, batch_size: int) -> torch.Tensor:
@@ -39,12 +43,23 @@ class EmbeddingHook(Hook):
         self.batch_size = batch_size
 
     def capture(self, completed_epochs: int, model: torch.nn.Module) -> None:
-        h = features(model.to(self.device), self.bundle.train, self.device, self.batch_size)
-        if "embeddings" not in set(self.group.array_keys()):
-            create_embeddings(self.group, inits=logits_shape(self.group)[0], snapshots=len(self.snapshots),
-                              n=h.shape[0], dim=h.shape[1])
-        k = self.snapshots.index(completed_epochs)
+        model = model.to(self.device)
+        h = features(model, self.bundle.train, self.device, self.batch_size)
+        hv = features(model, self.bundle.val, self.device, self.batch_size)
+        keys = set(self.group.array_keys())
+        inits, k = logits_shape(self.group)[0], self.snapshots.index(completed_epochs)
+        if "embeddings" not in keys:
+            create_embeddings(self.group, inits=inits, snapshots=len(self.snapshots), n=h.shape[0], dim=h.shape[1])
+        if "heads" not in keys:
+            create_heads(self.group, inits=inits, snapshots=len(self.snapshots), num_classes=len(self.bundle.classes),
+                         dim=h.shape[1], val=hv.shape[0])
+            y = self.group.create_array("val_targets", shape=(hv.shape[0],), dtype="int64",
+                                        chunks=(max(1, hv.shape[0]),), dimension_names=("sample",))
+            y[:] = self.bundle.val.y
         self.group["embeddings"][self.init, k] = h.to(torch.float16).cpu().numpy()
+        self.group["val_embeddings"][self.init, k] = hv.to(torch.float16).cpu().numpy()
+        lin = model.classifier
+        self.group["heads"][self.init, k] = torch.cat([lin.bias.detach()[:, None], lin.weight.detach()], 1).float().cpu().numpy()
 
     def on_batch(self, epoch: int, idx: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> None:
         pass

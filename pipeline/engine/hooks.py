@@ -37,7 +37,14 @@ def overrides(hook: Hook, method: str) -> bool:
 
 
 class Plan(Hook):
-    """A hook that also says which samples each epoch trains on, and with which loss weights."""
+    """A hook that also says which samples each epoch trains on, and with which loss weights.
+
+    ``normalize_weights``: each batch's loss is divided by the sum of its
+    weights rather than by its size (a manifest's weights, as DeepCore trains
+    a weighted subset; see :func:`pipeline.engine.loop.weighted_loss`).
+    """
+
+    normalize_weights: bool = False
 
     def ids_for_epoch(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Sample ids of ``epoch`` and their loss weights (None: all 1)."""

@@ -144,20 +144,24 @@ def lr_factor(cfg, epoch: int, epochs: int) -> float:
 
 
 def weighted_loss(per_sample: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None,
-                  class_weight: torch.Tensor | None) -> torch.Tensor:
+                  class_weight: torch.Tensor | None, normalize: bool = False) -> torch.Tensor:
     """Σ_i c_{y_i} s_i ℓ_i / Σ_i c_{y_i} over a batch: the loss of every protocol in one formula.
 
     With class weights c alone it is exactly torch's weighted cross-entropy
     ``F.cross_entropy(z, y, weight=c)`` (DRoP's CDB-W); with sample weights s
-    alone (InfoBatch's 1/(1-r) rescale, a manifest's ``weight``) the batch mean
-    of s_i ℓ_i, as InfoBatch's code. Where every c_{y_i} of a batch is 0 the
-    loss is 0 with zero gradients, not torch's 0/0 = NaN.
+    alone (InfoBatch's 1/(1-r) rescale) the batch mean of s_i ℓ_i, as
+    InfoBatch's code. ``normalize`` divides by the weights instead,
+    Σ_i c_{y_i} s_i ℓ_i / Σ_i c_{y_i} s_i: a manifest's ``weight`` column
+    (Craig's and GradMatch's weights), as DeepCore trains a weighted subset
+    (``sum(loss * w) / sum(w)``), so the scale of the weights does not act as
+    a learning rate. Where the denominator of a batch is 0 the loss is 0 with
+    zero gradients, not torch's 0/0 = NaN.
     """
     num = per_sample if sample_weight is None else per_sample * sample_weight
-    if class_weight is None:
+    if class_weight is None and not (normalize and sample_weight is not None):
         return num.mean()
-    c = class_weight[y]
-    den = c.sum()
+    c = torch.ones_like(per_sample) if class_weight is None else class_weight[y]
+    den = (c * sample_weight).sum() if normalize and sample_weight is not None else c.sum()
     # dividing by a guarded denominator (not torch.where after the division)
     # keeps the backward pass free of 0/0 as well
     return (c * num).sum() / torch.where(den > 0, den, torch.ones_like(den))
@@ -195,6 +199,7 @@ def train_one_epoch(
     rng: np.random.Generator,
     gen: torch.Generator,
     weights: np.ndarray | None = None,
+    normalize_weights: bool = False,
     class_weight: torch.Tensor | None = None,
     hooks: Sequence[Hook] = (),
     amp_dtype: torch.dtype | None = None,
@@ -205,7 +210,7 @@ def train_one_epoch(
     """One pass of ``opt`` over ``bundle.train`` samples ``ids``, shuffled by ``rng`` into batches (:func:`batches`).
 
     Each batch's loss is ``weighted_loss`` of its per-sample cross-entropies with the samples' ``weights``
-    (aligned with ``ids``) and the per-class ``class_weight`` (the plain mean without either); ``gen`` drives
+    (aligned with ``ids``; ``normalize_weights``: divided by their sum) and the per-class ``class_weight`` (the plain mean without either); ``gen`` drives
     ``bundle.augment``. The forward pass runs under autocast to ``amp_dtype`` (None: as the model is), the loss in
     float32; ``scaler`` scales it (fp16). Every hook's ``on_batch`` sees each batch's ids, logits and per-sample
     losses, detached; ``on_step(done, total)`` follows each optimiser step. ``net`` is the model or its
@@ -241,7 +246,7 @@ def train_one_epoch(
             total = loss.mean()
         else:
             w = None if weights is None else torch.from_numpy(weights[pos]).to(device, torch.float32, non_blocking=True)
-            total = weighted_loss(loss, y, w, class_weight)
+            total = weighted_loss(loss, y, w, class_weight, normalize_weights)
         (total if scaler is None else scaler.scale(total)).backward()
         seen += _show_batch(on_batch, epoch, idx_t, logits, loss, W)
         if scaler is None:
@@ -388,7 +393,8 @@ def fit(
         cw = class_weights(epoch, logs) if class_weights is not None else None
         cw = None if cw is None else torch.as_tensor(cw, dtype=torch.float32, device=device)
         done = train_one_epoch(net, opt, bundle, ids, epoch, device=device, batch_size=cfg.batch_size, rng=rng,
-                               gen=gen, weights=weights, class_weight=cw, hooks=hooks, amp_dtype=amp_dtype,
+                               gen=gen, weights=weights, normalize_weights=plan.normalize_weights,
+                               class_weight=cw, hooks=hooks, amp_dtype=amp_dtype,
                                scaler=scaler, channels_last=channels_last, on_step=on_step)
         log = EpochLog(epoch=epoch, lr=lr, train_loss=done.train_loss, samples=done.samples, steps=done.steps,
                        evals={s: evaluate(model, split, len(bundle.classes), device=device, batch_size=eval_batch)

@@ -51,7 +51,9 @@ def unpack_state(v: Any) -> Any:
 
 
 class StaticPlan(Plan):
-    """The same samples every epoch: a manifest's ids (and its ``weight`` column, if any)."""
+    """The same samples every epoch: a manifest's ids (and its ``weight`` column, if any, normalised per batch)."""
+
+    normalize_weights = True
 
     def __init__(self, ids: np.ndarray, weights: np.ndarray | None = None):
         self.ids = np.asarray(ids, dtype=np.int64)

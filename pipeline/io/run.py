@@ -119,6 +119,18 @@ def create_embeddings(group, *, inits: int, snapshots: int, n: int, dim: int, dt
                               dimension_names=EMBEDDING_DIMS, fill_value=np.nan)
 
 
+def create_heads(group, *, inits: int, snapshots: int, num_classes: int, dim: int, val: int):
+    """What the last-layer gradients are built from, at each snapshot: the classifier ``heads`` (init,
+    snapshot, class, 1 + dim: its bias, then its weight row) and the validation split's features
+    ``val_embeddings`` (init, snapshot, sample, dim), float16 as the training samples'."""
+    group.create_array("heads", shape=(inits, snapshots, num_classes, dim + 1), dtype="float32",
+                       chunks=(1, 1, num_classes, dim + 1), compressors=None,
+                       dimension_names=("init", "snapshot", "class", "weight"), fill_value=np.nan)
+    s = int(max(1, min(max(val, 1), CHUNK_BYTES // max(1, dim * 2))))
+    group.create_array("val_embeddings", shape=(inits, snapshots, val, dim), dtype="float16", chunks=(1, 1, s, dim),
+                       compressors=None, dimension_names=EMBEDDING_DIMS, fill_value=np.nan)
+
+
 @dataclass
 class Run:
     path: Path
@@ -438,6 +450,34 @@ class Run:
         if not np.all(np.isfinite(out)):
             raise PruneError(f"run {self.path}: embeddings hold NaN or inf (diverged training?)")
         return out
+
+    def _snapshot_index(self, snapshot: int | None) -> int:
+        self.embeddings(snapshot)  # the checks: embeddings recorded, the snapshot among them
+        return len(self.snapshot_epochs) - 1 if snapshot is None else self.snapshot_epochs.index(snapshot)
+
+    def heads(self, snapshot: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The classifier at ``snapshot``: weight (init, class, dim) and bias (init, class), float64."""
+        k = self._snapshot_index(snapshot)
+        if not self.has("heads"):
+            raise PruneError(f"run {self.path} recorded embeddings without the classifier that reads them (an older "
+                             "prune): record it again with --embeddings to use gradient-based methods")
+        h = self.read("heads", (slice(None), k)).astype(np.float64)
+        if h.shape[:2] != (self.inits, self.num_classes) or not np.all(np.isfinite(h)):
+            raise PruneError(f"run {self.path} is damaged: trajectories.zarr/heads")
+        return h[:, :, 1:], h[:, :, 0]
+
+    def val_embeddings(self, snapshot: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The validation split's features at ``snapshot`` (init, sample, dim) float32, and its labels."""
+        k = self._snapshot_index(snapshot)
+        if not (self.has("val_embeddings") and self.has("val_targets")):
+            raise PruneError(f"run {self.path} has no validation embeddings (an older prune): record it again "
+                             "with --embeddings")
+        out = self.read("val_embeddings", (slice(None), k)).astype(np.float32, copy=False)
+        y = self.read("val_targets").astype(np.int64, copy=False)
+        if not np.all(np.isfinite(out)) or out.shape[1] != len(y):
+            raise PruneError(f"run {self.path}: val_embeddings hold NaN or inf, or do not match val_targets")
+        check_labels(y, self.num_classes, f"run {self.path} is damaged: trajectories.zarr/val_targets")
+        return out, y
 
     def embedding_features(self, snapshot: int | None = None) -> np.ndarray:
         """The embeddings as one feature row per sample, (sample, init·dim), the way selection reads them.

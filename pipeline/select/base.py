@@ -19,14 +19,16 @@ from pipeline.registry import ByRate, Option, options_from
 
 __all__ = ["ByRate", "Option", "Pool", "Inputs", "Sampler", "Quota", "SAMPLER_NEEDS", "QUOTA_NEEDS", "INPUT_FLAGS"]
 
-#: What an entry can read besides its options. Samplers read scores and
-#: embeddings; quotas read scores, per-class validation recalls and the class
+#: What an entry can read besides its options. Samplers read scores,
+#: embeddings and last-layer gradients (of the training samples and of the
+#: validation split, :class:`~pipeline.select.lastlayer.LastLayer`); quotas read scores, per-class validation recalls and the class
 #: counts of another manifest ("like").
-SAMPLER_NEEDS = ("scores", "embeddings")
+SAMPLER_NEEDS = ("scores", "embeddings", "gradients", "val_gradients")
 QUOTA_NEEDS = ("scores", "recalls", "like")
 
 #: The `prune select` flags that provide an input (one a method does not read is refused).
-INPUT_FLAGS: dict[str, tuple[str, ...]] = {"embeddings": ("snapshot",), "recalls": ("recalls",), "like": ("like",)}
+INPUT_FLAGS: dict[str, tuple[str, ...]] = {"embeddings": ("snapshot",), "gradients": ("snapshot",),
+                                           "val_gradients": ("snapshot",), "recalls": ("recalls",), "like": ("like",)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Pool:
     scores: np.ndarray | None = None
     higher_is_harder: bool = True
     emb: np.ndarray | None = None  # (n, dim)
+    targets: np.ndarray | None = None  # (n,) class of each sample (one class inside a class quota)
+    grads: Any = None  # LastLayer of the n samples ("gradients")
+    val_grads: Any = None  # LastLayer of the validation samples of the pool's classes ("val_gradients")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class Inputs:
     scores: np.ndarray | None = None  # (n,), finite
     higher_is_harder: bool = True
     emb: np.ndarray | None = None  # (n, dim)
+    grads: Any = None  # LastLayer over the n samples
+    val_grads: Any = None  # LastLayer over the validation split
+    val_targets: np.ndarray | None = None  # (n_val,) classes of the validation samples
     recalls: np.ndarray | None = None  # (num_classes,), in [0, 1]
     like_counts: np.ndarray | None = None  # (num_classes,), kept per class by the reference selection
     sources: Mapping[str, Any] = field(default_factory=dict)
@@ -76,10 +84,18 @@ class Inputs:
         def sub(a):
             return a if pos is None or a is None else a[pos]
 
+        grads = val = None
+        if "gradients" in needs and self.grads is not None:
+            grads = self.grads if pos is None else self.grads.take(pos)
+        if "val_gradients" in needs and self.val_grads is not None:
+            val = self.val_grads
+            if pos is not None:  # a class's pool is matched against that class's validation samples
+                val = val.take(np.flatnonzero(np.isin(self.val_targets, np.unique(self.targets[pos]))))
         return Pool(n=self.n if pos is None else len(pos),
                     scores=sub(self.scores) if "scores" in needs else None,
                     higher_is_harder=self.higher_is_harder,
-                    emb=sub(self.emb) if "embeddings" in needs else None)
+                    emb=sub(self.emb) if "embeddings" in needs else None,
+                    targets=sub(self.targets), grads=grads, val_grads=val)
 
 
 def _accepts(options: tuple[Option, ...], needs: tuple[str, ...]) -> tuple[str, ...]:
@@ -103,7 +119,9 @@ class Sampler:
 
     ``fn(pool, n_keep, rng, **params)`` returns exactly ``n_keep`` sorted
     unique positions of ``pool`` (ties broken by the lower position), taking
-    its randomness only from ``rng``; ``params`` are its options' defaults
+    its randomness only from ``rng``; a weighted sampler (Craig, GradMatch)
+    returns ``(positions, weights)``, one non-negative weight per kept
+    position, which the manifest keeps in its ``weight`` column; ``params`` are its options' defaults
     with what the user gave, in that order (the manifest records them so).
     An option named ``beta`` is a hard cutoff (the fraction of the hardest
     samples dropped first): it is checked against the budget globally and
@@ -148,6 +166,11 @@ class Sampler:
     @property
     def needs_embeddings(self) -> bool:
         return "embeddings" in self.needs
+
+    @property
+    def needs_model_outputs(self) -> bool:
+        """It reads what `prune record --embeddings` writes (embeddings, or gradients built from them)."""
+        return any(n in self.needs for n in ("embeddings", "gradients", "val_gradients"))
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def sampler_help() -> str:
     """``--method``: every sampler with its summary, and which need recorded embeddings."""
     text = "; ".join(f"{s.name}: {s.summary}" + (f" [{', '.join(s.defaults)}]" if s.defaults else "")
                      for s in SAMPLERS.values())
-    emb = [s.name for s in SAMPLERS.values() if s.needs_embeddings]
+    emb = [s.name for s in SAMPLERS.values() if s.needs_model_outputs]
     if emb:
         text += f". {_names(emb)} need{'s' if len(emb) == 1 else ''} `prune record --embeddings`"
     return text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -112,10 +112,30 @@ def _positions(chosen, budget: int, n: int, name: str) -> np.ndarray:
     return chosen
 
 
-def run(choice: Choice, inputs: Inputs, n_keep: int, seed: int) -> tuple[np.ndarray, dict[str, Any], dict[str, Any] | None]:
-    """Select on valid inputs: (kept sample ids, the sampler's recorded parameters, the quota's detail or None)."""
+class Selected(NamedTuple):
+    """What a selection returns: kept sample ids (sorted), the sampler's recorded parameters, the quota's
+    detail (or None), and one loss weight per kept sample from a weighted sampler (None: unweighted)."""
+
+    kept: np.ndarray
+    parameters: dict[str, Any]
+    detail: dict[str, Any] | None
+    weights: np.ndarray | None = None
+
+
+def _weights(w, budget: int, name: str) -> np.ndarray:
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (budget,) or not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise PruneError(f"sampler {name} returned weights of shape {w.shape}, expected {budget} finite "
+                         "non-negative ones")
+    return w
+
+
+def run(choice: Choice, inputs: Inputs, n_keep: int, seed: int) -> Selected:
+    """Select on valid inputs: kept sample ids, the sampler's recorded parameters, the quota's detail or None,
+    and the weights of a weighted sampler."""
     s, q = choice.sampler, choice.quota
     rng = np.random.default_rng(seed)
+    weight_of: dict[str, np.ndarray] = {}  # "w": a weight per sample id, once a sampler returned weights
 
     def sampler(pos: np.ndarray | None, budget: int) -> np.ndarray:
         """Kept sample ids among ``pos`` (one class's ids, sorted), or among all samples when None."""
@@ -127,8 +147,17 @@ def run(choice: Choice, inputs: Inputs, n_keep: int, seed: int) -> tuple[np.ndar
             chosen = s.fn(pool, budget, rng, **params)
         except ValueError as err:
             raise PruneError(f"{s.name}: {err}") from None
+        w = None
+        if isinstance(chosen, tuple):  # a weighted sampler: (positions, weights)
+            chosen, w = chosen
+            w = _weights(w, budget, s.name)
+            order = np.argsort(np.asarray(chosen), kind="stable")
+            chosen, w = np.asarray(chosen)[order], w[order]
         chosen = _positions(chosen, budget, pool.n, s.name)
-        return chosen if pos is None else pos[chosen]
+        ids = chosen if pos is None else pos[chosen]
+        if w is not None:
+            weight_of.setdefault("w", np.zeros(inputs.n))[ids] = w
+        return ids
 
     if q.fn is None:
         kept = sampler(None, n_keep)
@@ -150,7 +179,7 @@ def run(choice: Choice, inputs: Inputs, n_keep: int, seed: int) -> tuple[np.ndar
         if need != "scores" and need in inputs.sources:
             parameters[need] = inputs.sources[need]
     detail = q.detail(inputs, choice.quota_params) if q.detail is not None else dict(choice.quota_params)
-    return kept, parameters, detail or None
+    return Selected(kept, parameters, detail or None, weight_of["w"][kept] if weight_of else None)
 
 
 # -------------------------------------------------------------------------- the door
@@ -180,11 +209,14 @@ def choose(
     k: int | None = None,
     gamma: float | None = None,
     emb=None,
+    grads=None,
+    val_grads=None,
+    val_targets=None,
     recalls=None,
     like_counts=None,
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
-) -> tuple[np.ndarray, dict[str, Any], dict[str, Any] | None]:
+) -> Selected:
     """Choose which samples to keep: ``prune select`` on arrays, no run folder.
 
     Keeps exactly ``N − round(rate·N)`` samples (or ``n_keep``; give one of the
@@ -212,6 +244,11 @@ def choose(
         others are an error there.
     emb : array, shape (N, dim), optional
         Embeddings, for the samplers that need them (d2, kcenter).
+    grads, val_grads : LastLayer, optional
+        Last-layer gradients of the N samples and of validation samples
+        (:meth:`pipeline.select.lastlayer.LastLayer.from_head`), for the
+        gradient-based samplers (craig, gradmatch, glister, …);
+        ``val_targets`` are the validation samples' classes.
     recalls : array, shape (num_classes,), optional
         Validation recall per class, for ``quota="drop"``.
     like_counts : array of int, shape (num_classes,), optional
@@ -221,9 +258,11 @@ def choose(
 
     Returns
     -------
-    (kept, parameters, quota_detail)
-        Sorted unique ``int64`` sample ids; the sampler's full parameters and
-        the quota's detail (or None), as a manifest records them.
+    Selected
+        ``(kept, parameters, detail, weights)``: sorted unique ``int64`` sample
+        ids; the sampler's full parameters and the quota's detail (or None),
+        as a manifest records them; the loss weight of each kept sample from a
+        weighted sampler (None for the others).
     """
     get_sampler(method), get_quota(quota)  # unknown names before anything else
     targets, num_classes, classes = _labels(targets, num_classes, classes)
@@ -236,6 +275,7 @@ def choose(
     if not isinstance(higher_is_harder, (bool, np.bool_)):
         raise PruneError(f"higher_is_harder must be True or False, got {higher_is_harder!r}")
     emb = _embeddings_input(emb, needs, n, method)
+    grads, val_grads, val_targets = _gradients_input(grads, val_grads, val_targets, needs, n, method)
     recalls = _recalls_input(recalls, needs, num_classes, quota)
     like_counts = _like_input(like_counts, needs, num_classes, quota)
     try:
@@ -244,7 +284,8 @@ def choose(
         raise PruneError(f"seed must be an integer, got {seed!r}") from None
 
     inputs = Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
-                    scores=values, higher_is_harder=bool(higher_is_harder), emb=emb, recalls=recalls,
+                    scores=values, higher_is_harder=bool(higher_is_harder), emb=emb, grads=grads,
+                    val_grads=val_grads, val_targets=val_targets, recalls=recalls,
                     like_counts=like_counts)
     check(choice, n, n_keep)
     return run(choice, inputs, n_keep, seed)
@@ -307,6 +348,29 @@ def _embeddings_input(emb, needs, n: int, method: str):
     if not np.all(np.isfinite(emb)):
         raise PruneError("emb holds NaN or infinite values")
     return emb
+
+
+def _gradients_input(grads, val_grads, val_targets, needs, n: int, method: str):
+    from pipeline.select.lastlayer import LastLayer
+
+    if "gradients" in needs:
+        if not isinstance(grads, LastLayer):
+            raise PruneError(f"--method {method} reads last-layer gradients: pass grads=LastLayer.from_head(emb, "
+                             "weight, bias, targets)")
+        if grads.n != n:
+            raise PruneError(f"grads holds {grads.n} samples but targets {n}")
+    else:
+        grads = None
+    if "val_gradients" in needs:
+        if not isinstance(val_grads, LastLayer) or val_targets is None:
+            raise PruneError(f"--method {method} reads validation gradients: pass val_grads (a LastLayer) and "
+                             "val_targets")
+        val_targets = _array(val_targets, "val_targets", "iu", 1).astype(np.int64)
+        if len(val_targets) != val_grads.n:
+            raise PruneError(f"val_targets has {len(val_targets)} entries but val_grads {val_grads.n} samples")
+    else:
+        val_grads = val_targets = None
+    return grads, val_grads, val_targets
 
 
 def _recalls_input(recalls, needs, num_classes: int, quota: str):

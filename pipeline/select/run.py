@@ -248,7 +248,7 @@ class Prepared:
 
     def write(self, how: core.Choice, name: str, path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         s, r = self.spec, self.r
-        kept, parameters, detail = core.run(how, self.inputs, self.n_keep, s.seed)  # rows of the candidates
+        kept, parameters, detail, weights = core.run(how, self.inputs, self.n_keep, s.seed)  # rows of the candidates
         meta = {
             **describe(method=name, quota=s.quota, rate=self.rate, kept=kept, targets=self.targets, classes=r.classes,
                        parameters=parameters, detail=detail, seed=s.seed),
@@ -262,7 +262,11 @@ class Prepared:
         if r.n_total != r.n:
             meta["n_data"] = r.n_total  # the whole training set; n_total counts the candidates
         chosen, chosen_y = self.ids[kept], self.targets[kept]
+        if weights is not None:
+            meta["weighted"] = "normalized per batch: sum(w·loss) / sum(w), as DeepCore trains a weighted subset"
         if self.base is not None:
+            if weights is not None:
+                raise PruneError(f"--add-to: --method {name} weighs its samples, the labelled manifest does not")
             meta["added_to"] = {"path": str(s.add_to), "n": int(len(self.base.ids)), "sha256": file_sha256(s.add_to)}
             meta["n_chosen"] = int(len(chosen))
             all_ids = np.concatenate([self.base.ids, chosen])
@@ -270,7 +274,8 @@ class Prepared:
             chosen, chosen_y = all_ids[order], np.concatenate([self.base.target, chosen_y])[order]
             meta["n_kept"] = int(len(chosen))
         meta.update(extra or {})
-        write_manifest(path, chosen, chosen_y, meta, files=None if self.all_files is None else self.all_files[chosen])
+        write_manifest(path, chosen, chosen_y, meta, files=None if self.all_files is None else self.all_files[chosen],
+                       weight=weights)
         return meta
 
 
@@ -299,10 +304,12 @@ def prepare(spec: SelectSpec) -> Prepared:
     like_counts, like_sha, ref = _read_like(p) if "like" in choice.needs else (None, None, None)
     values, hard_high, table_sha = _read_table(p, table_path)
     emb = _read_embeddings(p, sources) if "embeddings" in choice.needs else None
+    grads, val_grads, val_y = _read_gradients(p, sources, choice.needs)
     if ref is not None:
         sources["like"] = {"path": str(spec.like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample))}
     p.inputs = Inputs(targets=p.targets, num_classes=r.num_classes, classes=tuple(r.classes), scores=values,
-                      higher_is_harder=hard_high, emb=emb, recalls=rec, like_counts=like_counts, sources=sources)
+                      higher_is_harder=hard_high, emb=emb, grads=grads, val_grads=val_grads, val_targets=val_y,
+                      recalls=rec, like_counts=like_counts, sources=sources)
     if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
         from pipeline.io.files import read_files
 
@@ -321,7 +328,7 @@ def _check_candidates(p: Prepared, table_path: Path | None) -> None:
         if np.intersect1d(p.base.ids, p.ids, assume_unique=True).size:
             raise PruneError(f"--add-to {s.add_to} already holds some of the candidates in {table_path}: acquire from "
                              "the pool of a run recorded on that manifest (prune record --manifest M --pool)")
-    if p.on_pool and "embeddings" in p.choice.needs:
+    if p.on_pool and p.choice.sampler.needs_model_outputs:
         raise PruneError(f"--method {s.method} reads the embeddings of trained samples; to rank the pool by "
                          "embeddings use `prune score --pool --method kcenter`, then --method topk")
 
@@ -409,6 +416,41 @@ def _read_embeddings(p: Prepared, sources: dict[str, Any]) -> np.ndarray:
     sources["embeddings"] = {"snapshot": used, "inits": r.inits, "dim": dim}
     p.notes.append(f"embeddings: after epoch {used}, {r.inits} init(s) × {dim} dims")
     return emb
+
+
+def model_inputs(r, needs, targets: np.ndarray, snapshot: int | None = None) -> dict[str, Any]:
+    """What a sampler reads of the recorded model at ``snapshot`` (None: the last), as :func:`pipeline.select.core.choose`
+    takes it: ``emb`` (sample, init·dim), ``grads`` (the last-layer gradients of the samples labelled ``targets``),
+    ``val_grads`` and ``val_targets`` (of the validation split); only the keys ``needs`` asks for."""
+    from pipeline.select.lastlayer import LastLayer
+
+    out: dict[str, Any] = {}
+    if "embeddings" in needs:
+        out["emb"] = r.embedding_features(snapshot)
+    if "gradients" in needs or "val_gradients" in needs:
+        weight, bias = r.heads(snapshot)
+        if "gradients" in needs:
+            out["grads"] = LastLayer.from_head(r.embeddings(snapshot), weight, bias, targets)
+        if "val_gradients" in needs:
+            hv, out["val_targets"] = r.val_embeddings(snapshot)
+            out["val_grads"] = LastLayer.from_head(hv, weight, bias, out["val_targets"])
+    return out
+
+
+def _read_gradients(p: Prepared, sources: dict[str, Any], needs: tuple[str, ...]):
+    """Last-layer gradients of the candidates (and of the validation split), from the recorded embeddings and
+    the classifier head of the same snapshot: (grads, val_grads, val_targets), None where not needed."""
+    if "gradients" not in needs and "val_gradients" not in needs:
+        return None, None, None
+    r, snap = p.r, p.spec.snapshot
+    got = model_inputs(r, needs, p.targets, snap)
+    used = snap if snap is not None else r.snapshot_epochs[-1]
+    dim = r.heads(snap)[0].shape[2]
+    sources["gradients"] = {"snapshot": used, "inits": r.inits, "dim": int(dim)}
+    val = got.get("val_grads")
+    p.notes.append(f"last-layer gradients: after epoch {used}, {r.inits} init(s), {r.num_classes} classes × "
+                   f"{int(dim) + 1} weights" + (f"; validation: {val.n} samples" if val is not None else ""))
+    return got.get("grads"), val, got.get("val_targets")
 
 
 def describe(*, method: str, quota: str, rate: float | None, kept: np.ndarray, targets: np.ndarray,

@@ -69,7 +69,7 @@ class Reads(NamedTuple):
     scores: bool
     beta: bool
     gamma: bool
-    embeddings: bool
+    model: tuple[str, ...]  # what it reads of the recorded model: embeddings, gradients, val_gradients
     score_options: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
 
@@ -98,7 +98,7 @@ class Probe:
                                  f"(it takes {', '.join(declared) or 'no options'})")
             declared[key].check(value, f"--methods {name}")
         return Reads(scores=s.needs_scores, beta="beta" in s.accepts, gamma="gamma" in s.accepts,
-                     embeddings=s.needs_embeddings, score_options=s.score_options)
+                     model=tuple(n for n in s.needs if n != "scores"), score_options=s.score_options)
 
     def quota(self, name: str) -> bool:
         """Whether quota ``name`` reads validation recalls (drop); an unknown name is an error."""
@@ -177,7 +177,7 @@ def _scores(r, names: list[str], log) -> dict[str, Any]:
     return tables
 
 
-def _select(r, cell: Cell, seed: int, tables: dict, recalls, embeddings, out: Path) -> dict[str, Any]:
+def _select(r, cell: Cell, seed: int, tables: dict, recalls, model: dict[str, Any], out: Path) -> dict[str, Any]:
     """Write the manifest of (cell, seed) unless a valid one is there; returns the parameters it used
     (β, γ: the sampler's own where the cell sets none)."""
     from pipeline.api.functions import select
@@ -193,8 +193,9 @@ def _select(r, cell: Cell, seed: int, tables: dict, recalls, embeddings, out: Pa
 
     method, options = parse_score(cell.method)  # a sampler's own options: "mine:alpha=0.3"
     sel = select(scores, cell.rate, method=method, quota=cell.quota, targets=r.targets, classes=r.classes,
-                 seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls, embeddings=embeddings,
-                 **options)
+                 seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls,
+                 embeddings=model.get("emb"), grads=model.get("grads"), val_grads=model.get("val_grads"),
+                 val_targets=model.get("val_targets"), **options)
     sel.write(out)
     return sel.meta.get("parameters", {})
 
@@ -288,7 +289,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
     from pipeline.io.run import DEFAULT_RECALLS
 
     recalls: dict[str, np.ndarray] = {}  # how -> one validation recall per class, read once
-    emb = None
+    model: dict[str, Any] = {}  # what samplers read of the recorded model, read once (select.run.model_inputs)
 
     units, rows = [], {}
     for cell, seed in spec.units():
@@ -299,9 +300,13 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
                 how = cell.recalls or DEFAULT_RECALLS
                 if how not in recalls:
                     recalls[how] = r.val_recalls(how)
-            if emb is None and probe(cell.method).embeddings:
-                emb = r.embedding_features()  # as prune select reads them
-            params = _select(r, cell, seed, tables, None if how is None else recalls[how], emb, d / MANIFEST)
+            want = [n for n in probe(cell.method).model if {"embeddings": "emb", "gradients": "grads",
+                                                             "val_gradients": "val_grads"}[n] not in model]
+            if want:
+                from pipeline.select.run import model_inputs
+
+                model.update(model_inputs(r, want, r.targets))  # as prune select reads them
+            params = _select(r, cell, seed, tables, None if how is None else recalls[how], model, d / MANIFEST)
         key = (cell.id, seed)
         if (d / DONE).exists():
             try:

@@ -12,6 +12,7 @@ from pipeline.io import PruneError, open_run, read_manifest, write_scores
 from pipeline.record.synthetic import write_run
 from pipeline.select.base import Pool, Quota, Sampler
 from pipeline.select.catalog import QUOTAS, SAMPLERS, get_quota, get_sampler, register_quota, register_sampler
+from pipeline.select.lastlayer import LastLayer
 from pipeline.select.core import choose
 from pipeline.select.run import select
 from pipeline.select.samplers import ccs_default_beta, select_topk
@@ -29,18 +30,26 @@ def table():
     gen = np.random.default_rng(0)
     targets = np.repeat(np.arange(4), SIZES)
     gen.shuffle(targets)
+    emb = (gen.normal(size=(N, 6)) + targets[:, None]).astype(np.float32)
+    head_w, head_b = gen.normal(size=(4, 6)), gen.normal(size=4)
+    val_y = np.repeat(np.arange(4), 5)
+    val_emb = gen.normal(size=(20, 6)) + val_y[:, None]
     return {
         "targets": targets,
         "values": np.round(gen.normal(size=N), 1),
-        "emb": (gen.normal(size=(N, 6)) + targets[:, None]).astype(np.float32),
+        "emb": emb,
         "recalls": RECALLS,
         "like_counts": np.array([24, 24, 24, 24]),
+        "grads": LastLayer.from_head(emb, head_w, head_b, targets),
+        "val_grads": LastLayer.from_head(val_emb, head_w, head_b, val_y),
+        "val_targets": val_y,
     }
 
 
 def _choose(table, method, quota, **kw):
     return choose(targets=table["targets"], values=table["values"], emb=table["emb"], recalls=table["recalls"],
-                  like_counts=table["like_counts"], method=method, quota=quota, **kw)
+                  like_counts=table["like_counts"], grads=table["grads"], val_grads=table["val_grads"],
+                  val_targets=table["val_targets"], method=method, quota=quota, **kw)
 
 
 # -------------------------------------------------------------------------- the registries
@@ -56,32 +65,32 @@ def test_every_entry_has_summary_and_paper(entry):
 @pytest.mark.parametrize("quota", list(QUOTAS))
 @pytest.mark.parametrize("rate", [0.3, 0.55, 0.9])
 def test_every_sampler_with_every_quota_keeps_the_exact_count(table, method, quota, rate):
-    kept, params, detail = _choose(table, method, quota, rate=rate, seed=1)
+    kept, params, detail, _ = _choose(table, method, quota, rate=rate, seed=1)
     assert kept.dtype == np.int64 and len(kept) == keep_count(N, rate) == N - round(rate * N)
     assert (np.diff(kept) > 0).all() and kept[0] >= 0 and kept[-1] < N
     assert list(params) == list(SAMPLERS[method].defaults)  # no sources given: only the parameters
-    again, _, _ = _choose(table, method, quota, rate=rate, seed=1)
+    again, _, _, _ = _choose(table, method, quota, rate=rate, seed=1)
     np.testing.assert_array_equal(again, kept)  # deterministic for a seed
 
 
 def test_parameters_and_details_as_a_manifest_records_them(table):
-    _, params, detail = _choose(table, "ccs", "drop", rate=0.8)
+    _, params, detail, _ = _choose(table, "ccs", "drop", rate=0.8)
     assert params == {"beta": ccs_default_beta(0.8), "strata": 50}
     assert detail["recalls"] == dict(zip("0123", RECALLS.tolist())) and detail["floor"] == 1
-    _, params, detail = _choose(table, "d2", "strategyq", n_keep=100, k=3)
+    _, params, detail, _ = _choose(table, "d2", "strategyq", n_keep=100, k=3)
     assert params == {"keep": "hard", "k": 3, "gamma": 0.1, "gamma_forward": 1.0, "beta": 0.0, "strata": 1}
     assert detail == {"like": {"n_kept": 96, "class_counts_kept": {c: 24 for c in "0123"}}}
-    kept, _, detail = _choose(table, "random", "normalize", n_keep=100, keep="easy")
+    kept, _, detail, _ = _choose(table, "random", "normalize", n_keep=100, keep="easy")
     assert detail == {"keep": "easy"} and len(kept) == 100
     assert _choose(table, "topk", "proportional", rate=0.5)[2] is None
 
 
 def test_topk_by_hand():
-    kept, params, _ = choose(targets=[0, 0, 1, 1, 1], values=[0.5, 0.1, 0.9, 0.3, 0.3], n_keep=2, method="topk")
+    kept, params, _, _ = choose(targets=[0, 0, 1, 1, 1], values=[0.5, 0.1, 0.9, 0.3, 0.3], n_keep=2, method="topk")
     assert kept.tolist() == [0, 2] and params == {"keep": "hard"}
-    kept, _, _ = choose(targets=[0, 0, 1, 1, 1], values=[0.5, 0.1, 0.9, 0.3, 0.3], n_keep=2, higher_is_harder=False)
+    kept, _, _, _ = choose(targets=[0, 0, 1, 1, 1], values=[0.5, 0.1, 0.9, 0.3, 0.3], n_keep=2, higher_is_harder=False)
     assert kept.tolist() == [1, 3]  # the tie at 0.3 goes to the lower id
-    kept, _, _ = choose(targets=[0, 0, 1, 1, 1], values=[0.5, 0.1, 0.9, 0.3, 0.3], n_keep=2, quota="balanced")
+    kept, _, _, _ = choose(targets=[0, 0, 1, 1, 1], values=[0.5, 0.1, 0.9, 0.3, 0.3], n_keep=2, quota="balanced")
     assert kept.tolist() == [0, 2]
 
 
@@ -133,7 +142,7 @@ def test_bad_input_is_one_line(table, kw, words):
 
 def test_options_some_entries_ignore_stay_accepted(table):
     # keep, beta and strata were always accepted where they do not apply (`prune demo` passes --strata 50 to random)
-    kept, params, _ = _choose(table, "random", "none", rate=0.5, strata=50, beta=0.1, keep="easy")
+    kept, params, _, _ = _choose(table, "random", "none", rate=0.5, strata=50, beta=0.1, keep="easy")
     assert len(kept) == 120 and params == {}
 
 
@@ -165,7 +174,7 @@ def _all_in_order(counts: np.ndarray, n_keep: int) -> np.ndarray:
 
 @pytest.mark.parametrize("quota", ["none", "proportional", "balanced", "drop", "strategyq", "normalize", "first-class"])
 def test_a_registered_sampler_runs_through_the_core(table, user_entries, quota):
-    kept, params, _ = _choose(table, "lowest", quota, rate=0.3, options={"offset": 5})
+    kept, params, _, _ = _choose(table, "lowest", quota, rate=0.3, options={"offset": 5})
     assert len(kept) == N - round(0.3 * N) and (np.diff(kept) > 0).all() and params == {"offset": 5}
     if quota == "none":
         assert kept.tolist() == list(range(5, 5 + 168))
@@ -178,7 +187,7 @@ def test_a_registered_sampler_runs_through_the_core(table, user_entries, quota):
 
 def test_a_registered_quota_runs_with_every_sampler(table, user_entries):
     for method in list(SAMPLERS):
-        kept, _, _ = _choose(table, method, "first-class", rate=0.3)
+        kept, _, _, _ = _choose(table, method, "first-class", rate=0.3)
         assert np.bincount(table["targets"][kept], minlength=4).tolist() == [30, 50, 70, 18]
 
 
@@ -233,7 +242,7 @@ def test_the_stage_writes_what_the_core_chooses(synth, table, method, quota):
     meta = select(run=synth["run"], method=method, rate=0.45, scores=None, out=out, keep="hard", quota=quota, beta=None,
                   strata=None, seed=4, log=lambda m: None)
     emb = open_run(synth["run"]).embeddings(None)[0]  # as recorded (float16, read as float32)
-    kept, params, _ = choose(targets=table["targets"], values=table["values"], emb=emb, recalls=RECALLS, method=method,
+    kept, params, _, _ = choose(targets=table["targets"], values=table["values"], emb=emb, recalls=RECALLS, method=method,
                              quota=quota, rate=0.45, seed=4)
     np.testing.assert_array_equal(read_manifest(out).sample, kept)
     assert {k: v for k, v in meta["parameters"].items() if k != "embeddings"} == params
@@ -257,5 +266,5 @@ def test_select_help_comes_from_the_registries():
 def test_select_core_and_topk_agree_on_a_large_table():
     gen = np.random.default_rng(3)
     values = gen.integers(0, 50, size=5000).astype(float)
-    kept, _, _ = choose(targets=np.zeros(5000, dtype=int), values=values, rate=0.37)
+    kept, _, _, _ = choose(targets=np.zeros(5000, dtype=int), values=values, rate=0.37)
     np.testing.assert_array_equal(kept, select_topk(values, keep_count(5000, 0.37), higher_is_harder=True))

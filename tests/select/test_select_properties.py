@@ -14,9 +14,12 @@ from hypothesis import strategies as st
 
 from pipeline.counts import keep_count
 from pipeline.io import PruneError
+from pipeline.select.catalog import SAMPLERS as CATALOG
 from pipeline.select.core import choose
+from pipeline.select.lastlayer import LastLayer
 
-SAMPLERS = ["topk", "random", "ccs", "moderate"]
+#: every built-in sampler; those reading embeddings or gradients get random ones (ties are rare there)
+SAMPLERS = sorted(CATALOG)
 QUOTAS = ["none", "proportional", "balanced", "drop"]
 
 
@@ -30,7 +33,13 @@ def problems(draw):
     values = np.asarray(draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n)), dtype=np.float64)
     rate = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
     recalls = np.asarray(draw(st.lists(st.floats(0.0, 1.0), min_size=c, max_size=c)))
-    return {"targets": targets, "values": values, "rate": rate, "recalls": recalls, "num_classes": c,
+    gen = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    emb = gen.normal(size=(n, 3))
+    w, b = gen.normal(size=(c, 3)), gen.normal(size=c)
+    val_y = np.repeat(np.arange(c), 2)
+    return {"targets": targets, "values": values, "rate": rate, "recalls": recalls, "num_classes": c, "emb": emb,
+            "grads": LastLayer.from_head(emb, w, b, targets), "val_targets": val_y,
+            "val_grads": LastLayer.from_head(gen.normal(size=(2 * c, 3)), w, b, val_y),
             "method": draw(st.sampled_from(SAMPLERS)), "quota": draw(st.sampled_from(QUOTAS)),
             "higher_is_harder": draw(st.booleans()), "seed": draw(st.integers(0, 2**31 - 1))}
 
@@ -38,6 +47,7 @@ def problems(draw):
 def _choose(p):
     return choose(targets=p["targets"], values=p["values"], rate=p["rate"], method=p["method"], quota=p["quota"],
                   recalls=p["recalls"], num_classes=p["num_classes"], higher_is_harder=p["higher_is_harder"],
+                  emb=p["emb"], grads=p["grads"], val_grads=p["val_grads"], val_targets=p["val_targets"],
                   seed=p["seed"])
 
 
@@ -50,7 +60,7 @@ def test_selection_contract(p):
     present = int(np.sum(sizes > 0))
     possible = 0 < n_keep < n  # a rate that keeps nothing, or everything, is no selection
     try:
-        kept, params, detail = _choose(p)
+        kept, params, detail, _ = _choose(p)
     except PruneError as err:
         assert not possible, f"refused a selection that exists: {err}"
         assert str(err) and "\n" not in str(err)
@@ -66,5 +76,5 @@ def test_selection_contract(p):
         # equal counts where possible: a class below the largest kept count is kept whole
         top = per_class.max()
         assert np.all((per_class >= top - 1) | (per_class == sizes))
-    again, _, _ = _choose(p)
+    again, _, _, _ = _choose(p)
     assert np.array_equal(kept, again)  # deterministic for a seed

@@ -74,6 +74,20 @@ def test_weighted_loss_is_torchs_weighted_cross_entropy():
     torch.testing.assert_close(weighted_loss(per, y, None, None), per.mean())
 
 
+def test_a_manifests_weights_are_normalised_per_batch_as_deepcore_trains():
+    # DeepCore (utils.train): loss = sum(criterion(output, target) * weights) / sum(weights)
+    per = torch.tensor([1.0, 2.0, 4.0])
+    s = torch.tensor([3.0, 1.0, 0.0])
+    y = torch.zeros(3, dtype=torch.long)
+    assert weighted_loss(per, y, s, None, normalize=True).item() == (3 * 1 + 1 * 2) / 4  # 1.25
+    assert weighted_loss(10 * per / 10, y, 7 * s, None, normalize=True).item() == 1.25  # the weights' scale is gone
+    assert weighted_loss(per, y, s, None).item() == pytest.approx(5 / 3)  # InfoBatch's rescale: the batch mean of s·l
+    c = torch.tensor([2.0])
+    assert weighted_loss(per, y, s, c, normalize=True).item() == (2 * 3 * 1 + 2 * 1 * 2) / (2 * 4)
+    from pipeline.engine.plans import StaticPlan
+    assert StaticPlan(np.arange(3), np.ones(3)).normalize_weights
+
+
 def test_cdbw_batch_of_perfect_classes_is_zero_loss_not_nan():
     z = torch.randn(3, 4, requires_grad=True)
     y = torch.tensor([0, 0, 0])
