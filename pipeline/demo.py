@@ -116,17 +116,14 @@ def summary_rows(df) -> list[dict]:
     """One row per (method, rate): mean and sample std over seeds; for a scored method, its gap to random at the
     same rate, seed by seed (the same seed draws both), as mean ± std; the end-to-end cost."""
     import numpy as np
-    import polars as pl
 
-    full_passes = float(df.filter(pl.col("method") == "full")["sample_passes"].mean())
     by_seed = {(r["method"], r["rate"], r["seed"]): r for r in df.iter_rows(named=True)}
     rows = []
     for (method, rate), cell in sorted(df.group_by(["method", "rate"]), key=lambda kv: (
             -1.0 if kv[0][1] is None else kv[0][1], kv[0][0] != "random")):
         acc, worst = cell["accuracy"].to_numpy(), cell["worst_class_accuracy"].to_numpy()
-        query = 1.0 if method not in ("full", "random") else 0.0  # random needs no query run
         row = {"method": LABELS.get(method, method), "rate": rate, "n_train": int(cell["n_kept"][0]),
-               "cost": query + float(cell["sample_passes"].mean()) / full_passes, "seeds": len(acc),
+               "cost": float(cell["cost"].mean()), "seeds": len(acc),
                "accuracy": float(acc.mean()), "accuracy_std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
                "worst_class_accuracy": float(worst.mean()),
                "worst_std": float(worst.std(ddof=1)) if len(worst) > 1 else 0.0, "delta": None, "delta_std": None}

@@ -51,6 +51,14 @@ def register_score(name: str, fn=None, **metadata: Any):
     return register(name, fn, **metadata)
 
 
+def model_inputs(run, needs, targets, snapshot: int | None = None) -> dict[str, Any]:
+    """What samplers read of a recorded model (embeddings, last-layer gradients), as ``select(...)`` takes them:
+    :func:`pipeline.select.run.model_inputs` on an open run."""
+    from pipeline.select.run import model_inputs as read
+
+    return read(run, needs, targets, snapshot)
+
+
 @dataclass
 class Selection:
     """Kept sample ids (sorted, unique) and what a manifest records of them."""
@@ -158,6 +166,13 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
                        parameters=parameters, detail=detail, seed=seed), **meta_extra}
     if ids is not None:
         meta["candidates"] = scores.meta.get("scored", "subset")
+    if "query" not in meta:
+        # the recording a selection paid for (docs/cost.md): none when it reads nothing but the labels; unknown
+        # (None) for arrays given here, whose provenance only the caller knows
+        from pipeline.select.catalog import get_quota, get_sampler
+
+        reads = {*get_sampler(method).needs, *get_quota(quota).needs} - {"like"}
+        meta["query"] = None if reads else {"run": None, "sample_passes": 0}
     sel = Selection(ids=kept if ids is None else ids[kept], targets=y[kept], meta=meta, weights=weights)
     if out is not None:
         sel.write(out)
@@ -194,7 +209,7 @@ def _from_table(scores: Scores, quota: str, targets, higher_is_harder, recalls):
     meta = {"scores": {"path": None if scores.path is None else str(scores.path), "sha256": sha,
                        "method": scores.meta.get("method"), "parameters": scores.meta.get("parameters", {}),
                        "higher_is_harder": higher_is_harder},
-            "fingerprint": scores.fingerprint, "source_run": source}
+            "fingerprint": scores.fingerprint, "source_run": source, "query": scores.meta.get("query")}
     return scores.score, ids, targets, higher_is_harder, recalls, meta
 
 

@@ -165,6 +165,15 @@ class Run:
     def dataset(self) -> str:
         return self.info["data"]
 
+    @property
+    def query_cost(self) -> dict[str, Any]:
+        """What recording this run cost, as a selection's lineage carries it (docs/cost.md): its training's sample
+        passes (forward + backward of one sample: inits × epochs × samples trained on) and the recipe that sets
+        a pass's price. Seconds are not here (they live in log.json): the lineage has the same bytes on every
+        machine."""
+        return {"run": str(self.path), "sample_passes": self.inits * self.epochs * self.n, "inits": self.inits,
+                "epochs": self.epochs, "n_train": self.n, "model": self.info.get("model")}
+
     # -- arrays ---------------------------------------------------------
     @cached_property
     def zarr(self):

@@ -91,7 +91,9 @@ SWEEP_RESULTS_SCHEMA = pa.schema([
     ("keep", pa.string()), ("budget", pa.string()), ("cdbw", pa.bool_()),
     ("accuracy", pa.float64()), ("val_accuracy", pa.float64()), ("balanced_accuracy", pa.float64()),
     ("worst_class_accuracy", pa.float64()), ("val_worst_class_accuracy", pa.float64()),
-    ("n_kept", pa.int64()), ("n_total", pa.int64()), ("sample_passes", pa.int64()), ("steps", pa.int64()),
+    ("n_kept", pa.int64()), ("n_total", pa.int64()), ("sample_passes", pa.int64()),
+    # the query's sample passes and the end-to-end cost in full-data trainings (docs/cost.md); null: unknown
+    ("query_passes", pa.int64()), ("cost", pa.float64()), ("steps", pa.int64()),
     ("epochs", pa.int64()), ("seconds", pa.float64()),
     ("class_recall", pa.list_(pa.float64())), ("val_class_recall", pa.list_(pa.float64())),
 ])
@@ -364,18 +366,20 @@ def write_sweep_results(path: str | os.PathLike, rows: list[dict[str, Any]], nam
 
 
 def with_sweep_hyper(df):
-    """``df`` (Polars) with every :data:`SWEEP_HYPER` column: results of older sweeps have no gamma, recalls (null)."""
+    """``df`` (Polars) with every :data:`SWEEP_HYPER` column and the cost columns: results of older sweeps have
+    no gamma, recalls or cost (null)."""
     import polars as pl
 
-    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String}
-    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in SWEEP_HYPER if h not in df.columns])
+    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String, "query_passes": pl.Int64, "cost": pl.Float64}
+    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in (*SWEEP_HYPER, "query_passes", "cost")
+                            if h not in df.columns])
 
 
 #: What makes a method of a sweep (one line of a report's figure); with ``cell`` (its id) and ``rate``, a cell.
 SWEEP_METHOD_KEYS = ("score", "method", "quota", "keep", "budget", "cdbw")
 SWEEP_CELL_KEYS = ("cell", *SWEEP_METHOD_KEYS, "rate")
 #: The figures summarised over seeds.
-SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds")
+SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds", "cost")
 
 
 def summarise_sweep(df):

@@ -100,7 +100,7 @@ def table(r, m: ScoreMethod, full: dict[str, Any], values: np.ndarray, pool: boo
     meta: dict[str, Any] = {"artifact": "scores", "method": m.name, "parameters": full,
                             "higher_is_harder": True if m.higher_is_harder is None else m.higher_is_harder,
                             "fingerprint": r.fingerprint, "source_run": str(r.path),
-                            "epochs_recorded": r.epochs, "inits": r.inits}
+                            "epochs_recorded": r.epochs, "inits": r.inits, "query": r.query_cost}
     if pool:
         meta.update(scored="pool", n_total=r.n_total)
         return Scores(sample=r.pool_ids, target=r.pool_targets, score=values, meta=meta)

@@ -236,6 +236,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     all_files: Any = None
     on_pool: bool = False
+    query: dict[str, Any] | None = None  # the recording the selection read, with its cost (None: unknown)
 
     @property
     def n(self) -> int:
@@ -256,6 +257,7 @@ class Prepared:
             "fingerprint": r.fingerprint,
             "source_run": str(r.path),
             "data": r.dataset,
+            "query": self.query,
         }
         if self.on_pool:
             meta["candidates"] = "pool"
@@ -316,7 +318,24 @@ def prepare(spec: SelectSpec) -> Prepared:
         p.all_files = read_files(layout.files_table(r.path), r.n_total)
     if p.score_meta:
         p.score_meta["sha256"] = table_sha.result()
+    p.query = _query(p, choice, spec)
     return p
+
+
+def _query(p: Prepared, choice: core.Choice, spec: SelectSpec) -> dict[str, Any] | None:
+    """The recording this selection paid for (docs/cost.md): the score table's, the run's where the sampler or
+    quota reads its model (embeddings, gradients, validation recalls), none for a selection that reads nothing of
+    it (random, with a label-only quota): then its query costs 0 sample passes."""
+    if "scores" in choice.needs and p.score_meta:
+        q = p.score_meta.pop("query", None)
+        if q is not None:
+            return q
+        return p.r.query_cost if p.score_meta.get("source_run") == str(p.r.path) else None
+    reads_model = any(n in choice.needs for n in ("embeddings", "gradients", "val_gradients"))
+    reads_recalls = "recalls" in choice.needs and (spec.recalls is None or str(spec.recalls) in ("final", "best", "mean"))
+    if reads_model or reads_recalls:
+        return p.r.query_cost
+    return {"run": None, "sample_passes": 0}
 
 
 def _check_candidates(p: Prepared, table_path: Path | None) -> None:
@@ -388,7 +407,8 @@ def _read_table(p: Prepared, table_path: Path | None):
                          "key higher_is_harder (true or false), e.g. with pyarrow "
                          "table.replace_schema_metadata({'higher_is_harder': 'true'})")
     p.score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in by prepare
-                    "parameters": table.meta.get("parameters", {}), "higher_is_harder": table.higher_is_harder}
+                    "parameters": table.meta.get("parameters", {}), "higher_is_harder": table.higher_is_harder,
+                    "source_run": table.meta.get("source_run"), "query": table.meta.get("query")}
     p.notes.append(f"scores: {table_path} ({table.method}, {'higher' if table.higher_is_harder else 'lower'} is harder)")
     _note_score_options(p, table.method)
     return table.score, table.higher_is_harder, table_sha

@@ -42,7 +42,7 @@ TRAIN = "train"
 
 #: The metric columns of results.parquet, each read from a prune train metrics.json.
 METRICS = ("accuracy", "val_accuracy", "balanced_accuracy", "worst_class_accuracy", "val_worst_class_accuracy",
-           "n_kept", "n_total", "sample_passes", "steps", "epochs", "seconds")
+           "n_kept", "n_total", "sample_passes", "query_passes", "cost", "steps", "epochs", "seconds")
 
 
 def unit_dir(folder: Path, cell: Cell, seed: int) -> Path:
@@ -196,6 +196,8 @@ def _select(r, cell: Cell, seed: int, tables: dict, recalls, model: dict[str, An
                  seed=seed, keep=cell.keep, beta=cell.beta, gamma=cell.gamma, recalls=recalls,
                  embeddings=model.get("emb"), grads=model.get("grads"), val_grads=model.get("val_grads"),
                  val_targets=model.get("val_targets"), **options)
+    if sel.meta.get("query") is None:  # it read the run's model or recalls: the recording is its query
+        sel.meta["query"] = r.query_cost
     sel.write(out)
     return sel.meta.get("parameters", {})
 
@@ -226,7 +228,8 @@ def run_unit(u: dict[str, Any]) -> dict[str, Any]:
            "accuracy": m["accuracy"], "val_accuracy": m["final"]["val_accuracy"],
            "balanced_accuracy": m["balanced_accuracy"], "worst_class_accuracy": m["worst_class_accuracy"],
            "val_worst_class_accuracy": m["val"]["worst_class_accuracy"], "n_kept": m["n_train"], "n_total": m["n_total"],
-           "sample_passes": m["sample_passes"], "steps": m["steps"], "epochs": m["epochs"], "seconds": m["seconds"],
+           "sample_passes": m["sample_passes"], "query_passes": m["cost"]["query_sample_passes"],
+           "cost": m["cost"]["end_to_end"], "steps": m["steps"], "epochs": m["epochs"], "seconds": m["seconds"],
            "class_recall": [m["per_class"][c]["recall"] for c in u["classes"]],
            "val_class_recall": [m["val"]["recall"][c] for c in u["classes"]],
            "threads": u["threads"]}
@@ -303,7 +306,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
             want = [n for n in probe(cell.method).model if {"embeddings": "emb", "gradients": "grads",
                                                              "val_gradients": "val_grads"}[n] not in model]
             if want:
-                from pipeline.select.run import model_inputs
+                from pipeline.api.functions import model_inputs
 
                 model.update(model_inputs(r, want, r.targets))  # as prune select reads them
             params = _select(r, cell, seed, tables, None if how is None else recalls[how], model, d / MANIFEST)

@@ -240,7 +240,7 @@ def prepare(spec: TrainSpec) -> Setup:
                  epochs=budget_epochs(budget, cfg.epochs, kept, n, cfg.batch_size), ids=ids, weights=weights,
                  manifest=None if m is None else {"path": str(manifest), "method": m.meta.get("method"),
                                                   "rate": m.meta.get("rate"), "fingerprint": m.fingerprint,
-                                                  "weighted": weights is not None},
+                                                  "weighted": weights is not None, "query": m.meta.get("query")},
                  n=n, kept=kept, device=dev, budget=budget, cdbw=cdbw, dynamic=dyn, notes=notes)
 
 
@@ -330,6 +330,22 @@ def _history(logs) -> dict[str, list]:
     return hist
 
 
+def end_to_end_cost(s: Setup, passes: int) -> dict[str, Any]:
+    """What this training cost with the recording its subset was chosen from (docs/cost.md), in sample passes and
+    in full-data trainings of this recipe (``cfg.epochs`` × all samples = 1.0). Full data and dynamic pruning pay
+    no query; a manifest without lineage (written by your own code) leaves the query, and the total, unknown."""
+    full = s.cfg.epochs * s.n
+    if s.manifest is None:
+        query = {"run": None, "sample_passes": 0}
+    else:
+        query = s.manifest.get("query")
+    q = None if query is None else int(query["sample_passes"])
+    return {"query_sample_passes": q, "train_sample_passes": passes, "full_data_sample_passes": full,
+            "query": None if q is None else q / full, "train": passes / full,
+            "end_to_end": None if q is None else (q + passes) / full,
+            "query_run": None if query is None else query.get("run")}
+
+
 def _metrics(s: Setup, logs, plan, seed: int, seconds: float) -> dict[str, Any]:
     """metrics.json: the last epoch's test metrics per class, the best-val epoch's, and what the training cost."""
     from pipeline.engine.budget import steps_per_epoch
@@ -359,6 +375,7 @@ def _metrics(s: Setup, logs, plan, seed: int, seconds: float) -> dict[str, Any]:
                    "full_data_steps": cfg.epochs * steps_per_epoch(s.n, cfg.batch_size)},
         "sample_passes": passes,
         "full_data_sample_passes": cfg.epochs * s.n,
+        "cost": end_to_end_cost(s, passes),
         "cdbw": s.cdbw,
         "dynamic": None if s.dynamic is None else {"method": s.dynamic["method"], **plan.params()},
         "seconds": seconds,
@@ -594,6 +611,7 @@ def _train(*, partial: Path, out_dir: Path, seed: int, seeds: list[int] | None, 
         "name": out_dir.name,
         "seeds": seeds,
         **summarise(runs),
+        "cost": first["cost"],  # the first seed's: a dynamic plan's passes may differ by a few samples per seed
         "runs": [{"seed": m["seed"], "path": str(Path(m["out"]) / layout.METRICS_JSON),
                   **{k: (m[p[0]] if len(p) == 1 else m[p[0]][p[1]]) for k, p in SUMMARY_FIELDS}} for m in runs],
         "full_data_sample_passes": first["full_data_sample_passes"],

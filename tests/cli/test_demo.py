@@ -13,16 +13,17 @@ def test_the_demo_sweep_is_full_data_random_and_aum_ccs_at_each_rate_over_three_
 
 
 def test_the_demo_table_counts_the_query_and_pairs_seeds():
-    """Cost and Δ on a hand-made results table: random pays no query, a scored selection pays 1.00 for it; the gap
-    to random is taken seed by seed (the same seed draws both), as mean ± sample std."""
+    """Cost and Δ on a hand-made results table: the cost column (end to end, the sweep counts it: random pays no
+    query, a scored selection 1.00) averaged over seeds; the gap to random is taken seed by seed (the same seed
+    draws both), as mean ± sample std."""
     import polars as pl
 
     from pipeline.demo import summary_rows
 
-    rows = [("full", None, 0, 100, 1000, 0.98, 0.95), ("full", None, 1, 100, 1000, 0.96, 0.93),
-            ("random", 0.9, 0, 10, 100, 0.90, 0.80), ("random", 0.9, 1, 10, 100, 0.92, 0.82),
-            ("ccs", 0.9, 0, 10, 100, 0.93, 0.81), ("ccs", 0.9, 1, 10, 100, 0.96, 0.84)]
-    df = pl.DataFrame(rows, schema=["method", "rate", "seed", "n_kept", "sample_passes", "accuracy",
+    rows = [("full", None, 0, 100, 1.0, 0.98, 0.95), ("full", None, 1, 100, 1.0, 0.96, 0.93),
+            ("random", 0.9, 0, 10, 0.1, 0.90, 0.80), ("random", 0.9, 1, 10, 0.1, 0.92, 0.82),
+            ("ccs", 0.9, 0, 10, 1.1, 0.93, 0.81), ("ccs", 0.9, 1, 10, 1.1, 0.96, 0.84)]
+    df = pl.DataFrame(rows, schema=["method", "rate", "seed", "n_kept", "cost", "accuracy",
                                     "worst_class_accuracy"], orient="row")
     full, rand, ccs = summary_rows(df)
     assert (full["method"], full["cost"], full["accuracy"]) == ("full data", 1.0, 0.97)
