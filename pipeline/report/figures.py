@@ -64,6 +64,41 @@ def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name
     return _save(fig, out, name)
 
 
+def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str) -> str:
+    """Test accuracy against end-to-end cost (full-data trainings; a static selection's query counted): static
+    cells as circles, dynamic ones as triangles, full data as a star at 1.0; error bars ± one std over seeds
+    where there are several; the Pareto front as a step line. Rows without a known cost are left out."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    rows = [r for r in chosen.iter_rows(named=True) if r.get("cost_mean") is not None]
+    colors = plt.get_cmap("tab10")
+    labels = list(dict.fromkeys(r["label"] for r in rows if r["method"] != "full"))
+    shown: set[str] = set()
+    for r in rows:
+        x, y, s = r["cost_mean"], 100 * r["accuracy_mean"], 100 * r["accuracy_std"] if r["seeds"] > 1 else 0.0
+        if r["method"] == "full":
+            ax.errorbar([x], [y], yerr=[s] if s else None, marker="*", ms=13, color="black", ls="none",
+                        label=f"full data ({y:.1f}%)")
+            continue
+        i = labels.index(r["label"])
+        dynamic = r["method"].startswith("dynamic:")
+        ax.errorbar([x], [y], yerr=[s] if s else None, marker="^" if dynamic else "o", ms=6, color=colors(i % 10),
+                    ls="none", capsize=2, label=None if r["label"] in shown else r["label"])
+        shown.add(r["label"])
+        if r["rate"] is not None:
+            ax.annotate(f"{r['rate']:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                        color=colors(i % 10))
+    if len(front) > 1:
+        pts = sorted((rows[i]["cost_mean"], 100 * rows[i]["accuracy_mean"]) for i in front)
+        ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="grey", lw=1.0, ls=":",
+                label="Pareto front")
+    ax.set_xlabel("end-to-end cost (full-data trainings; the query run counted)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, out, name)
+
+
 def per_class_heatmap(names: Sequence[str], classes: Sequence[str], recalls: np.ndarray, title: str, out: Path,
                       name: str) -> str:
     """Methods × classes, mean test recall (%) written in each cell."""

@@ -122,17 +122,35 @@ def paper_value(row: dict[str, Any], published: list[dict[str, Any]]) -> str:
     return " / ".join(hits)
 
 
+def cost_text(cost) -> str:
+    """End-to-end cost in full-data trainings (docs/cost.md); "?" where the query is unknown."""
+    return "?" if not _is_set(cost) else f"{cost:.2f}"
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats: none as cheap or cheaper with higher accuracy (ties in
+    both: the first listed), in increasing cost."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1], i))
+    front, best = [], -math.inf
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
 def results_rows(chosen, published: list[dict[str, Any]] | None = None) -> tuple[list[str], list[list[str]]]:
     """The report's table: test accuracy and worst-class accuracy (%) per method and rate, hyper-parameters
     chosen by val; with ``published`` (a paper preset's numbers) a ``paper %`` column beside the measured one."""
     names = hyper_names(chosen)
-    header = ["method", "rate", "kept", hyper_header(names), "test accuracy %",
+    header = ["method", "rate", "kept", hyper_header(names), "cost", "test accuracy %",
               *(["paper %"] if published is not None else []), "worst-class %", "val accuracy %",
               "Δ test vs random", "seeds"]
     rows = []
     for r, d in zip(chosen.iter_rows(named=True), against_random(chosen)):
         rows.append([r["label"], "—" if r["rate"] is None else f"{r['rate']:g}", str(r["n_kept"]),
-                     beta_text(r, names or ["beta"]), fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
+                     beta_text(r, names or ["beta"]), cost_text(r.get("cost_mean")),
+                     fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
                      *([paper_value(r, published)] if published is not None else []),
                      fmt(r["worst_class_accuracy_mean"], r["worst_class_accuracy_std"], r["seeds"]),
                      fmt(r["val_accuracy_mean"], r["val_accuracy_std"], r["seeds"]),
