@@ -27,7 +27,7 @@ def score_cmd(
     window: Optional[int] = typer.Option(None, "--window", help=_h("window")),
     decay: Optional[float] = typer.Option(None, "--decay", help=_h("decay")),
     epochs: Optional[int] = typer.Option(None, "--epochs", help=_h("epochs")),
-    epoch: Optional[int] = typer.Option(None, "--epoch", help=_h("epoch", " (el2n default 10% into training, the others the last; grand: the checkpoint nearest 10% of training)")),
+    epoch: Optional[int] = typer.Option(None, "--epoch", help=_h("epoch", " (el2n default 10% into training, the others the last; grand: the checkpoint nearest 10% of training; deepfool: the last checkpoint)")),
     never_learned: Optional[str] = typer.Option(None, "--never-learned", help=_h("never_learned")),
     space: Optional[str] = typer.Option(None, "--space", help=_h("space")),
     seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed")),

@@ -15,8 +15,8 @@ SHARED: dict[str, Option] = {o.name: o for o in (
     Option("decay", 0.9, "decay β of the window weights β(1−β)^(T−J−k)", low=0.0, high=1.0, low_open=True,
            high_open=True),
     Option("epochs", None, "use the first T recorded epochs (default all)", type=int, low=1, none_ok=True),
-    Option("epoch", None, "recorded epoch, 0-based, negative from the end; grand: the checkpoint after this many "
-           "epochs", type=int, none_ok=True),
+    Option("epoch", None, "recorded epoch, 0-based, negative from the end; grand, deepfool: the checkpoint after "
+           "this many epochs", type=int, none_ok=True),
     Option("never_learned", "epochs", "score of never-correct samples, 'epochs' (E, Toneva et al.) or 'zero' "
            "(CCS/DeepCore)", type=str, choices=("epochs", "zero")),
     Option("space", "logit", "'logit' or 'prob': the margin (aum) or the maximum (confidence) on logits or "
@@ -35,4 +35,10 @@ SHARED: dict[str, Option] = {o.name: o for o in (
            "over every class), as the DRoP code", type=str, choices=("true", "max", "avg"), none_ok=True),
     Option("picks", None, "greedy k-center picks ranked first (default 10% of the pool)", type=int, low=0,
            none_ok=True),
+    Option("max_iter", 50, "most DeepFool steps per sample (a sample stops when its predicted class changes)",
+           type=int, low=1),
+    Option("neighbors", 10, "k nearest neighbours each sample is contrasted with", type=int, low=1),
+    Option("balance", True, "look for neighbours within the sample's own class only (DeepCore's default)", type=bool),
+    Option("features", None, "a .npy file of one feature row per sample (n, d) to find the neighbours in, instead of "
+           "the recorded embeddings", type=str, none_ok=True),
 )}

@@ -32,7 +32,8 @@ from pipeline.registry import Registry
 from pipeline.score.base import ScoreMethod
 
 _MODULES = ("forgetting", "aum", "el2n", "tdds", "random", "grand", "dynunc", "entropy", "margin", "confidence", "loss",
-            "variability", "correctness", "moderate", "prototype", "least_confidence", "variation_ratio", "bald", "kcenter")
+            "variability", "correctness", "moderate", "prototype", "least_confidence", "variation_ratio", "bald", "kcenter",
+            "deepfool", "cal")
 ENTRY_POINT_GROUP = "prune.scores"
 
 

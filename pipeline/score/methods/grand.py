@@ -121,15 +121,16 @@ def load_checkpoint(run, init: int, epoch: int, bundle):
     return load_into(run.checkpoint_path(init, epoch), model, run.info["model"])
 
 
-def checkpoint_epoch(run, params) -> int:
-    """The checkpoint GraNd differentiates: --epoch, or the recorded one nearest 10% of training."""
+def checkpoint_epoch(run, params, name: str = "grand", default=default_checkpoint) -> int:
+    """The checkpoint a model-based score ``name`` reads: --epoch, or ``default(recorded, epochs)`` (GraNd's: the
+    recorded one nearest 10% of training)."""
     recorded = sorted(int(k) for k in run.info.get("checkpoints", []))
     if not recorded:
-        raise PruneError(f"grand needs model checkpoints and run {run.path} has none: "
+        raise PruneError(f"{name} needs model checkpoints and run {run.path} has none: "
                          "record with `prune record --checkpoints 0,10%,final`")
-    k = default_checkpoint(recorded, run.epochs) if params["epoch"] is None else int(params["epoch"])
+    k = default(recorded, run.epochs) if params["epoch"] is None else int(params["epoch"])
     if k not in recorded:
-        raise PruneError(f"--epoch {k}: grand needs a checkpoint after {k} epochs; this run has them after "
+        raise PruneError(f"--epoch {k}: {name} needs a checkpoint after {k} epochs; this run has them after "
                          f"{', '.join(map(str, recorded))} (record with `prune record --checkpoints ...,{k}`)")
     params["epoch"] = k  # the table's metadata records the checkpoint actually used
     return k
