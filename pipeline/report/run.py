@@ -269,6 +269,7 @@ def _sweep_figures(page: _Page, folder: Path, df, chosen, run_words: str, *, rat
                             f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
                             "worst_class_vs_rate.png")
     doc.img(name, "The lowest per-class test recall against the pruning rate (DRoP's robustness metric).")
+    _cost_figure(page, chosen_fig, run_words)
     rates = sorted(chosen.filter(pl.col("rate").is_not_null())["rate"].unique().to_list())
     at = rates[-1] if rate is None else rate
     if at not in rates:
@@ -286,6 +287,30 @@ def _sweep_figures(page: _Page, folder: Path, df, chosen, run_words: str, *, rat
     pruned = [row for row in sel.iter_rows(named=True) if row["method"] not in ("full", "random")]
     pick = pruned[0] if pruned else next((row for row in sel.iter_rows(named=True) if row["method"] != "full"), None)
     return None if pick is None else folder / "cells" / pick["cell"] / f"seed={seed}" / "keep.parquet"
+
+
+def _cost_figure(page: _Page, chosen, run_words: str) -> None:
+    """Test accuracy against end-to-end cost, the Pareto front marked, and which recipe to use for a budget."""
+    import polars as pl
+
+    known = chosen.filter(pl.col("cost_mean").is_not_null())
+    if known.height < 2:
+        return
+    points = [(r["cost_mean"], r["val_accuracy_mean"]) for r in known.iter_rows(named=True)]
+    front = T.pareto([(r["cost_mean"], r["accuracy_mean"]) for r in known.iter_rows(named=True)])
+    name = F.accuracy_vs_cost(known, front, f"Test accuracy vs end-to-end cost — {run_words}", page.out,
+                              "accuracy_vs_cost.png")
+    page.doc.img(name, "Test accuracy against what each recipe cost end to end, in full-data trainings: a static "
+                       "selection (circles) pays its query run as well as its training; dynamic pruning "
+                       "(triangles) pays its own training only; full data (star) is 1.0. Numbers: pruning rates. "
+                       "Dotted: the Pareto front (no recipe cheaper and more accurate). Error bars: ± one std over "
+                       "seeds where there are several.")
+    by_val = [known.row(i, named=True) for i in T.pareto(points)]  # chosen on validation, reported on test
+    lines = [f"from {r['cost_mean']:.2f}: {r['label']}" + ("" if r["rate"] is None else f" at rate {r['rate']:g}")
+             + f" (test {100 * r['accuracy_mean']:.2f}%)" for r in by_val]
+    page.doc.p("For a budget of end-to-end cost, the recipe with the best validation accuracy that fits it, "
+               "from the cost where it becomes the best "
+               "(its test accuracy in brackets): " + "; ".join(lines) + ".")
 
 
 def _score_tables(r, log) -> list[tuple[str, np.ndarray, bool | None]]:

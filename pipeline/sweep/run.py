@@ -394,13 +394,14 @@ def label_of(row: dict[str, Any]) -> str:
 
 
 def print_table(df, title: str, console=None) -> None:
-    """The sweep's results as a rich table: one line per cell, mean ± std over seeds."""
+    """The sweep's results as a rich table: one line per cell, mean ± std over seeds; cost: end to end, in
+    full-data trainings, the query run counted (docs/cost.md)."""
     from rich.console import Console
     from rich.table import Table
 
     s = summarise_sweep(df)
     t = Table(title=title)
-    for col, just in (("method", "left"), ("rate", "right"), ("β", "right"), ("kept", "right"),
+    for col, just in (("method", "left"), ("rate", "right"), ("β", "right"), ("kept", "right"), ("cost", "right"),
                       ("test accuracy", "right"), ("worst-class acc", "right"), ("val accuracy", "right"),
                       ("seeds", "right"), ("train s", "right")):
         t.add_column(col, justify=just)
@@ -408,7 +409,8 @@ def print_table(df, title: str, console=None) -> None:
         beta = row["beta"]
         t.add_row(label_of(row), "—" if row["rate"] is None else f"{row['rate']:g}",
                   "—" if beta is None or (isinstance(beta, float) and math.isnan(beta)) else f"{beta:g}",
-                  str(row["n_kept"]), pm(row["accuracy_mean"], row["accuracy_std"], row["seeds"]),
+                  str(row["n_kept"]), "?" if row["cost_mean"] is None else f"{row['cost_mean']:.2f}",
+                  pm(row["accuracy_mean"], row["accuracy_std"], row["seeds"]),
                   pm(row["worst_class_accuracy_mean"], row["worst_class_accuracy_std"], row["seeds"]),
                   pm(row["val_accuracy_mean"], row["val_accuracy_std"], row["seeds"]), str(row["seeds"]),
                   f"{row['seconds_mean']:.1f}")

@@ -47,13 +47,17 @@ def test_report_of_a_sweep(workdir):
     folder = workdir / "runs" / "default" / "report"
     assert "β chosen by validation" in res.output and "report.html" in res.output
     check_report(folder, {"accuracy_vs_rate.png", "worst_class_vs_rate.png", "per_class_at_rate.png",
-                          "scores_by_class.png", "data_map.png", "kept_vs_full.png", "samples.png"})
+                          "accuracy_vs_cost.png", "scores_by_class.png", "data_map.png", "kept_vs_full.png",
+                          "samples.png"})
     md = (folder / "report.md").read_text()
     assert "| aum (space=prob) + ccs | 0.9 |" in md and "| full data | — |" in md and "(of 2)" in md
-    # the table's numbers are the sweep's: random at 0.9, mean over both seeds, in percent
+    # the table's numbers are the sweep's: random at 0.9, mean over both seeds, in percent; its cost end to end
+    # is its own training (no query): 2 epochs on 10% of the samples, in units of 2 epochs on all of them
     df = pl.read_parquet(workdir / "runs" / "default" / "sweeps" / "sweep" / "results.parquet")
     acc = df.filter((pl.col("cell") == "random-none-r0.9"))["accuracy"].to_numpy()
-    assert f"| random | 0.9 | 144 | — | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} |" in md
+    assert f"| random | 0.9 | 144 | — | 0.10 | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} |" in md
+    # a scored selection pays its query: 6 recorded epochs = 3 trainings of 2 epochs, + 0.10 for its own
+    assert "| 3.10 |" in md and "For a budget of end-to-end cost" in md
 
 
 def test_report_elsewhere_at_a_rate_with_a_manifest(workdir):
