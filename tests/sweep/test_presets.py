@@ -165,12 +165,12 @@ def test_a_preset_sweep_and_its_report_show_the_paper_beside_ours(tiny):
     md = (run / "report" / "report.md").read_text()
     header = next(ln for ln in md.splitlines() if ln.startswith("| method |"))
     cols = [c.strip() for c in header.strip("|").split("|")]
-    assert cols[4:6] == ["test accuracy %", "paper %"]
+    assert cols[4:7] == ["cost", "test accuracy %", "paper %"]
     rows = {tuple(c.strip() for c in ln.strip("|").split("|"))[:2]: [c.strip() for c in ln.strip("|").split("|")]
             for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| method")}
-    assert rows[("aum (space=prob) + ccs, iterations", "0.9")][5] == "85.7"
-    assert rows[("random, iterations", "0.9")][5] == "79.04"
-    assert rows[("full data", "—")][5] == ""
-    assert rows[("aum (space=prob) + ccs, iterations", "0.9")][8][0] in "+−-"  # Δ against random, iterations
+    assert rows[("aum (space=prob) + ccs, iterations", "0.9")][6] == "85.7"
+    assert rows[("random, iterations", "0.9")][6] == "79.04"
+    assert rows[("full data", "—")][6] == ""
+    assert rows[("aum (space=prob) + ccs, iterations", "0.9")][9][0] in "+−-"  # Δ against random, iterations
     assert "Paper preset ccs-cifar10" in md and "85.7%" in md
     assert "paper %" in res.output and "85.7" in res.output and "79.04" in res.output  # the printed table
