@@ -36,6 +36,7 @@ def sweep_cmd(
     cdbw: Optional[str] = typer.Option(None, "--cdbw", help="off, on or off,on: train with DRoP's CDB-W class weights (default: off)."),
     dynamic: Optional[str] = typer.Option(None, "--dynamic", help="Dynamic pruning rules to add, comma-separated (e.g. infobatch,rs2,tdds+ccs): one cell per rule and rate, trained with `prune train --dynamic RULE --rate R` (a new subset every epoch, no manifest)."),
     full: bool = typer.Option(True, "--full/--no-full", metavar="", help="Add the full-data reference cells (one training on every sample per seed)."),
+    full_budgets: Optional[str] = typer.Option(None, "--full-budgets", help="Also train on every sample for these fractions of the epochs, comma-separated (e.g. 0.1,0.3,0.5), each with its learning-rate schedule shortened to fit: the budget-matched baseline a pruned training has to beat at the same cost (docs/cost.md)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs of every training (default: the run's)."),
     jobs: int = typer.Option(1, "--jobs", help="Trainings at a time, each in its own process."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, metavar="<int>", help="torch threads per training (default: the cores divided by --jobs). CPU results depend on it: keep it fixed to compare sweeps run with different --jobs."),
@@ -60,7 +61,8 @@ def sweep_cmd(
              "budgets": split_list(budgets, "budgets"), "cdbw": split_list(cdbw, "cdbw"),
              "dynamic": split_list(dynamic, "dynamic")}
     spec = build_spec(given=given, config=config, name=name, epochs=epochs, seeds=split_list(seeds, "seeds"),
-                      full=None if full else False, probe=probe, preset=paper)
+                      full=None if full else False, probe=probe, preset=paper,
+                      full_budgets=split_list(full_budgets, "full-budgets"))
     if paper is not None:
         warning = check_run(paper, run, spec.epochs)  # before any training: the paper's data set and model
         if warning:

@@ -89,6 +89,7 @@ SWEEP_RESULTS_SCHEMA = pa.schema([
     ("method", pa.string()), ("quota", pa.string()), ("rate", pa.float64()),
     ("beta", pa.float64()), ("gamma", pa.float64()), ("recalls", pa.string()),
     ("keep", pa.string()), ("budget", pa.string()), ("cdbw", pa.bool_()),
+    ("epochs_fraction", pa.float64()),  # a budget-matched full-data cell's fraction of the epochs (null: all)
     ("accuracy", pa.float64()), ("val_accuracy", pa.float64()), ("balanced_accuracy", pa.float64()),
     ("worst_class_accuracy", pa.float64()), ("val_worst_class_accuracy", pa.float64()),
     ("n_kept", pa.int64()), ("n_total", pa.int64()), ("sample_passes", pa.int64()),
@@ -370,13 +371,13 @@ def with_sweep_hyper(df):
     no gamma, recalls or cost (null)."""
     import polars as pl
 
-    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String, "query_passes": pl.Int64, "cost": pl.Float64}
-    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in (*SWEEP_HYPER, "query_passes", "cost")
-                            if h not in df.columns])
+    types = {"beta": pl.Float64, "gamma": pl.Float64, "recalls": pl.String, "query_passes": pl.Int64, "cost": pl.Float64,
+             "epochs_fraction": pl.Float64}
+    return df.with_columns([pl.lit(None, dtype=types[h]).alias(h) for h in types if h not in df.columns])
 
 
 #: What makes a method of a sweep (one line of a report's figure); with ``cell`` (its id) and ``rate``, a cell.
-SWEEP_METHOD_KEYS = ("score", "method", "quota", "keep", "budget", "cdbw")
+SWEEP_METHOD_KEYS = ("score", "method", "quota", "keep", "budget", "cdbw", "epochs_fraction")
 SWEEP_CELL_KEYS = ("cell", *SWEEP_METHOD_KEYS, "rate")
 #: The figures summarised over seeds.
 SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds", "cost")

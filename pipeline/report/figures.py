@@ -77,8 +77,9 @@ def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str)
     for r in rows:
         x, y, s = r["cost_mean"], 100 * r["accuracy_mean"], 100 * r["accuracy_std"] if r["seeds"] > 1 else 0.0
         if r["method"] == "full":
-            ax.errorbar([x], [y], yerr=[s] if s else None, marker="*", ms=13, color="black", ls="none",
-                        label=f"full data ({y:.1f}%)")
+            if r.get("epochs_fraction") is None:
+                ax.errorbar([x], [y], yerr=[s] if s else None, marker="*", ms=13, color="black", ls="none",
+                            label=f"full data ({y:.1f}%)")
             continue
         i = labels.index(r["label"])
         dynamic = r["method"].startswith("dynamic:")
@@ -88,6 +89,10 @@ def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str)
         if r["rate"] is not None:
             ax.annotate(f"{r['rate']:g}", (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
                         color=colors(i % 10))
+    matched = sorted((r["cost_mean"], 100 * r["accuracy_mean"]) for r in rows if r["method"] == "full")
+    if len(matched) > 1:  # full data with shorter schedules: what the same cost buys without pruning
+        ax.plot([p[0] for p in matched], [p[1] for p in matched], color="black", marker="s", ms=4, lw=1.0,
+                ls="--", label="full data, fewer epochs (budget-matched)", zorder=1)
     if len(front) > 1:
         pts = sorted((rows[i]["cost_mean"], 100 * rows[i]["accuracy_mean"]) for i in front)
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="grey", lw=1.0, ls=":",

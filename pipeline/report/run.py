@@ -239,6 +239,11 @@ def _sweep_section(page: _Page, folder: Path, summary: dict[str, Any], *, rate: 
         doc.p(_preset_text(preset))
     header, rows = T.results_rows(chosen, None if preset is None else preset.get("published", []))
     doc.table(header, rows)
+    doc.p("cost: end to end, in full-data trainings of the sweep's recipe; a static selection counts the recording "
+          "that chose its subset (docs/cost.md), dynamic pruning only its own training."
+          + (" Δ vs full, same cost: test accuracy minus that of full data trained for fewer epochs at the same "
+             "cost (--full-budgets, interpolated between them); positive means pruning beat simply training "
+             "less." if "Δ vs full, same cost" in header else ""))
     summary["table"] = {"header": header, "rows": rows}
     summary["hyper"] = T.hyper_names(chosen)
     if preset is not None:

@@ -28,7 +28,8 @@ def _score_name(spec: str) -> str:
 def label(row: dict[str, Any]) -> str:
     """How the report names a method: ``tdds + ccs``, ``random + drop``, ``full data``, ``el2n + topk (keep easy)``."""
     if row["method"] == "full":
-        base = "full data"
+        f = row.get("epochs_fraction")
+        base = "full data" + ("" if f is None else f", {f:g} of the epochs")
     elif row["method"].startswith("dynamic:"):
         base = f"{row['method'][len('dynamic:'):]} (dynamic)"
     else:
@@ -76,6 +77,24 @@ def against_random(chosen):
     return out
 
 
+def against_budget_matched(chosen) -> list[float | None]:
+    """Test accuracy minus that of full data trained for the same end-to-end cost (``--full-budgets``: full data
+    with fewer epochs), interpolated linearly between the budget-matched cells and full data at 1.0; None
+    where no such cells ran, outside their range, and for the full-data cells themselves."""
+    full = sorted((r["cost_mean"], r["accuracy_mean"]) for r in chosen.iter_rows(named=True)
+                  if r["method"] == "full" and r["cost_mean"] is not None)
+    out: list[float | None] = []
+    for r in chosen.iter_rows(named=True):
+        c = r["cost_mean"]
+        if len(full) < 2 or r["method"] == "full" or c is None or not full[0][0] <= c <= full[-1][0]:
+            out.append(None)
+            continue
+        k = next(i for i in range(1, len(full)) if c <= full[i][0])
+        (c0, a0), (c1, a1) = full[k - 1], full[k]
+        out.append(r["accuracy_mean"] - (a0 + (a1 - a0) * (c - c0) / (c1 - c0) if c1 > c0 else a1))
+    return out
+
+
 def fmt(mean: float, std: float, seeds: int, pct: bool = True) -> str:
     k = 100.0 if pct else 1.0
     return f"{k * mean:.2f}" if seeds < 2 else f"{k * mean:.2f} ± {k * std:.2f}"
@@ -90,9 +109,11 @@ def hyper_names(chosen) -> list[str]:
     return [h for h in HYPER if any(_is_set(v) for v in chosen[h].to_list())]
 
 
-def hyper_header(names: list[str]) -> str:
-    """The table's column of the chosen values: ``β (by val)`` when β is all there is."""
-    return "β (by val)" if names in ([], ["beta"]) else f"{', '.join(SYMBOL[h] for h in names)} (by val)"
+def hyper_header(names: list[str], tuned: bool = True) -> str:
+    """The table's column of the values used: ``β (by val)`` when β is all there is and several were tried
+    (validation chose), plain ``β`` when each row had one."""
+    text = "β" if names in ([], ["beta"]) else ", ".join(SYMBOL[h] for h in names)
+    return text + (" (by val)" if tuned else "")
 
 
 def beta_text(row: dict[str, Any], names: tuple[str, ...] | list[str] = ("beta",)) -> str:
@@ -143,18 +164,22 @@ def results_rows(chosen, published: list[dict[str, Any]] | None = None) -> tuple
     """The report's table: test accuracy and worst-class accuracy (%) per method and rate, hyper-parameters
     chosen by val; with ``published`` (a paper preset's numbers) a ``paper %`` column beside the measured one."""
     names = hyper_names(chosen)
-    header = ["method", "rate", "kept", hyper_header(names), "cost", "test accuracy %",
+    matched = any(f is not None for f in chosen["epochs_fraction"].to_list())
+    tuned = any(t > 1 for t in chosen["tried"].to_list())
+    hyper = [hyper_header(names, tuned)] if names else []  # no column where no row has a value
+    header = ["method", "rate", "kept", *hyper, "cost", "test accuracy %",
               *(["paper %"] if published is not None else []), "worst-class %", "val accuracy %",
-              "Δ test vs random", "seeds"]
+              "Δ test vs random", *(["Δ vs full, same cost"] if matched else []), "seeds"]
     rows = []
-    for r, d in zip(chosen.iter_rows(named=True), against_random(chosen)):
+    for r, d, dm in zip(chosen.iter_rows(named=True), against_random(chosen), against_budget_matched(chosen)):
         rows.append([r["label"], "—" if r["rate"] is None else f"{r['rate']:g}", str(r["n_kept"]),
-                     beta_text(r, names or ["beta"]), cost_text(r.get("cost_mean")),
+                     *([beta_text(r, names)] if names else []), cost_text(r.get("cost_mean")),
                      fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
                      *([paper_value(r, published)] if published is not None else []),
                      fmt(r["worst_class_accuracy_mean"], r["worst_class_accuracy_std"], r["seeds"]),
                      fmt(r["val_accuracy_mean"], r["val_accuracy_std"], r["seeds"]),
-                     "" if d is None else f"{100 * d:+.2f}", str(r["seeds"])])
+                     "" if d is None else f"{100 * d:+.2f}",
+                     *([("" if dm is None else f"{100 * dm:+.2f}")] if matched else []), str(r["seeds"])])
     return header, rows
 
 

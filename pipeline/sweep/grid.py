@@ -15,6 +15,7 @@ TOML (``prune sweep --config sweep.toml``)::
     rates = [0.3, 0.5, 0.7, 0.9]
     seeds = [0, 1, 2]
     full = true                      # the full-data reference cells (default true)
+    full_budgets = [0.1, 0.3]        # optional: full data trained for these fractions of the epochs
 
     [[grid]]                         # each [[grid]] is a grid of its own; the cells are their union
     methods = ["random"]
@@ -50,7 +51,7 @@ from pipeline.io import PruneError
 
 GRID_KEYS = ("scores", "methods", "quotas", "rates", "beta", "gamma", "recalls", "keep", "budgets", "cdbw", "dynamic",
              "rcap_beta")
-TOP_KEYS = ("name", "epochs", "seeds", "full", "grid")
+TOP_KEYS = ("name", "epochs", "seeds", "full", "full_budgets", "grid")
 DEFAULTS: dict[str, list] = {"scores": ["tdds"], "methods": ["ccs", "random"], "quotas": ["none"],
                              "rates": [0.3, 0.5, 0.7, 0.9], "beta": [None], "gamma": [None], "recalls": [None],
                              "keep": ["hard"], "budgets": ["epochs"], "cdbw": [False], "dynamic": [],
@@ -110,6 +111,9 @@ class Cell:
     keep: str = "hard"
     budget: str = "epochs"
     cdbw: bool = False
+    #: a full-data cell trained for this fraction of the epochs, its schedule shortened to match (``--full-budgets``):
+    #: the budget-matched baseline a pruned training must beat (None: all epochs)
+    epochs_fraction: float | None = None
 
     @property
     def full(self) -> bool:
@@ -125,7 +129,7 @@ class Cell:
         """A folder name that says what the cell is: ``tdds+ccs-none-r0.5-beta0.1``, ``random-drop-r0.9``,
         ``aum+d2-none-r0.5-gamma0.5``, ``random-drop-r0.9-recalls-final``, ``full``: a hyper-parameter only when set."""
         if self.full:
-            words = ["full"]
+            words = ["full"] + ([] if self.epochs_fraction is None else [f"e{self.epochs_fraction:g}"])
         elif self.dynamic is not None:
             words = [f"dyn-{self.dynamic}", f"r{self.rate:g}"] + ([] if self.beta is None else [f"beta{self.beta:g}"])
         else:
@@ -150,7 +154,8 @@ class Cell:
     def label(self) -> str:
         """How the sweep's table names the cell's method (without rate, β and seed; γ and recalls when set)."""
         if self.full:
-            base = "full data"
+            base = "full data" + ("" if self.epochs_fraction is None else
+                                  f", {self.epochs_fraction:g} of the epochs")
         elif self.dynamic is not None:
             base = f"{self.dynamic} (dynamic)"
         else:
@@ -342,6 +347,23 @@ def full_cells(grids: list[dict[str, list]]) -> list[Cell]:
     return [Cell(method="full", cdbw=c) for c in settings]
 
 
+def _fractions(values) -> list[float]:
+    """``--full-budgets``: fractions of the epochs in (0, 1)."""
+    if not isinstance(values, (list, tuple)):
+        raise PruneError(f"--full-budgets must be a list of fractions in (0, 1), got {values!r}")
+    out = []
+    for v in values:
+        if isinstance(v, str):  # from the command line
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
+            raise PruneError(f"--full-budgets: each value is a fraction of the epochs in (0, 1), got {v!r}")
+        out.append(float(v))
+    return out
+
+
 def read_config(path: Path) -> dict[str, Any]:
     """A sweep TOML file, checked for unknown keys."""
     import tomllib
@@ -375,7 +397,7 @@ def check_config(doc: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def build_spec(*, given: dict[str, Any], config: Path | None, name: str | None, epochs: int | None,
-               seeds: list | None, full: bool | None, probe, preset=None) -> Spec:
+               seeds: list | None, full: bool | None, probe, preset=None, full_budgets: list | None = None) -> Spec:
     """The sweep from the command line (``given``: axes from flags, None = not given) and/or a TOML file
     or a paper preset (:class:`pipeline.sweep.presets.Preset`), which are the same keys.
 
@@ -403,6 +425,10 @@ def build_spec(*, given: dict[str, Any], config: Path | None, name: str | None, 
     if full if full is not None else doc.get("full", True):
         for c in full_cells(grids):
             cells[c.id] = c
+    fractions = full_budgets if full_budgets is not None else doc.get("full_budgets", [])
+    for f in _unique(_fractions(fractions), "full-budgets"):
+        c = Cell(method="full", epochs_fraction=f)
+        cells[c.id] = c
     for g in grids:
         for c in expand(g, probe):
             cells.setdefault(c.id, c)

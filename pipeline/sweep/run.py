@@ -177,6 +177,19 @@ def _scores(r, names: list[str], log) -> dict[str, Any]:
     return tables
 
 
+def _full_epochs(spec: Spec, r) -> int:
+    """The epochs of the sweep's full-data training: the unit of its cost column."""
+    return spec.epochs if spec.epochs is not None else int((r.info.get("config") or {}).get("epochs") or r.epochs)
+
+
+def _cell_epochs(cell: Cell, spec: Spec, r) -> int | None:
+    """Epochs of a cell's trainings: the sweep's (None: the run's recipe), or a budget-matched full-data cell's
+    fraction of them (at least 1), whose learning-rate schedule then runs over those epochs."""
+    if cell.epochs_fraction is None:
+        return spec.epochs
+    return max(1, round(cell.epochs_fraction * _full_epochs(spec, r)))
+
+
 def _select(r, cell: Cell, seed: int, tables: dict, recalls, model: dict[str, Any], out: Path) -> dict[str, Any]:
     """Write the manifest of (cell, seed) unless a valid one is there; returns the parameters it used
     (β, γ: the sampler's own where the cell sets none)."""
@@ -223,13 +236,15 @@ def run_unit(u: dict[str, Any]) -> dict[str, Any]:
     extra = {"beta": u["beta"]} if dyn and u["beta"] is not None else {}  # RCAP's temperature
     m = train(manifest, run=u["run"], epochs=u["epochs"], seed=u["seed"], out=d / TRAIN, budget=u["budget"],
               cdbw=u["cdbw"], device=u["device"], force=True, dynamic=dyn, rate=u["rate"] if dyn else None, **extra)
+    q = m["cost"]["query_sample_passes"]  # the unit of cost: the sweep's full-data training (u["full_epochs"])
     row = {**u["params"], "cell": u["cell"], "seed": u["seed"], "beta": u["beta"], "gamma": u["gamma"],
            "recalls": u["recalls"],
            "accuracy": m["accuracy"], "val_accuracy": m["final"]["val_accuracy"],
            "balanced_accuracy": m["balanced_accuracy"], "worst_class_accuracy": m["worst_class_accuracy"],
            "val_worst_class_accuracy": m["val"]["worst_class_accuracy"], "n_kept": m["n_train"], "n_total": m["n_total"],
-           "sample_passes": m["sample_passes"], "query_passes": m["cost"]["query_sample_passes"],
-           "cost": m["cost"]["end_to_end"], "steps": m["steps"], "epochs": m["epochs"], "seconds": m["seconds"],
+           "sample_passes": m["sample_passes"], "query_passes": q,
+           "cost": None if q is None else (q + m["sample_passes"]) / (u["full_epochs"] * m["n_total"]),
+           "steps": m["steps"], "epochs": m["epochs"], "seconds": m["seconds"],
            "class_recall": [m["per_class"][c]["recall"] for c in u["classes"]],
            "val_class_recall": [m["val"]["recall"][c] for c in u["classes"]],
            "threads": u["threads"]}
@@ -318,7 +333,7 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
             except PruneError:
                 pass
         units.append({"run": str(run), "dir": str(d), "cell": cell.id, "params": cell.params(), "seed": seed,
-                      "beta": cell.beta if cell.dynamic else params.get("beta"), "gamma": params.get("gamma"), "recalls": how, "manifest": not (cell.full or cell.dynamic), "epochs": spec.epochs,
+                      "beta": cell.beta if cell.dynamic else params.get("beta"), "gamma": params.get("gamma"), "recalls": how, "manifest": not (cell.full or cell.dynamic), "epochs": _cell_epochs(cell, spec, r), "full_epochs": _full_epochs(spec, r),
                       "budget": cell.budget, "dynamic": cell.dynamic, "rate": cell.rate,
                       "cdbw": cell.cdbw, "device": device, "classes": list(r.classes), "threads": threads})
     write_json(folder / SWEEP_JSON, {"name": spec.name, "run": str(run), "fingerprint": r.fingerprint,
@@ -390,7 +405,8 @@ def label_of(row: dict[str, Any]) -> str:
     gamma, recalls = row.get("gamma"), row.get("recalls")
     return Cell(**{k: row[k] for k in ("method", "score", "quota", "rate", "keep", "budget", "cdbw")},
                 gamma=gamma if gamma is not None and f"gamma{gamma:g}" in words else None,
-                recalls=recalls if recalls is not None and f"-recalls-{recalls}" in row["cell"] else None).label
+                recalls=recalls if recalls is not None and f"-recalls-{recalls}" in row["cell"] else None,
+                epochs_fraction=row.get("epochs_fraction")).label
 
 
 def print_table(df, title: str, console=None) -> None:

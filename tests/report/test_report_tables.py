@@ -79,7 +79,17 @@ def test_results_without_gamma_and_recalls_columns_still_report():
              if k not in ("gamma", "recalls")}]
     chosen = choose_by_validation(pl.DataFrame(rows))
     header, table = results_rows(chosen)
-    assert header[3] == "β (by val)" and table[0][3] == "0.3" and "paper %" not in header
+    assert header[3] == "β" and table[0][3] == "0.3" and "paper %" not in header  # one β tried: no "(by val)"
+
+
+def test_no_hyper_parameter_column_without_values_and_by_val_only_when_several_competed():
+    rows = [_row("random-none-r0.9", 0, 0.8, 0.6, method="random", quota="none", beta=None, rate=0.9)]
+    header, table = results_rows(choose_by_validation(pl.DataFrame(rows)))
+    assert header[:4] == ["method", "rate", "kept", "cost"] and not any("β" in h for h in header)
+    rows = [_row("aum+ccs-none-r0.9-beta0.1", 0, 0.8, 0.7, method="ccs", quota="none", beta=0.1, rate=0.9),
+            _row("aum+ccs-none-r0.9-beta0.3", 0, 0.9, 0.6, method="ccs", quota="none", beta=0.3, rate=0.9)]
+    header, table = results_rows(choose_by_validation(pl.DataFrame(rows)))
+    assert header[3] == "β (by val)" and table[0][3] == "0.3 (of 2)"  # the better validation accuracy
 
 
 def test_the_paper_column_holds_the_published_figure_of_the_matching_rows():
