@@ -22,10 +22,14 @@ from pipeline.engine.recording import dynamics_columns
 def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval_logits: np.ndarray | None = None,
               data: str = "synthetic", classes: list[str] | None = None, val_recall: np.ndarray | None = None,
               dtype: str = "float32", embeddings: np.ndarray | None = None, snapshot_epochs: list[int] | None = None,
-              clean_targets: np.ndarray | None = None) -> Path:
+              clean_targets: np.ndarray | None = None, heads: np.ndarray | None = None,
+              val_embeddings: np.ndarray | None = None, val_targets: np.ndarray | None = None) -> Path:
     """``logits``: (init, epoch, sample, class). ``val_recall``: per-class recall to put in eval.parquet (final epoch).
 
-    ``embeddings``: (init, snapshot, sample, dim) at ``snapshot_epochs`` (default: after the last epoch).
+    ``embeddings``: (init, snapshot, sample, dim) at ``snapshot_epochs`` (default: after the last epoch). With
+    them go the classifier ``heads`` (init, snapshot, class, 1 + dim: bias, then weight row) and the validation
+    split's ``val_embeddings`` (init, snapshot, val, dim) with ``val_targets``, as ``prune record --embeddings``
+    writes them; by default a fixed classifier and two validation samples per class, drawn with seed 0.
     ``clean_targets``: the labels before injected noise (``targets`` are then the noisy ones).
     """
     path = Path(path)
@@ -46,8 +50,24 @@ def write_run(path: str | Path, logits: np.ndarray, targets: np.ndarray, *, eval
     if embeddings is not None:
         from pipeline.io.run import create_embeddings
 
+        from pipeline.io.run import create_heads
+
         embeddings = np.asarray(embeddings)
-        create_embeddings(group, inits=I, snapshots=len(snapshots), n=N, dim=embeddings.shape[-1])[:] = embeddings
+        D, S = embeddings.shape[-1], len(snapshots)
+        create_embeddings(group, inits=I, snapshots=S, n=N, dim=D)[:] = embeddings
+        rng = np.random.default_rng(0)
+        if heads is None:
+            heads = rng.normal(size=(I, S, C, D + 1))
+        if val_targets is None:
+            val_targets = np.repeat(np.arange(C), 2)
+        if val_embeddings is None:
+            val_embeddings = rng.normal(size=(I, S, len(val_targets), D))
+        create_heads(group, inits=I, snapshots=S, num_classes=C, dim=D, val=len(val_targets))
+        group["heads"][:] = np.asarray(heads, dtype=np.float32)
+        group["val_embeddings"][:] = np.asarray(val_embeddings, dtype=np.float16)
+        vt = group.create_array("val_targets", shape=(len(val_targets),), dtype="int64", chunks=(len(val_targets),),
+                                dimension_names=("sample",))
+        vt[:] = np.asarray(val_targets, dtype=np.int64)
     if clean_targets is not None:
         ct = group.create_array("clean_targets", shape=(N,), dtype="int64", chunks=(N,), dimension_names=("sample",))
         ct[:] = np.asarray(clean_targets, dtype=np.int64)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import zarr
 
 from cli_helpers import error_line, prune
-from pipeline.io import PruneError, layout, open_run, read_scores
-from pipeline.io.run import create_heads
+from pipeline.io import PruneError, open_run, read_scores
 from pipeline.record.synthetic import write_run
 from pipeline.score.methods import cal
 from pipeline.score.run import score
@@ -72,11 +70,8 @@ def synthetic_run(path, emb, heads, targets):
     """A run with embeddings (init, sample, dim) and heads (init, class, 1 + dim), after its one epoch."""
     inits, n, dim = emb.shape
     C = heads.shape[1]
-    run = write_run(path, np.zeros((inits, 1, n, C), np.float32), targets, embeddings=emb[:, None])
-    g = zarr.open_group(str(layout.trajectories(run)), mode="r+")
-    create_heads(g, inits=inits, snapshots=1, num_classes=C, dim=dim, val=1)
-    g["heads"][:] = heads[:, None].astype(np.float32)
-    return run
+    return write_run(path, np.zeros((inits, 1, n, C), np.float32), targets, embeddings=emb[:, None],
+                     heads=heads[:, None])
 
 
 def test_a_run_averages_its_inits_and_reads_user_features(tmp_path):

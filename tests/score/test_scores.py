@@ -156,7 +156,7 @@ def test_random_scores_follow_the_seed(margin_run):
 
 # methods that need checkpoints or embeddings, or three epochs or more (dynunc), are
 # covered the same way on a recorded run in test_scores_catalog.py
-TWO_EPOCH_LOGITS = sorted({n for n, m in METHODS.items() if not m.pool_only} - {"grand", "moderate", "prototype", "dynunc"})
+TWO_EPOCH_LOGITS = sorted({n for n, m in METHODS.items() if not m.pool_only} - {"grand", "moderate", "prototype", "dynunc", "deepfool", "cal"})
 
 
 @pytest.mark.parametrize("name", TWO_EPOCH_LOGITS)
