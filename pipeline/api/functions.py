@@ -13,7 +13,7 @@ from pipeline.io import PruneError, Run, Scores
 
 
 def score(run: str | os.PathLike | Run, method: str, *, out: str | os.PathLike | bool | None = None,
-          pool: bool = False, **params: Any) -> Scores:
+          pool: bool = False, prefix: int | None = None, **params: Any) -> Scores:
     """Per-sample scores of a recorded run with one method (``prune score --method``), as a :class:`Scores`.
 
     ``.score`` is in sample order (``.sample`` = 0..N-1), ``.meta`` holds the
@@ -26,11 +26,13 @@ def score(run: str | os.PathLike | Run, method: str, *, out: str | os.PathLike |
     ``.sample`` holds the data set's ids: for a run recorded on a manifest's
     subset, the trained samples' ids. ``pool=True`` scores the run's pool
     instead (``prune record --manifest M --pool``; label-free methods only),
-    written to RUN/scores/pool-<method>.parquet with ``out=True``.
+    written to RUN/scores/pool-<method>.parquet with ``out=True``. ``prefix=K`` scores
+    from the run's first K epochs only, as if its recording had stopped there
+    (an early, cheaper query; RUN/scores/<method>-first<K>.parquet with ``out=True``).
     """
     from pipeline.score.run import _write, compute, table
 
-    r, m, full, values, seconds = compute(run=run, method=method, params=params, pool=pool)
+    r, m, full, values, seconds = compute(run=run, method=method, params=params, pool=pool, prefix=prefix)
     t = table(r, m, full, values, pool)
     if out is not None and out is not False:
         t.path = _write(r, m, full, values, seconds, None if out is True else Path(out), pool=pool).path

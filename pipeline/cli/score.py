@@ -24,6 +24,7 @@ def score_cmd(
     run: Path = RunOpt,
     pool: bool = typer.Option(False, "--pool", metavar="", help="Score the run's pool (the samples a `prune record --manifest M --pool` run did not train on) instead of its training rows; label-free methods only. Default table: RUN/scores/pool-<method>.parquet."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the table (default RUN/scores/<method>.parquet; not with --all)."),
+    prefix: Optional[int] = typer.Option(None, "--prefix", min=1, metavar="<int>", help="Score from the run's first K epochs only, as if its recording had stopped there: an early, cheaper query whose cost counts K epochs (docs/cost.md). Default table: RUN/scores/<method>-first<K>.parquet."),
     window: Optional[int] = typer.Option(None, "--window", help=_h("window")),
     decay: Optional[float] = typer.Option(None, "--decay", help=_h("decay")),
     epochs: Optional[int] = typer.Option(None, "--epochs", help=_h("epochs")),
@@ -57,6 +58,8 @@ def score_cmd(
     if all_methods:
         if pool:
             raise PruneError("--pool scores one method's view of the pool: give --method NAME instead of --all")
+        if prefix is not None:
+            raise PruneError("--prefix scores one method from an early part of the run: give --method NAME")
         _score_all(run, out, params)
         return
 
@@ -64,7 +67,7 @@ def score_cmd(
 
     from pipeline.score.run import score_method
 
-    res = score_method(run=run, method=method, params=params, out=out, pool=pool)
+    res = score_method(run=run, method=method, params=params, out=out, pool=pool, prefix=prefix)
     shown = ", ".join(f"{k}={v}" for k, v in res.params.items())
     q = np.quantile(res.values, [0.0, 0.5, 1.0])
     say(f"{method}({shown}): {len(res.values)} scores, min {q[0]:.4g}  median {q[1]:.4g}  max {q[2]:.4g}")

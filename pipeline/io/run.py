@@ -135,6 +135,19 @@ def create_heads(group, *, inits: int, snapshots: int, num_classes: int, dim: in
 class Run:
     path: Path
     info: dict[str, Any]
+    #: read only the first ``prefix`` recorded epochs, as if the recording had stopped there (:meth:`upto`)
+    prefix: int | None = None
+
+    def upto(self, epochs: int) -> "Run":
+        """This run as if its recording had stopped after ``epochs`` epochs (an early, cheaper query): every
+        reader sees only those epochs' logits, dynamics, evaluations, checkpoints and embeddings, and
+        :attr:`query_cost` counts only them. The learning-rate schedule was the whole run's: a run recorded for
+        ``epochs`` epochs with its own schedule is not the same (docs/cost.md)."""
+        total = int(self.info["epochs"])
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= total:
+            raise PruneError(f"--prefix must be a number of epochs in [1, {total}] (run {self.path} recorded "
+                             f"{total}), got {epochs!r}")
+        return Run(self.path, self.info, None if int(epochs) == total else int(epochs))
 
     # -- identity -------------------------------------------------------
     @property
@@ -155,7 +168,17 @@ class Run:
 
     @property
     def epochs(self) -> int:
+        """Epochs this view reads: all recorded ones, or the :meth:`upto` prefix."""
+        return int(self.info["epochs"]) if self.prefix is None else self.prefix
+
+    @property
+    def recorded_epochs(self) -> int:
         return int(self.info["epochs"])
+
+    @property
+    def checkpoint_epochs(self) -> list[int]:
+        """Completed-epoch counts with a saved model (``prune record --checkpoints``), within the prefix."""
+        return sorted(k for k in (int(e) for e in self.info.get("checkpoints", [])) if k <= self.epochs)
 
     @property
     def inits(self) -> int:
@@ -171,8 +194,9 @@ class Run:
         passes (forward + backward of one sample: inits × epochs × samples trained on) and the recipe that sets
         a pass's price. Seconds are not here (they live in log.json): the lineage has the same bytes on every
         machine."""
-        return {"run": str(self.path), "sample_passes": self.inits * self.epochs * self.n, "inits": self.inits,
+        cost = {"run": str(self.path), "sample_passes": self.inits * self.epochs * self.n, "inits": self.inits,
                 "epochs": self.epochs, "n_train": self.n, "model": self.info.get("model")}
+        return cost if self.prefix is None else {**cost, "recorded_epochs": self.recorded_epochs}
 
     # -- arrays ---------------------------------------------------------
     @cached_property
@@ -301,7 +325,7 @@ class Run:
             raise PruneError(f"run {self.path} keeps no {name}: it was recorded with --logits none (dynamics/ "
                              "only); record it with --logits float16 for what reads the logits")
         arr = self.array(name)
-        expect = (self.inits, self.epochs, self.n, self.num_classes)
+        expect = (self.inits, self.recorded_epochs, self.n, self.num_classes)
         if tuple(arr.shape) != expect:
             raise PruneError(f"run {self.path} is damaged: {layout.trajectories(self.path) / name / 'zarr.json'} gives "
                              f"{name} the shape {tuple(arr.shape)}, run.json says {expect}; record the run again")
@@ -317,8 +341,10 @@ class Run:
         from concurrent.futures import ThreadPoolExecutor
 
         arr = self.logits_array(name)
+        within = range(self.epochs)[epochs]  # the epochs asked for, as indices into the stored (longer) array
+        epochs = slice(within.start, within.stop, within.step) if within.step > 0 else epochs
         if chunk is None:
-            n_epochs = len(range(self.epochs)[epochs])
+            n_epochs = len(within)
             chunk = max(1, READ_BYTES // max(1, self.inits * n_epochs * self.num_classes * 4))
             stored = arr.chunks[2]
             if chunk >= stored:  # whole storage chunks: none is read twice
@@ -349,7 +375,8 @@ class Run:
         d = layout.dynamics_dir(self.path)
         if not d.is_dir() or not any(d.rglob("*.parquet")):
             raise PruneError(f"run {self.path} is truncated: {d} holds no Parquet files")
-        return pl.scan_parquet(d, hive_partitioning=True)
+        frame = pl.scan_parquet(d, hive_partitioning=True)
+        return frame if self.prefix is None else frame.filter(pl.col("epoch") < self.prefix)
 
     def dynamics_epoch(self, init: int, epoch: int, columns: Sequence[str]) -> dict[str, np.ndarray]:
         """One epoch's per-sample ``columns`` of RUN/dynamics, in sample order, checked.
@@ -401,6 +428,8 @@ class Run:
                 raise PruneError(f"run {self.path} is damaged: {p} column {f.name!r} is {got}, expected {f.type}; "
                                  "record the run again")
         t = pl.from_arrow(table)
+        if self.prefix is not None:
+            t = t.filter(pl.col("epoch") < self.prefix)
         bad = t.filter((pl.col("class") < 0) | (pl.col("class") >= self.num_classes)).height
         if bad:
             raise PruneError(f"run {self.path} is damaged: {p} has {bad} row(s) with a class outside "
@@ -439,7 +468,7 @@ class Run:
     @property
     def snapshot_epochs(self) -> list[int]:
         """Completed-epoch counts at which embeddings were recorded (``prune record --embeddings``)."""
-        return [int(e) for e in self.info.get("snapshot_epochs", [])]
+        return [int(e) for e in self.info.get("snapshot_epochs", []) if int(e) <= self.epochs]
 
     def embeddings(self, snapshot: int | None = None) -> np.ndarray:
         """Embeddings (init, sample, dim) as float32 at ``snapshot`` (a recorded epoch count; default the last)."""
@@ -453,7 +482,7 @@ class Run:
             raise PruneError(f"--snapshot {snapshot} was not recorded; this run has embeddings after epochs "
                              f"{', '.join(map(str, self.snapshot_epochs))}")
         arr = self.array("embeddings")
-        if arr.shape[:3] != (self.inits, len(self.snapshot_epochs), self.n):
+        if arr.shape[:3] != (self.inits, len(self.info.get("snapshot_epochs", [])), self.n):
             raise PruneError(f"run {self.path} is damaged: embeddings have shape {tuple(arr.shape)}")
         out = self.read("embeddings", (slice(None), k)).astype(np.float32, copy=False)
         if not np.all(np.isfinite(out)):

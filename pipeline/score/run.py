@@ -36,29 +36,33 @@ class ScoreSpec:
     params: dict[str, Any]
     pool: bool = False
     out: Path | None = None
+    prefix: int | None = None  # score from the first K recorded epochs only (an early query; Run.upto)
 
     @classmethod
     def build(cls, *, run, method: str, params: dict[str, Any], pool: bool = False,
-              out: Path | None = None) -> "ScoreSpec":
+              out: Path | None = None, prefix: int | None = None) -> "ScoreSpec":
         m = get_method(method)  # the name, then the options, before the run is touched
         if pool and m.pool is None:
             raise PruneError(f"--method {m.name} needs the labels (or training dynamics) of the samples it scores, "
                              f"which the pool has not got; label-free methods for --pool: {', '.join(label_free())}")
+        if prefix is not None and (isinstance(prefix, bool) or not isinstance(prefix, int) or prefix < 1):
+            raise PruneError(f"--prefix must be a positive number of epochs, got {prefix!r}")
         return cls(run=run, method=m, params=m.resolve(params, None), pool=pool,
-                   out=None if out is None else Path(out))
+                   out=None if out is None else Path(out), prefix=prefix)
 
 
-def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None, pool: bool = False
-          ) -> tuple[Path, np.ndarray, dict]:
+def score(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None, pool: bool = False,
+          prefix: int | None = None) -> tuple[Path, np.ndarray, dict]:
     """Score with one method; returns (table path, scores, full parameters)."""
-    res = score_method(run=run, method=method, params=params, out=out, pool=pool)
+    res = score_method(run=run, method=method, params=params, out=out, pool=pool, prefix=prefix)
     return res.path, res.values, res.params
 
 
 def score_method(*, run: Path, method: str, params: dict[str, Any], out: Path | None = None,
-                 pool: bool = False) -> ScoreResult:
-    """Score with one method and write the table (default RUN/scores/<method>.parquet, pool-<method> for the pool)."""
-    spec = ScoreSpec.build(run=run, method=method, params=params, pool=pool, out=out)
+                 pool: bool = False, prefix: int | None = None) -> ScoreResult:
+    """Score with one method and write the table (default RUN/scores/<method>.parquet, pool-<method> for the pool,
+    <method>-first<K> from a prefix of K epochs)."""
+    spec = ScoreSpec.build(run=run, method=method, params=params, pool=pool, out=out, prefix=prefix)
     r, m, full, values, seconds = run_spec(spec)
     return _write(r, m, full, values, seconds, spec.out, pool=pool)
 
@@ -68,20 +72,22 @@ def label_free() -> list[str]:
     return [name for name, m in METHODS.items() if m.pool is not None]
 
 
-def compute(*, run, method: str, params: dict[str, Any], pool: bool = False):
+def compute(*, run, method: str, params: dict[str, Any], pool: bool = False, prefix: int | None = None):
     """One method's scores of a run, not written: (Run, ScoreMethod, full parameters, values, seconds).
 
     ``run`` is a run folder or an open :class:`pipeline.io.Run`. With
     ``pool`` the method scores the run's pool (the samples a ``--manifest``
     run did not train on), which only label-free methods can.
     """
-    return run_spec(ScoreSpec.build(run=run, method=method, params=params, pool=pool))
+    return run_spec(ScoreSpec.build(run=run, method=method, params=params, pool=pool, prefix=prefix))
 
 
 def run_spec(spec: ScoreSpec):
     """The stage below the door: open the run, compute, check the result's shape."""
     m = spec.method
     r = spec.run if isinstance(spec.run, Run) else open_run(spec.run)
+    if spec.prefix is not None:
+        r = r.upto(spec.prefix)  # one line when the run recorded fewer epochs
     if spec.pool:
         r.pool_ids  # one line when the run has no pool
     t0 = time.perf_counter()
@@ -101,6 +107,8 @@ def table(r, m: ScoreMethod, full: dict[str, Any], values: np.ndarray, pool: boo
                             "higher_is_harder": True if m.higher_is_harder is None else m.higher_is_harder,
                             "fingerprint": r.fingerprint, "source_run": str(r.path),
                             "epochs_recorded": r.epochs, "inits": r.inits, "query": r.query_cost}
+    if r.prefix is not None:
+        meta["prefix"] = r.prefix  # scored from the first K of the run's epochs (epochs_recorded says K too)
     if pool:
         meta.update(scored="pool", n_total=r.n_total)
         return Scores(sample=r.pool_ids, target=r.pool_targets, score=values, meta=meta)
@@ -174,7 +182,8 @@ def train_methods() -> list[str]:
 def _write(r, m: ScoreMethod, full: dict[str, Any], values, seconds: float, out: Path | None,
            pool: bool = False) -> ScoreResult:
     t = table(r, m, full, _checked(r, m, values, pool), pool)
-    out = Path(out) if out is not None else layout.scores_table(r.path, ("pool-" if pool else "") + m.name)
+    stem = ("pool-" if pool else "") + m.name + ("" if r.prefix is None else f"-first{r.prefix}")
+    out = Path(out) if out is not None else layout.scores_table(r.path, stem)
     meta = {k: v for k, v in t.meta.items() if k not in ("artifact", "method", "parameters", "higher_is_harder",
                                                           "fingerprint", "source_run")}
     write_scores(out, t.sample, t.target, t.score, method=m.name, parameters=full,

@@ -163,17 +163,20 @@ def _scores(r, names: list[str], log) -> dict[str, Any]:
     tables = {}
     for spec in names:
         name, params = parse_score(spec)  # "aum:space=prob": the aum table in probability space
+        prefix = params.pop("prefix", None)  # "aum:prefix=10": from the run's first 10 epochs (an early query)
         path = layout.scores_table(r.path, score_file_stem(spec))
         if path.exists():
             tables[spec] = read_scores(path)
             got = tables[spec].meta.get("parameters", {})
             differ = [k for k, v in params.items() if got.get(k) != v]
+            if tables[spec].meta.get("prefix") != prefix:
+                differ.append("prefix")
             if differ:
                 raise PruneError(f"{path} was scored with {', '.join(f'{k}={got.get(k)}' for k in differ)}, not as "
                                  f"--scores {spec} asks; remove it or name the table's own options")
         else:
             log(f"scoring {spec}: {path} is missing, computing it once")
-            tables[spec] = score(r, name, out=path, **params)
+            tables[spec] = score(r, name, out=path, prefix=prefix, **params)
     return tables
 
 

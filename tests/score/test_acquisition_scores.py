@@ -40,6 +40,7 @@ class FakeRun:
         self.sample_ids = np.arange(n, dtype=np.int64) if sample_ids is None else np.asarray(sample_ids, np.int64)
         self.n_total = n + len(self.pool_ids)
         self.info = info or {}
+        self.checkpoint_epochs = sorted(int(k) for k in self.info.get("checkpoints", []))
 
     @property
     def pool_targets(self):

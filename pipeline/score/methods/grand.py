@@ -124,7 +124,7 @@ def load_checkpoint(run, init: int, epoch: int, bundle):
 def checkpoint_epoch(run, params, name: str = "grand", default=default_checkpoint) -> int:
     """The checkpoint a model-based score ``name`` reads: --epoch, or ``default(recorded, epochs)`` (GraNd's: the
     recorded one nearest 10% of training)."""
-    recorded = sorted(int(k) for k in run.info.get("checkpoints", []))
+    recorded = run.checkpoint_epochs
     if not recorded:
         raise PruneError(f"{name} needs model checkpoints and run {run.path} has none: "
                          "record with `prune record --checkpoints 0,10%,final`")
