@@ -144,7 +144,7 @@ def train_cmd(
     if "mean" not in m:  # one seed (a resumed training may have several, as it was started)
         say(f"test accuracy {m['accuracy']:.4f}  balanced {m['balanced_accuracy']:.4f}  worst class {m['worst_class_accuracy']:.4f}  "
             f"({m['n_train']} samples, {m['sample_passes']} sample-passes, {m['epochs']} epochs, {m['seconds']:.1f}s)")
-        say(cost_line(m["cost"]))
+        say(cost_line(m["cost"], m.get("model")))
         say(f"wrote {m['out']}/metrics.json")
     else:
         mu, sd = m["mean"], m["std"]
@@ -155,11 +155,15 @@ def train_cmd(
         say(f"wrote {m['out']}/summary.json")
 
 
-def cost_line(c: dict) -> str:
+def cost_line(c: dict, model: str | None = None) -> str:
     """"cost: 0.50 of a full-data training, + 1.00 for its query run = 1.50 end to end"."""
     head = f"cost: {c['train']:.2f} of a full-data training ({c['train_sample_passes']:,} of {c['full_data_sample_passes']:,} sample passes)"
     if c["query_sample_passes"] is None:
         return head + "; its query is unknown (a manifest without lineage), so the end-to-end cost is too"
     if c["query_sample_passes"] == 0:
         return head + ", no query run"
-    return head + f", + {c['query']:.2f} for the query run that chose the subset = {c['end_to_end']:.2f} end to end"
+    line = head + f", + {c['query']:.2f} for the query run that chose the subset = {c['end_to_end']:.2f} end to end"
+    if model is not None and c.get("query_model") not in (None, model):
+        line += (f" (the query trained {c['query_model']}, a proxy: its passes are counted as if they were {model}'s; "
+                 "their seconds are in its log.json)")
+    return line

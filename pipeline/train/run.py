@@ -343,7 +343,8 @@ def end_to_end_cost(s: Setup, passes: int) -> dict[str, Any]:
     return {"query_sample_passes": q, "train_sample_passes": passes, "full_data_sample_passes": full,
             "query": None if q is None else q / full, "train": passes / full,
             "end_to_end": None if q is None else (q + passes) / full,
-            "query_run": None if query is None else query.get("run")}
+            "query_run": None if query is None else query.get("run"),
+            "query_model": None if query is None else query.get("model")}
 
 
 def _metrics(s: Setup, logs, plan, seed: int, seconds: float) -> dict[str, Any]:

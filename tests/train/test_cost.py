@@ -66,3 +66,16 @@ def test_the_sweep_carries_cost_per_cell(run):
     assert by["full"]["query_passes"] == 0 and by["full"]["cost"] == pytest.approx(1.0)
     for row in by.values():
         assert row["cost"] == pytest.approx((row["query_passes"] + row["sample_passes"]) / (1 * n))
+
+
+def test_a_proxy_query_trains_another_model_and_says_so(run, tmp_path):
+    """Selection via proxy: record with the mlp, train resnet18 on its subset; the manifest stays valid (the
+    fingerprint is the data's) and the cost line names the proxy."""
+    prune("score", "--method", "el2n", "--run", run)
+    keep = tmp_path / "keep.parquet"
+    prune("select", "--run", run, "--scores", "el2n", "--method", "topk", "--rate", "0.5", "--out", keep)
+    res = prune("train", "--run", run, "--manifest", keep, "--model", "resnet18", "--epochs", "1", "--batch-size",
+                "256", "--out", tmp_path / "big")
+    m = read_json(tmp_path / "big" / "metrics.json")
+    assert m["model"] == "resnet18" and m["cost"]["query_model"] == "mlp"
+    assert "the query trained mlp, a proxy" in res.output
