@@ -30,13 +30,15 @@ def test_every_preset_builds_a_valid_grid():
               "tdds-cifar100": 1 + 2 * 5 + 5,  # full; tdds + topk, tdds + ccs and random at 5 rates
               # full with and without CDB-W; random: none + drop × 2 recalls; el2n, forgetting × topk: the same;
               # all × CDB-W off/on, at rate 0.3
-              "drop-cifar10-vgg16": 2 + (1 + 2) * 2 + 2 * (1 + 2) * 2}
+              "drop-cifar10-vgg16": 2 + (1 + 2) * 2 + 2 * (1 + 2) * 2,
+              # full; 7 scores + topk, 9 samplers and random at DeepCore's 13 fractions
+              "deepcore-cifar10": 1 + (7 + 9 + 1) * 13}
     assert set(PRESETS) == set(counts)
     for name, p in PRESETS.items():
         s = spec_of(name)
         ids = [c.id for c in s.cells]
         assert len(ids) == counts[name] and len(set(ids)) == len(ids), ids
-        assert s.name == name and s.seeds == list(p.seeds) and s.epochs is None  # trains as long as the run
+        assert s.name == name and s.seeds == list(p.seeds) and s.epochs == p.train_epochs  # None: as the run
         assert s.preset["name"] == name and s.preset["published"] == [x.record() for x in p.published]
         for spec in p.scores():  # every score table and option exists
             method, params = parse_score(spec)
