@@ -222,7 +222,8 @@ def _sweep_section(page: _Page, folder: Path, summary: dict[str, Any], *, rate: 
     doc = page.doc
     df = read_sweep_results(layout.sweep_results(folder))
     seeds = sorted(df["seed"].unique().to_list())
-    epochs = sorted(df.filter(pl.col("method") == "full")["epochs"].unique().to_list()) or \
+    epochs = sorted(df.filter((pl.col("method") == "full") & pl.col("epochs_fraction").is_null())["epochs"]
+                    .unique().to_list()) or \
         sorted(df["epochs"].unique().to_list())
     chosen = T.choose_by_validation(df)
     n_cells = df["cell"].n_unique()
