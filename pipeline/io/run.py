@@ -50,8 +50,8 @@ def check_labels(y: np.ndarray, num_classes: int, what: str) -> None:
                          "record the run again")
 
 
-def _bad_chunk(arr, selection) -> str | None:
-    """The file of the first chunk under ``selection`` that zarr cannot read (the slow path, after an error)."""
+def _chunk_indices(arr, selection):
+    """The chunk coordinates ``selection`` (ints and slices) touches, in order."""
     import itertools
 
     sel = selection if isinstance(selection, tuple) else (selection,)
@@ -63,8 +63,17 @@ def _bad_chunk(arr, selection) -> str | None:
             ranges.append(range(lo // c, lo // c + 1))
         else:
             lo, hi, _ = s.indices(size)
-            ranges.append(range(lo // c, max(lo, hi - 1) // c + 1))
-    for idx in itertools.product(*ranges):
+            ranges.append(range(lo // c, max(lo, hi - 1) // c + 1) if hi > lo else range(0))
+    return itertools.product(*ranges)
+
+
+#: ``PRUNE_VERIFY=0`` turns off the checksum check of the chunks a stage reads (bench/RESULTS.md §16: its cost)
+VERIFY_ENV = "PRUNE_VERIFY"
+
+
+def _bad_chunk(arr, selection) -> str | None:
+    """The file of the first chunk under ``selection`` that zarr cannot read (the slow path, after an error)."""
+    for idx in _chunk_indices(arr, selection):
         region = tuple(slice(i * c, min(size, (i + 1) * c)) for i, c, size in zip(idx, arr.chunks, arr.shape))
         try:
             np.asarray(arr[region])
@@ -225,9 +234,48 @@ class Run:
                              f"(prune writes {' or '.join(want)}); record the run again")
         return arr
 
+    @cached_property
+    def _checksums(self) -> dict[str, str] | None:
+        """RUN/checksums.json's sha256 by relative path (None: a run without one, or checks turned off)."""
+        if os.environ.get(VERIFY_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+            return None
+        from pipeline.io.checksums import CHECKSUMS
+
+        p = self.path / CHECKSUMS
+        if not p.exists():
+            return None
+        doc = read_json(p)
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, dict):
+            raise PruneError(f"{p} is damaged (not prune's checksum list); record the run again")
+        self._verified: set[str] = set()
+        return {k: v.get("sha256") for k, v in files.items() if isinstance(v, dict)}
+
+    def _verify_chunks(self, name: str, arr, selection) -> None:
+        """Hash the chunk files ``selection`` reads, once each, against checksums.json: a flipped bit in a chunk
+        decodes to plausible numbers, and nothing else would notice it."""
+        sums = self._checksums
+        if sums is None:
+            return
+        from pipeline.io.tables import file_sha256
+
+        base = f"{layout.TRAJECTORIES}/{name}/c/"
+        for idx in _chunk_indices(arr, selection):
+            rel = base + "/".join(map(str, idx))
+            if rel in self._verified or rel not in sums:  # a chunk never written (all fill value) has no file
+                continue
+            f = self.path / rel
+            if not f.is_file() or file_sha256(f) != sums[rel]:
+                what = "is missing" if not f.is_file() else "differs from its checksum (a changed or corrupted file)"
+                raise PruneError(f"run {self.path} is damaged: {rel} {what}; `prune check --run {self.path}` lists "
+                                 f"every damaged file; record the run again (PRUNE_VERIFY=0 reads it unchecked)")
+            self._verified.add(rel)
+
     def read(self, name: str, selection=slice(None)) -> np.ndarray:
-        """``array(name)[selection]``; a chunk zarr cannot decode (truncated, edited) is one line naming its file."""
+        """``array(name)[selection]``, every chunk it reads checked against checksums.json first (once per chunk;
+        ``PRUNE_VERIFY=0`` skips it); a chunk zarr cannot decode (truncated, edited) is one line naming its file."""
         arr = self.array(name)
+        self._verify_chunks(name, arr, selection)
         try:
             return np.asarray(arr[selection])
         except PruneError:

@@ -65,6 +65,11 @@ def _set_target(run: Path, value: int) -> None:
 
     t = zarr.open_group(str(run / "trajectories.zarr"), mode="r+")["targets"]
     t[5] = value
+    # as a writer that recorded bad labels would leave it: the checksums agree with the bad bytes, so the label
+    # check (not the checksum check on read) is what has to catch it
+    from pipeline.io.checksums import write_checksums
+
+    write_checksums(run)
 
 
 LOGITS = "trajectories.zarr/logits"
