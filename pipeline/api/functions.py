@@ -293,7 +293,8 @@ def record(run: str | os.PathLike = "runs/default", *, data: str = "mnist1d", da
            batch_size: int | None = None, lr: float | None = None, device: str = "auto", eval_pass: bool = False,
            checkpoints: str = "0,10%,final", embeddings: str = "", label_noise: float = 0.0,
            logits_dtype: str = "float16", force: bool = False, log=None, manifest: str | os.PathLike | None = None,
-           pool: bool = False, mc_samples: int = 0, dropout: float | None = None, resume: bool = False):
+           pool: bool = False, mc_samples: int = 0, dropout: float | None = None, resume: bool = False,
+           imbalance: float = 1.0, imbalance_seed: int | None = None):
     """``prune record``: train the query model on the full data (or ``manifest``'s subset) and write a run
     folder; returns the open run.
 
@@ -307,7 +308,7 @@ def record(run: str | os.PathLike = "runs/default", *, data: str = "mnist1d", da
                  inits=inits, seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass,
                  checkpoints=checkpoints, logits_dtype=logits_dtype, force=force, log=log or _quiet,
                  embeddings=embeddings, label_noise=label_noise, manifest=manifest, pool=pool, mc_samples=mc_samples,
-                 dropout=dropout, resume=resume)
+                 dropout=dropout, resume=resume, imbalance=imbalance, imbalance_seed=imbalance_seed)
     return open_run(path)
 
 

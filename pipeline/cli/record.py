@@ -35,6 +35,8 @@ def record_cmd(
     checkpoints: str = typer.Option("0,10%,final", "--checkpoints", help="Save model weights after these numbers of epochs: k, P% (= ceil(P/100·epochs)) or final; 0 = the initial weights. The default keeps GraNd's early checkpoint."),
     embeddings: str = typer.Option("", "--embeddings", help="Record penultimate-layer features of every training sample after these epochs (same syntax as --checkpoints, e.g. 0,final); moderate and prototype scores need them."),
     label_noise: float = typer.Option(0.0, "--label-noise", help="Flip the labels of this seeded random fraction of the training set before training (each to a random other class); scores then report their AUROC at finding them."),
+    imbalance: float = typer.Option(1.0, "--imbalance", help="Make the training set long-tailed as CIFAR-10-LT (Cao et al. 2019): class c of C keeps int(n_max·R^(−c/(C−1))) of its samples (n_max: the largest class), drawn by --imbalance-seed; val and test stay balanced; 1 (the default) = off."),
+    imbalance_seed: Optional[int] = typer.Option(None, "--imbalance-seed", help="With --imbalance: the seed that draws which samples each class keeps (default --seed)."),
     logits: Optional[str] = typer.Option(None, "--logits", help="What trajectories.zarr keeps of the training pass's logits: float16 (default; half the disk of float32), float32, or none: dynamics/ only (per-sample scalars incl. TDDS's kl_step, about 34 bytes per sample-epoch whatever the classes), from which every trajectory score works; margin, confidence --space logit and label-free el2n need the logits."),
     logits_dtype: Optional[str] = typer.Option(None, "--logits-dtype", help="The same as --logits (its older name)."),
     force: bool = typer.Option(False, "--force", metavar="", help="Replace an existing run in --run (the old one is deleted only once the new one is complete)."),
@@ -60,5 +62,6 @@ def record_cmd(
     path = record(run=run, data=data, data_dir=data_dir, download=download, model=model, epochs=epochs, inits=inits,
                   seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass, checkpoints=checkpoints,
                   logits_dtype=logits_dtype, force=force, log=say, embeddings=embeddings, label_noise=label_noise,
-                  resume=resume, manifest=manifest, pool=pool, mc_samples=mc_samples, dropout=dropout, precision=precision)
+                  resume=resume, manifest=manifest, pool=pool, mc_samples=mc_samples, dropout=dropout, precision=precision,
+                  imbalance=imbalance, imbalance_seed=imbalance_seed)
     say(f"recorded run: {path}")

@@ -10,6 +10,7 @@ contract seen from the reading side (one line for a damaged file).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -30,6 +31,7 @@ RUN_INFO_FIELDS = (
     "n_total", "manifest", "pool", "n_pool", "mc_samples",  # a run recorded on a manifest's subset
     "n_val", "n_test", "classes", "input_shape", "model", "config", "epochs", "inits", "seed", "seeds",
     "record_pass", "eval_pass", "logits_dtype", "checkpoints", "snapshot_epochs",
+    "imbalance", "imbalance_seed",  # a run on a long-tailed training set (prune record --imbalance R)
     "label_noise", "label_noise_seed", "label_noise_flipped", "fingerprint", "data_identity", "device",
     "final_test_accuracy",
     "synthetic", "recorded_by", "torch",  # written without prune's training loop
@@ -118,6 +120,9 @@ INFO_TYPES: dict[str, tuple[Any, str]] = {
                         "a list of epoch counts (integers >= 0)"),
     "label_noise": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
                     "a fraction in [0, 1)"),
+    "imbalance": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 1,
+                  "a finite number >= 1"),
+    "imbalance_seed": (_count, "an integer"),
 }
 
 

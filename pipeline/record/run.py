@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from pipeline.data.longtail import check_imbalance, longtail_bundle, longtail_shares
 from pipeline.data.noise import flip_labels
 from pipeline.io import PruneError, fingerprint, layout, write_json
 from pipeline.io.checkpoints import load_state, save_checkpoint
@@ -71,6 +72,8 @@ def record(
     mc_samples: int = 0,
     dropout: float | None = None,
     precision: str | None = None,
+    imbalance: float = 1.0,
+    imbalance_seed: int | None = None,
 ) -> Path:
     """Record a run into ``run``; with ``resume``, continue the unfinished recording an interrupt kept.
 
@@ -83,6 +86,11 @@ def record(
     data set's ids), and with ``pool`` it also predicts the rest (the pool)
     after every epoch, plus ``mc_samples`` MC-dropout passes after the last
     (the model needs ``dropout`` > 0 for those).
+
+    With ``imbalance`` R > 1 the training set is first made long-tailed
+    (CIFAR-10-LT's profile, :mod:`pipeline.data.longtail`; the samples drawn
+    from ``imbalance_seed``, default ``seed``): the run's data set is then
+    that set, its samples renumbered 0..n'−1, and a manifest indexes it.
     """
     from pipeline.engine import distributed as D
 
@@ -95,7 +103,8 @@ def record(
                              inits=inits, seed=seed, batch_size=batch_size, lr=lr, device=device, eval_pass=eval_pass,
                              checkpoints=checkpoints, logits_dtype=logits_dtype, force=force, log=log,
                              embeddings=embeddings, label_noise=label_noise, resume=resume, manifest=manifest,
-                             pool=pool, mc_samples=mc_samples, dropout=dropout, precision=precision)
+                             pool=pool, mc_samples=mc_samples, dropout=dropout, precision=precision,
+                             imbalance=imbalance, imbalance_seed=imbalance_seed)
     finally:
         if W.distributed:
             D.teardown()
@@ -103,7 +112,7 @@ def record(
 
 def _record_stage(*, run, data, data_dir, download, model, epochs, inits, seed, batch_size, lr, device, eval_pass,
                   checkpoints, logits_dtype, force, log, embeddings, label_noise, resume, manifest, pool, mc_samples,
-                  dropout, precision) -> Path:
+                  dropout, precision, imbalance, imbalance_seed) -> Path:
     stage = saved = None
     if resume:
         # the options of the interrupted recording, checked as if given now
@@ -112,11 +121,15 @@ def _record_stage(*, run, data, data_dir, download, model, epochs, inits, seed, 
         stage.open(partial, lock)  # the stage owns the lock from here on, and never removes this folder
         spec = RecordSpec.from_json(saved["args"])
     else:
+        if imbalance_seed is not None and imbalance == 1:
+            raise PruneError("--imbalance-seed draws the samples an --imbalance long tail keeps: give --imbalance R "
+                             "(R > 1) too")
         spec = RecordSpec(data=data, data_dir=data_dir, model=model, epochs=epochs, inits=inits, seed=seed,
                           batch_size=batch_size, lr=lr, eval_pass=eval_pass, checkpoints=checkpoints,
                           logits_dtype=logits_dtype, embeddings=embeddings, label_noise=label_noise,
                           manifest=None if manifest is None else os.fspath(manifest), pool=bool(pool),
-                          mc_samples=int(mc_samples), dropout=dropout, precision=precision)
+                          mc_samples=int(mc_samples), dropout=dropout, precision=precision,
+                          imbalance=imbalance, imbalance_seed=seed if imbalance_seed is None else imbalance_seed)
     try:
         return _record(run=run, download=download, device=device, force=force, log=log, spec=spec, saved=saved,
                        stage=stage)
@@ -188,6 +201,8 @@ class RecordSpec:
     mc_samples: int = 0
     dropout: float | None = None
     precision: str | None = None
+    imbalance: float = 1.0
+    imbalance_seed: int | None = None  # None (a spec kept before --imbalance existed): the seed
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -208,13 +223,13 @@ class _Recording:
     log: Callable[[str], None]
     dev: object  # the torch device
     cfg: object  # the training recipe (engine.setup.TrainConfig)
-    bundle: object  # the data as trained on: labels after --label-noise, the manifest's samples only
-    full_train: object  # every training sample (the pool is taken from it)
+    bundle: object  # the data as trained on: the --imbalance long tail, labels after --label-noise, the manifest's samples only
+    full_train: object  # every training sample, of the long-tailed set with --imbalance (the pool is taken from it)
     clean: np.ndarray  # the labels before --label-noise, of the samples trained on
     fp: str  # the fingerprint of the labels as trained
     ckpts: list[int]
     snapshots: list[int]
-    n_full: int  # training samples in the data set
+    n_full: int  # training samples in the data set (the long-tailed set with --imbalance)
     manifest: object = None  # the --manifest read (None without one)
     ids: np.ndarray | None = None  # the data set's id of each trained sample (None: all of them)
     pool_split: object = None  # the samples predicted but not trained on (--pool)
@@ -255,6 +270,7 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, spec: R
     extra = "".join((f", of {r.n_full}" if r.ids is not None else "",
                      f", a pool of {len(r.pool_ids)}" if r.pool_ids is not None else "",
                      ", with an eval pass" if spec.eval_pass else "",
+                     f", long-tailed (imbalance {spec.imbalance:g})" if spec.imbalance != 1 else "",
                      f", {spec.label_noise:g} of the labels flipped" if spec.label_noise else ""))
     log(f"recording {r.cfg.model} on {spec.data}, {r.n} samples{extra}, for {r.cfg.epochs} epochs"
         + (f" × {spec.inits} inits" if spec.inits > 1 else ""))
@@ -307,6 +323,11 @@ def _gb(n: float) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
+def imbalance_seed(spec: RecordSpec) -> int:
+    """The seed the --imbalance long tail is drawn from: its own, or the recording's."""
+    return spec.seed if spec.imbalance_seed is None else int(spec.imbalance_seed)
+
+
 def _check_options(spec: RecordSpec) -> None:
     """One line for options that cannot go together, before anything is loaded."""
     inits, logits_dtype, eval_pass = spec.inits, spec.logits_dtype, spec.eval_pass
@@ -320,6 +341,7 @@ def _check_options(spec: RecordSpec) -> None:
                          "(dynamics/ keeps the training pass's scalars) or record with --logits float16")
     if not 0.0 <= label_noise < 1.0:
         raise PruneError(f"--label-noise must be a fraction in [0, 1), got {label_noise}")
+    check_imbalance(spec.imbalance)
     if pool and spec.manifest is None:
         raise PruneError("--pool predicts the samples a --manifest leaves out: give --manifest too")
     if mc_samples < 0 or (mc_samples and not pool):
@@ -347,7 +369,8 @@ def _claim(run: Path, force: bool, W) -> Staged | None:
 
 
 def _prepare(run: Path, spec: RecordSpec, saved: dict | None, device: str, download: bool, log, manifest) -> _Recording:
-    """The device, the data (labels flipped by --label-noise, cut to the manifest's samples) and the recipe."""
+    """The device, the data (made long-tailed by --imbalance, labels flipped by --label-noise, cut to the manifest's
+    samples) and the recipe."""
     from pipeline.engine.loop import resolve_device
     from pipeline.engine.setup import load_data, train_config
 
@@ -364,6 +387,20 @@ def _prepare(run: Path, spec: RecordSpec, saved: dict | None, device: str, downl
         raise PruneError("--mc-samples samples dropout masks, and the model has none: give --dropout P (e.g. 0.3)")
     ckpts = parse_epochs(spec.checkpoints, cfg.epochs, "--checkpoints")
     snapshots = parse_epochs(spec.embeddings, cfg.epochs, "--embeddings")
+    if spec.imbalance != 1.0:
+        # the long-tailed set is the run's data set: its samples renumbered 0..n'-1, its identity (and so the
+        # fingerprint) its own, so a manifest of the balanced set is refused on it and the other way round
+        before = bundle.train.y
+        bundle, kept = longtail_bundle(bundle, spec.imbalance, imbalance_seed(spec))
+        sizes = np.bincount(before, minlength=len(bundle.classes))
+        counts = np.bincount(bundle.train.y, minlength=len(bundle.classes))
+        log(f"long tail: imbalance {spec.imbalance:g} keeps {len(kept)} of {len(before)} training samples, per class "
+            f"{', '.join(map(str, counts))} (seed {imbalance_seed(spec)})")
+        short = [c for c, share in enumerate(longtail_shares(int(sizes.max()), len(sizes), spec.imbalance))
+                 if share > sizes[c]]
+        if short:
+            which = f"class {short[0]} has" if len(short) == 1 else f"classes {', '.join(map(str, short))} have"
+            log(f"note: {which} fewer samples than the profile's share; all of them are kept")
     n, C = len(bundle.train), len(bundle.classes)
     clean = bundle.train.y
     if label_noise > 0:
@@ -554,6 +591,7 @@ def _run_json(r: _Recording, W) -> dict:
         model=r.cfg.model, config=asdict(r.cfg), epochs=r.cfg.epochs, inits=a.inits, seed=seed,
         seeds=[seed + i for i in range(a.inits)], record_pass="train", eval_pass=a.eval_pass,
         logits_dtype=a.logits_dtype, checkpoints=r.ckpts, snapshot_epochs=r.snapshots,
+        **({"imbalance": float(a.imbalance), "imbalance_seed": imbalance_seed(a)} if a.imbalance != 1 else {}),
         label_noise=a.label_noise, label_noise_seed=seed,
         label_noise_flipped=int(np.sum(r.bundle.train.y != r.clean)), fingerprint=r.fp,
         data_identity=r.bundle.identity, device=str(r.dev), final_test_accuracy=r.final_test, versions=versions(),

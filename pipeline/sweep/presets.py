@@ -335,6 +335,8 @@ def check_run(preset: Preset, run: str | Path, train_epochs: int | None) -> str 
              if got[k] is not None and float(got[k]) != float(want[k])]
     if info.get("label_noise"):
         diffs.append(f"label noise {info['label_noise']:g} (paper 0)")
+    if info.get("imbalance", 1) != 1:
+        diffs.append(f"a long-tailed training set, imbalance {info['imbalance']:g} (paper balanced)")
     paper_train = preset.train_epochs if preset.train_epochs is not None else want["epochs"]
     if train_epochs is not None and train_epochs != paper_train:
         diffs.append(f"training epochs {train_epochs} (paper {paper_train})")

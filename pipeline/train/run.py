@@ -189,12 +189,11 @@ def prepare(spec: TrainSpec) -> Setup:
         check_precision(precision, dev)
     bundle = load_data(data_name, data_dir, False)
     if same_data:
-        # a run recorded with --label-noise trained on flipped labels: train on the same ones
-        from pipeline.data.noise import labels_as_trained
+        # a run recorded with --imbalance trained on a long-tailed set, one with --label-noise on flipped
+        # labels: train on the same ones
+        from pipeline.data.longtail import train_as_recorded
 
-        y = labels_as_trained(r.info, bundle.train.y)
-        if y is not bundle.train.y:
-            bundle = dataclasses.replace(bundle, train=dataclasses.replace(bundle.train, y=y))
+        bundle = train_as_recorded(r.info, bundle)
     fp = fingerprint(bundle.name, "train", bundle.train.y, bundle.identity)
     n = len(bundle.train)
     weights = None

@@ -94,19 +94,20 @@ def grand_scores(model, split, targets: np.ndarray | None, device, *, last_layer
 
 
 def load_training_data(run):
-    """The data set's training split, with the labels the model was trained on (``--label-noise`` flips included).
+    """The data set's training split as the model trained on it (an ``--imbalance`` long tail, ``--label-noise``
+    flips included).
 
     The labels are those of the whole training set (``run.n_total`` rows, the
     ones the fingerprint is taken over); a run on a manifest's subset trained
     on rows ``run.sample_ids`` of it, and its pool is rows ``run.pool_ids``.
     """
-    from pipeline.data.noise import labels_as_trained
+    from pipeline.data.longtail import train_as_recorded
     from pipeline.engine.setup import load_data
 
     if run.info.get("synthetic") or run.info.get("model") in (None, "none"):
         raise PruneError(f"run {run.path} has no model to differentiate (it was not recorded by `prune record`)")
-    bundle = load_data(run.dataset, run.info.get("data_dir"), False)
-    y = labels_as_trained(run.info, bundle.train.y)
+    bundle = train_as_recorded(run.info, load_data(run.dataset, run.info.get("data_dir"), False))
+    y = bundle.train.y
     if len(y) != run.n_total or fingerprint(bundle.name, "train", y, bundle.identity) != run.fingerprint:
         raise PruneError(f"the {run.dataset} training set found on disk is not the one run {run.path} recorded "
                          "(its fingerprint differs); point --data-dir of `prune record` at the same files")
