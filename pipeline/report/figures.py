@@ -12,6 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 
 DPI = 110
+#: the least range of an accuracy axis, in points: a gap of 0.5 points looks like one
+MIN_SPAN = 3.0
 
 
 def _plt():
@@ -38,6 +40,7 @@ def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.0, 4.6))
     rows = list(chosen.iter_rows(named=True))
+    rows = [r for r in rows if r.get("epochs_fraction") is None]  # budget-matched full data: the cost plot's
     full = [r for r in rows if r["method"] == "full"]
     labels = list(dict.fromkeys(r["label"] for r in rows if r["method"] != "full"))
     rates = sorted({r["rate"] for r in rows if r["rate"] is not None})
@@ -58,6 +61,10 @@ def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name
             ax.axhspan(m - s, m + s, color="black", alpha=0.07, lw=0)
     ax.set_xlabel("pruning rate (% of training samples removed)")
     ax.set_ylabel(ylabel)
+    lo, hi = ax.get_ylim()
+    if hi - lo < MIN_SPAN:  # a few tenths of a point must not fill the plot
+        mid = (lo + hi) / 2
+        ax.set_ylim(mid - MIN_SPAN / 2, mid + MIN_SPAN / 2)
     ax.set_xticks([100 * r for r in rates])
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -168,20 +175,28 @@ def data_map(confidence: np.ndarray, variability: np.ndarray, correctness: np.nd
              name: str) -> str:
     """Dataset cartography (Swayamdipta et al. 2020): confidence vs variability, coloured by correctness."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.8, 5.2))
-    order = np.argsort(-correctness, kind="stable")  # the rarely-correct samples drawn last, on top
-    sc = ax.scatter(variability[order], confidence[order], c=correctness[order], cmap="RdYlBu", vmin=0, vmax=1,
-                    s=4, alpha=0.6, lw=0, rasterized=True)
-    fig.colorbar(sc, ax=ax, label="correctness (fraction of epochs predicted right)")
+    fig, ax = plt.subplots(figsize=(7.4, 5.4))
+    n = len(confidence)
+    if n <= 20_000:
+        order = np.argsort(-correctness, kind="stable")  # the rarely-correct samples drawn last, on top
+        art = ax.scatter(variability[order], confidence[order], c=correctness[order], cmap="RdYlBu", vmin=0,
+                         vmax=1, s=6 if n < 5_000 else 3, alpha=0.5, lw=0, rasterized=True)
+        what = "correctness (fraction of epochs predicted right)"
+    else:  # a million points hide one another: hexagons, coloured by the mean correctness of the samples in each
+        art = ax.hexbin(variability, confidence, C=correctness, reduce_C_function=np.mean, gridsize=70,
+                        cmap="RdYlBu", vmin=0, vmax=1, mincnt=1, linewidths=0)
+        what = "mean correctness of the samples in a hexagon"
+    fig.colorbar(art, ax=ax, label=what, orientation="horizontal", pad=0.14, fraction=0.05)
     ax.set_xlabel("variability (std over epochs of p(true label))")
     ax.set_ylabel("confidence (mean over epochs of p(true label))")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0)
-    kw = dict(fontsize=8, color="0.25", bbox=dict(boxstyle="round", fc="white", alpha=0.7, lw=0))
-    ax.text(0.01, 0.97, "easy to learn", transform=ax.transAxes, va="top", **kw)
-    ax.text(0.01, 0.03, "hard to learn (or mislabelled)", transform=ax.transAxes, va="bottom", **kw)
-    ax.text(0.99, 0.5, "ambiguous", transform=ax.transAxes, ha="right", **kw)
-    ax.set_title(title, fontsize=10)
+    # the regions named outside the axes, beside their part of the plot, never over the points
+    kw = dict(fontsize=8, color="0.25", transform=ax.transAxes, ha="left", clip_on=False)
+    ax.text(1.02, 0.97, "easy to learn\n(high confidence,\nlow variability)", va="top", **kw)
+    ax.text(1.02, 0.5, "ambiguous\n(high variability)", va="center", **kw)
+    ax.text(1.02, 0.03, "hard to learn\n(or mislabelled)", va="bottom", **kw)
+    ax.set_title(title + ("" if n <= 20_000 else f" ({n:,} samples, binned)"), fontsize=10)
     return _save(fig, out, name)
 
 

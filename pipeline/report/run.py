@@ -230,15 +230,18 @@ def _sweep_section(page: _Page, folder: Path, summary: dict[str, Any], *, rate: 
     preset = _preset_of(folder)
     doc.h(2, f"Sweep {folder.name}")
     doc.p(f"{n_cells} cells × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each trained for "
-          f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, mean ± std over seeds. "
+          f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, "
+          + ("mean ± std over seeds. " if len(seeds) > 1 else "one seed: no spread is known, so no difference "
+             "below can be told from seed noise. ") +
           "The seed draws both the selection and the training. Where several values of a hyper-parameter "
           "(β, γ, where DRoP's quota reads class recalls) were tried, the combination shown has the best mean "
           "validation accuracy (final epoch, DRoP's val split); its test accuracy is reported, and test "
-          "accuracy never takes part in the choice. Δ: mean test accuracy minus random pruning's "
-          "at the same rate (under the same budget where random ran under it), in points.")
+          "accuracy never takes part in the choice. Δ: test accuracy minus random pruning's at the same rate "
+          "(under the same budget where random ran under it), in points, seed by seed (the same seed draws both), "
+          "as mean ± std; (noise): the gap is not larger than its spread.")
     if preset is not None:
         doc.p(_preset_text(preset))
-    header, rows = T.results_rows(chosen, None if preset is None else preset.get("published", []))
+    header, rows = T.results_rows(chosen, None if preset is None else preset.get("published", []), df)
     doc.table(header, rows)
     doc.p("cost: end to end, in full-data trainings of the sweep's recipe; a static selection counts the recording "
           "that chose its subset (docs/cost.md), dynamic pruning only its own training."
@@ -267,12 +270,14 @@ def _sweep_figures(page: _Page, folder: Path, df, chosen, run_words: str, *, rat
 
     doc, out = page.doc, page.out
     chosen_fig = T.figure_labels(chosen)
+    several = df["seed"].n_unique() > 1
+    stat, band = ("mean ± std", "band: ± one std over seeds") if several else ("1 seed", "one seed, so no band")
     name = F.metric_vs_rate(chosen_fig, "accuracy", "test accuracy (%)",
-                            f"Test accuracy vs pruning rate — {run_words} (mean ± std)", out, "accuracy_vs_rate.png")
+                            f"Test accuracy vs pruning rate — {run_words} ({stat})", out, "accuracy_vs_rate.png")
     doc.img(name, "Test accuracy against the fraction of training samples removed; one line per method "
-                  "(hyper-parameters chosen by validation), band: ± one std over seeds; dashed: full data.")
+                  f"(hyper-parameters chosen by validation), {band}; dashed: full data.")
     name = F.metric_vs_rate(chosen_fig, "worst_class_accuracy", "worst-class test accuracy (%)",
-                            f"Worst-class accuracy vs pruning rate — {run_words} (mean ± std)", out,
+                            f"Worst-class accuracy vs pruning rate — {run_words} ({stat})", out,
                             "worst_class_vs_rate.png")
     doc.img(name, "The lowest per-class test recall against the pruning rate (DRoP's robustness metric).")
     _cost_figure(page, chosen_fig, run_words)
@@ -287,12 +292,18 @@ def _sweep_figures(page: _Page, folder: Path, df, chosen, run_words: str, *, rat
         names.append(row["label"])
         recalls.append(np.mean(np.asarray(vals, dtype=np.float64), axis=0))
     name = F.per_class_heatmap(names, page.classes, np.stack(recalls),
-                               f"Per-class test recall at pruning rate {at:g} — {run_words} (mean over seeds)",
+                               f"Per-class test recall at pruning rate {at:g} — {run_words} "
+                               + ("(mean over seeds)" if several else "(1 seed)"),
                                out, "per_class_at_rate.png")
     doc.img(name, f"Per-class test recall (%) of each method at rate {at:g}, and of full data.")
     pruned = [row for row in sel.iter_rows(named=True) if row["method"] not in ("full", "random")]
     pick = pruned[0] if pruned else next((row for row in sel.iter_rows(named=True) if row["method"] != "full"), None)
     return None if pick is None else folder / "cells" / pick["cell"] / f"seed={seed}" / "keep.parquet"
+
+
+def df_seeds(chosen) -> int:
+    """The most seeds any row of the chosen table averaged."""
+    return int(max(chosen["seeds"].to_list() or [1]))
 
 
 def _cost_figure(page: _Page, chosen, run_words: str) -> None:
@@ -309,8 +320,8 @@ def _cost_figure(page: _Page, chosen, run_words: str) -> None:
     page.doc.img(name, "Test accuracy against what each recipe cost end to end, in full-data trainings: a static "
                        "selection (circles) pays its query run as well as its training; dynamic pruning "
                        "(triangles) pays its own training only; full data (star) is 1.0. Numbers: pruning rates. "
-                       "Dotted: the Pareto front (no recipe cheaper and more accurate). Error bars: ± one std over "
-                       "seeds where there are several.")
+                       "Dotted: the Pareto front (no recipe cheaper and more accurate). "
+                       + ("Error bars: ± one std over seeds." if df_seeds(chosen) > 1 else "One seed: no error bars."))
     by_val = [known.row(i, named=True) for i in T.pareto(points)]  # chosen on validation, reported on test
     lines = [f"from {r['cost_mean']:.2f}: {r['label']}" + ("" if r["rate"] is None else f" at rate {r['rate']:g}")
              + f" (test {100 * r['accuracy_mean']:.2f}%)" for r in by_val]

@@ -11,6 +11,8 @@ what the report shows. Test accuracy never takes part in the choice.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 from typing import Any
 
 from pipeline.io.tables import SWEEP_HYPER as HYPER, SWEEP_METHOD_KEYS as GROUP, summarise_sweep
@@ -75,6 +77,39 @@ def against_random(chosen):
         out.append(None if key not in ref or plain(r) and key == (r["rate"], r["budget"])
                    else r["accuracy_mean"] - ref[key])
     return out
+
+
+def random_gaps(chosen, df) -> list[list[float] | None]:
+    """Seed by seed, each row's test accuracy minus random's at the same rate (the reference of
+    :func:`against_random`), over the seeds both ran: the same seed draws both subsets, so the spread of these
+    gaps is the one to judge a difference by. None where :func:`against_random` is None."""
+    import polars as pl
+
+    def plain(r) -> bool:
+        return r["method"] == "random" and r["quota"] == "none" and not r["cdbw"]
+
+    ref = {(r["rate"], r["budget"]): r["cell"] for r in chosen.iter_rows(named=True) if plain(r)}
+    acc = {(c, sd): a for c, sd, a in df.select("cell", "seed", "accuracy").iter_rows()}
+    out: list[list[float] | None] = []
+    for r, d in zip(chosen.iter_rows(named=True), against_random(chosen)):
+        if d is None:
+            out.append(None)
+            continue
+        key = (r["rate"], r["budget"]) if (r["rate"], r["budget"]) in ref else (r["rate"], "epochs")
+        seeds = df.filter(pl.col("cell") == r["cell"])["seed"].to_list()
+        out.append([acc[(r["cell"], sd)] - acc[(ref[key], sd)] for sd in seeds if (ref[key], sd) in acc])
+    return out
+
+
+def gap_text(gaps: list[float] | None) -> str:
+    """``+0.53 ± 0.20`` (mean ± sample std of the seed-by-seed gaps, in points), ``+0.53 (1 seed)``, or ""."""
+    if not gaps:
+        return ""
+    g = 100 * np.asarray(gaps)
+    if len(g) < 2:
+        return f"{g[0]:+.2f} (1 seed)"
+    m, sd = g.mean(), g.std(ddof=1)
+    return f"{m:+.2f} ± {sd:.2f}" + (" (noise)" if abs(m) <= sd else "")
 
 
 def against_budget_matched(chosen) -> list[float | None]:
@@ -160,7 +195,7 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def results_rows(chosen, published: list[dict[str, Any]] | None = None) -> tuple[list[str], list[list[str]]]:
+def results_rows(chosen, published: list[dict[str, Any]] | None = None, df=None) -> tuple[list[str], list[list[str]]]:
     """The report's table: test accuracy and worst-class accuracy (%) per method and rate, hyper-parameters
     chosen by val; with ``published`` (a paper preset's numbers) a ``paper %`` column beside the measured one."""
     names = hyper_names(chosen)
@@ -171,14 +206,15 @@ def results_rows(chosen, published: list[dict[str, Any]] | None = None) -> tuple
               *(["paper %"] if published is not None else []), "worst-class %", "val accuracy %",
               "Δ test vs random", *(["Δ vs full, same cost"] if matched else []), "seeds"]
     rows = []
-    for r, d, dm in zip(chosen.iter_rows(named=True), against_random(chosen), against_budget_matched(chosen)):
+    gaps = random_gaps(chosen, df) if df is not None else [None] * chosen.height
+    for r, d, dm, g in zip(chosen.iter_rows(named=True), against_random(chosen), against_budget_matched(chosen), gaps):
         rows.append([r["label"], "—" if r["rate"] is None else f"{r['rate']:g}", str(r["n_kept"]),
                      *([beta_text(r, names)] if names else []), cost_text(r.get("cost_mean")),
                      fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
                      *([paper_value(r, published)] if published is not None else []),
                      fmt(r["worst_class_accuracy_mean"], r["worst_class_accuracy_std"], r["seeds"]),
                      fmt(r["val_accuracy_mean"], r["val_accuracy_std"], r["seeds"]),
-                     "" if d is None else f"{100 * d:+.2f}",
+                     (gap_text(g) if g else "") if df is not None else ("" if d is None else f"{100 * d:+.2f}"),
                      *([("" if dm is None else f"{100 * dm:+.2f}")] if matched else []), str(r["seeds"])])
     return header, rows
 

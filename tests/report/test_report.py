@@ -125,3 +125,14 @@ def test_a_damaged_or_older_results_table(workdir, tmp_path):
     results.write_bytes(b"PAR1 not really")
     res = prune("report", "--run", str(run), "--out", str(tmp_path / "r2"), ok=False)
     assert res.exit_code == 2 and "not a readable sweep results table" in res.output and not (tmp_path / "r2").exists()
+
+
+def test_the_data_map_bins_a_large_run_and_keeps_its_labels_off_the_points(tmp_path):
+    from pipeline.report.figures import data_map
+
+    g = np.random.default_rng(0)
+    n = 30_000
+    conf, var, corr = g.random(n), 0.4 * g.random(n), g.random(n)
+    name = data_map(conf, var, corr, "map", tmp_path, "map.png")
+    a = np.asarray(Image.open(tmp_path / name).convert("L"), dtype=np.float64)
+    assert a.shape[1] > 600 and a.var() > 100
