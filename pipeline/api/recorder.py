@@ -83,12 +83,21 @@ class Recorder:
         fingerprint, which every score table and manifest carries.
     logits_dtype : "float16", "float32" or "none" (no logits array: dynamics/ only, as ``prune record --logits none``)
         Stored precision of the logits.
+    snapshots : sequence of int
+        Completed-epoch counts at which you will log embeddings with
+        :meth:`log_embeddings` (0: before training), as ``prune record
+        --embeddings`` takes them: moderate, prototype, k-center, D2, Cal and the
+        gradient-based samplers read them.
+    input_shape : sequence of int, optional
+        One sample's shape (channels first), for the scores that rebuild the
+        model from a :meth:`checkpoint` (GraNd, DeepFool).
     """
 
     def __init__(self, run_dir: str | os.PathLike, *, targets, epochs: int, num_classes: int | None = None,
                  inits: int = 1, classes: Sequence[str] | None = None, data: str = "custom",
                  logits_dtype: str = "float16", force: bool = False, model: str | None = None,
-                 config: dict[str, Any] | None = None):
+                 config: dict[str, Any] | None = None, snapshots: Sequence[int] = (),
+                 input_shape: Sequence[int] | None = None):
         y = _as_tensor(targets, "targets").cpu().numpy()
         if y.ndim != 1 or len(y) == 0:
             raise PruneError(f"targets must be a non-empty one-dimensional array of labels, got shape {y.shape}")
@@ -123,6 +132,14 @@ class Recorder:
         self.n = len(y)
         self.classes, self.data, self.dtype, self.force = names, str(data), logits_dtype, force
         self.model, self.config = model, dict(config or {})
+        snaps = [int(e) for e in snapshots]
+        if snaps != sorted(set(snaps)) or any(e < 0 or e > self.epochs for e in snaps):
+            raise PruneError(f"snapshots must be distinct completed-epoch counts in 0..{self.epochs}, in order; "
+                             f"got {list(snapshots)}")
+        self.snapshots = snaps
+        self.input_shape = None if input_shape is None else [int(v) for v in input_shape]
+        self._emb_logged: set[tuple[int, int]] = set()  # (init, snapshot) pairs written
+        self.checkpoints: list[int] = []
         self.fingerprint = fingerprint(self.data, "train", y)
         # claimed now; written in a hidden sibling (held against `prune clean`) that close() swaps into place
         self._stage = staged(self.run, what="recorded run", recognise=is_run, force=force, flag="run_dir")
@@ -137,7 +154,8 @@ class Recorder:
             self._group = create_trajectories(
                 layout.trajectories(self._partial), inits=self.inits, epochs=self.epochs, targets=y, num_classes=C,
                 dtype=logits_dtype, eval_pass=False,
-                attrs=trajectory_attrs(fingerprint=self.fingerprint, classes=names, epochs=self.epochs, eval_pass=False))
+                attrs=trajectory_attrs(fingerprint=self.fingerprint, classes=names, epochs=self.epochs, eval_pass=False,
+                                       snapshot_epochs=self.snapshots))
         except BaseException:
             self._stage.discard()
             raise
@@ -230,6 +248,72 @@ class Recorder:
         for k, v in eval_rows(init, epoch, {split: class_metrics(z, torch.as_tensor(y), self.num_classes)}).items():
             self._eval[k].extend(v)
 
+    def log_embeddings(self, after: int, embeddings, classifier, *, val_embeddings=None, val_targets=None,
+                       init: int = 0) -> None:
+        """The penultimate features of every training sample after ``after`` completed epochs (one of
+        ``snapshots``), in sample order, (N, dim), with the classifier that reads them: an ``nn.Linear``, or
+        ``(weight (C, dim), bias (C,))``. ``val_embeddings`` (and ``val_targets``) of a validation split feed the
+        samplers that match a validation gradient (glister, gradmatch with val). As ``prune record
+        --embeddings`` writes them."""
+        from pipeline.io.run import create_embeddings, create_heads
+
+        if self._closed:
+            raise PruneError("this Recorder is closed")
+        if after not in self.snapshots:
+            raise PruneError(f"log_embeddings(after={after}): not one of the snapshots declared when the Recorder was "
+                             f"made ({self.snapshots or 'none'}; pass snapshots=[...])")
+        if not isinstance(init, (int, np.integer)) or not 0 <= init < self.inits:
+            raise PruneError(f"init must be in 0..{self.inits - 1}, got {init!r}")
+        h = _as_tensor(embeddings, "embeddings").detach().float().cpu().numpy()
+        if h.ndim != 2 or h.shape[0] != self.n or not np.all(np.isfinite(h)):
+            raise PruneError(f"embeddings must be finite, shape ({self.n}, dim) in sample order, got {h.shape}")
+        if hasattr(classifier, "weight") and hasattr(classifier, "bias"):
+            weight, bias = classifier.weight, classifier.bias
+        else:
+            weight, bias = classifier
+        w = _as_tensor(weight, "classifier weight").detach().float().cpu().numpy()
+        b = _as_tensor(bias, "classifier bias").detach().float().cpu().numpy()
+        if w.shape != (self.num_classes, h.shape[1]) or b.shape != (self.num_classes,):
+            raise PruneError(f"the classifier must map {h.shape[1]} features to {self.num_classes} classes: weight "
+                             f"({self.num_classes}, {h.shape[1]}) and bias ({self.num_classes},), got {w.shape}, {b.shape}")
+        if val_embeddings is None:
+            hv, yv = np.zeros((0, h.shape[1]), np.float32), np.zeros(0, np.int64)
+        else:
+            hv = _as_tensor(val_embeddings, "val_embeddings").detach().float().cpu().numpy()
+            yv = _as_tensor(val_targets, "val_targets").cpu().numpy().astype(np.int64)
+            if hv.ndim != 2 or hv.shape[1] != h.shape[1] or len(yv) != len(hv):
+                raise PruneError("val_embeddings must be (n_val, dim) with one val_targets label per row")
+        keys = set(self._group.array_keys())
+        k = self.snapshots.index(after)
+        if "embeddings" not in keys:
+            create_embeddings(self._group, inits=self.inits, snapshots=len(self.snapshots), n=self.n, dim=h.shape[1])
+            create_heads(self._group, inits=self.inits, snapshots=len(self.snapshots), num_classes=self.num_classes,
+                         dim=h.shape[1], val=len(yv))
+            t = self._group.create_array("val_targets", shape=(len(yv),), dtype="int64", chunks=(max(1, len(yv)),),
+                                         dimension_names=("sample",))
+            t[:] = yv
+        elif self._group["embeddings"].shape[3] != h.shape[1] or self._group["val_targets"].shape[0] != len(yv):
+            raise PruneError("every log_embeddings call must give the same feature width and validation split")
+        self._group["embeddings"][init, k] = h.astype(np.float16)
+        self._group["heads"][init, k] = np.concatenate([b[:, None], w], axis=1)
+        if len(yv):
+            self._group["val_embeddings"][init, k] = hv.astype(np.float16)
+        self._emb_logged.add((int(init), k))
+
+    def checkpoint(self, after: int, model, init: int = 0) -> None:
+        """Save ``model``'s weights after ``after`` completed epochs, as ``prune record --checkpoints`` does
+        (GraNd and DeepFool load them; they rebuild the model from the Recorder's ``model=`` name and
+        ``input_shape=``, so it must be one of prune's models)."""
+        from pipeline.io.checkpoints import save_checkpoint
+
+        if self._closed:
+            raise PruneError("this Recorder is closed")
+        if not isinstance(after, (int, np.integer)) or not 0 <= after <= self.epochs:
+            raise PruneError(f"checkpoint(after={after!r}): a completed-epoch count in 0..{self.epochs}")
+        save_checkpoint(layout.checkpoint(self._partial, init, int(after)), model)
+        if int(after) not in self.checkpoints:
+            self.checkpoints.append(int(after))
+
     # -- finishing -------------------------------------------------------------
     def close(self) -> Path:
         """End the last epochs, write eval.parquet and run.json, and move the run into place; returns its path.
@@ -248,6 +332,10 @@ class Recorder:
                 if st.ended != self.epochs - 1:
                     raise PruneError(f"init {i} logged {st.ended + 1} of {self.epochs} epochs; "
                                      f"log them all (or create the Recorder with epochs={st.ended + 1})")
+                missing = [e for k, e in enumerate(self.snapshots) if (i, k) not in self._emb_logged]
+                if missing:
+                    raise PruneError(f"init {i} logged no embeddings after epoch(s) {', '.join(map(str, missing))}, "
+                                     "declared in snapshots=; call log_embeddings for each")
             self._write_tables()
             self._closed = True
         except BaseException:
@@ -329,5 +417,6 @@ class Recorder:
         write_run_info(self._partial, run_info(
             data=self.data, n_train=self.n, classes=self.classes, model=self.model, config=self.config,
             epochs=self.epochs, inits=self.inits, seed=None, record_pass="train", eval_pass=False,
-            logits_dtype=self.dtype, checkpoints=[], snapshot_epochs=[], label_noise=0.0,
+            logits_dtype=self.dtype, checkpoints=sorted(self.checkpoints), snapshot_epochs=self.snapshots,
+            label_noise=0.0, **({} if self.input_shape is None else {"input_shape": self.input_shape}),
             fingerprint=self.fingerprint, recorded_by="Recorder", torch=torch.__version__, versions=versions()))

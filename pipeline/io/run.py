@@ -521,7 +521,8 @@ class Run:
     def embeddings(self, snapshot: int | None = None) -> np.ndarray:
         """Embeddings (init, sample, dim) as float32 at ``snapshot`` (a recorded epoch count; default the last)."""
         if not self.snapshot_epochs or not self.has("embeddings"):
-            raise PruneError(f"run {self.path} has no embeddings: record with `prune record --embeddings E1,E2,...`")
+            raise PruneError(f"run {self.path} has no embeddings: record with `prune record --embeddings E1,E2,...` "
+                             "(from your own loop: Recorder(..., snapshots=[...]) and rec.log_embeddings)")
         if snapshot is None:
             k = len(self.snapshot_epochs) - 1
         elif snapshot in self.snapshot_epochs:

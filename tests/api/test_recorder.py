@@ -182,3 +182,52 @@ def test_indexed_dataset_appends_the_index():
     assert (float(x), int(y), i) == (2.0, 1, 2) and len(ds) == 4
     plain = IndexedDataset([10, 20])
     assert plain[1] == (20, 1)
+
+
+def test_embeddings_and_checkpoints_from_the_recorder_equal_prune_records(tmp_path, digits):
+    """A Recorder given a `prune record` run's embeddings, classifier, validation features and checkpoint: every
+    score and sampler that reads them gives the same result on both runs."""
+    from pipeline import score, select
+    from pipeline.api.functions import model_inputs
+
+    _cli("record", "--run", tmp_path / "rec", "--data", "digits", "--model", "mlp", "--epochs", "3",
+         "--embeddings", "1,final", "--checkpoints", "final", "--device", "cpu")
+    ref = open_run(tmp_path / "rec")
+    z = np.asarray(ref.array("logits")[:])
+    with Recorder(tmp_path / "api", targets=ref.targets, num_classes=ref.num_classes, epochs=ref.epochs,
+                  data=ref.dataset, classes=ref.classes, model="mlp", config=ref.info["config"],
+                  snapshots=[1, 3], input_shape=ref.info["input_shape"]) as rec:
+        for e in range(ref.epochs):
+            rec.log(e, torch.arange(ref.n), torch.from_numpy(z[0, e]))
+            if e + 1 in (1, 3):
+                w, b = ref.heads(e + 1)
+                hv, yv = ref.val_embeddings(e + 1)
+                rec.log_embeddings(e + 1, ref.embeddings(e + 1)[0], (w[0], b[0]), val_embeddings=hv[0],
+                                   val_targets=yv)
+        state = torch.load(ref.checkpoint_path(0, 3), weights_only=True)
+        rec.checkpoint(3, _Holder(state))
+    got = open_run(tmp_path / "api")
+    assert got.snapshot_epochs == [1, 3] and got.checkpoint_epochs == [3]
+    for method in ("moderate", "prototype", "cal"):
+        np.testing.assert_allclose(score(got.path, method).score, score(ref.path, method).score, err_msg=method)
+    np.testing.assert_allclose(score(got.path, "grand", epoch=3).score, score(ref.path, "grand", epoch=3).score,
+                               rtol=1e-6)
+    def inputs(r):
+        got = model_inputs(r, ("embeddings", "gradients", "val_gradients"), r.targets)
+        return {("embeddings" if k == "emb" else k): v for k, v in got.items()}
+
+    for method in ("kcenter", "gradmatch", "glister"):
+        a = select(rate=0.5, method=method, quota="proportional", targets=got.targets, **inputs(got))
+        b = select(rate=0.5, method=method, quota="proportional", targets=ref.targets, **inputs(ref))
+        np.testing.assert_array_equal(a.ids, b.ids, err_msg=method)
+
+
+class _Holder(torch.nn.Module):
+    """A module whose state dict is a recorded checkpoint's (what the user's model would hold)."""
+
+    def __init__(self, state):
+        super().__init__()
+        self._state = state
+
+    def state_dict(self, *args, **kwargs):
+        return self._state

@@ -128,7 +128,8 @@ def checkpoint_epoch(run, params, name: str = "grand", default=default_checkpoin
     recorded = run.checkpoint_epochs
     if not recorded:
         raise PruneError(f"{name} needs model checkpoints and run {run.path} has none: "
-                         "record with `prune record --checkpoints 0,10%,final`")
+                         "record with `prune record --checkpoints 0,10%,final` (from your own loop: "
+                         "rec.checkpoint(epoch, model) of a Recorder made with model= and input_shape=)")
     k = default(recorded, run.epochs) if params["epoch"] is None else int(params["epoch"])
     if k not in recorded:
         raise PruneError(f"--epoch {k}: {name} needs a checkpoint after {k} epochs; this run has them after "
