@@ -13,7 +13,8 @@ import select_ccs``.
 
 from __future__ import annotations
 
-from pipeline.select.samplers import ccs, contextual, d2, glister, gradmatch, herding, kcenter, moderate, random, topk
+from pipeline.select.samplers import (ccs, contextual, craig, d2, glister, gradmatch, herding, kcenter, moderate,
+                                      random, submodular, topk)
 from pipeline.select.samplers._common import n_keep_for
 from pipeline.select.samplers.ccs import (CCS_BETA_TABLE, _ccs_allocate, _ccs_bins, ccs_default_beta, cutoff_size,
                                           drop_hardest, select_ccs)
@@ -26,7 +27,9 @@ from pipeline.select.samplers.random import select_random
 from pipeline.select.samplers.topk import hardness_order, select_topk
 
 #: The built-in samplers, in the order `--help` and `--list` show them.
-BUILTIN = tuple(m.SAMPLER for m in (topk, random, ccs, moderate, d2, kcenter, herding, contextual, gradmatch, glister))
+BUILTIN = (*(m.SAMPLER for m in (topk, random, ccs, moderate, d2, kcenter, herding, contextual)),
+           submodular.GRAPHCUT, submodular.FACILITY, submodular.LOGDET,
+           *(m.SAMPLER for m in (craig, gradmatch, glister)))
 
 __all__ = ["BUILTIN", "n_keep_for", "hardness_order", "select_topk", "select_random", "ccs_default_beta", "select_ccs",
            "select_moderate", "CCS_BETA_TABLE", "cutoff_size", "drop_hardest", "select_kcenter", "knn_graph",
