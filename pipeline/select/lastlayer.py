@@ -5,9 +5,10 @@ sample's loss with respect to ``(b, W)`` has the closed form
 
     g_i = e_i ⊗ [1, h_i],   e_i = softmax(W h_i + b) − onehot(y_i),
 
-a ``C × (d + 1)`` matrix (DeepCore's ``calc_gradient`` concatenates the same
-numbers as ``[e_i, e_i ⊗ h_i]``: one permutation of the coordinates, which
-changes no inner product, norm or distance). Every quantity the samplers need
+a ``C × (d + 1)`` matrix (DeepCore's ``calc_gradient`` lays the same numbers
+out as ``[e_i, e_i ⊗ h_i]``: one permutation of the coordinates, which
+changes no inner product, norm or distance; its ``submodular.py`` still takes
+the loss of a second softmax, docs/selection.md). Every quantity the samplers need
 is an inner product of such outer products, so it factors:
 
     <g_i, g_j>      = (e_i · e_j) (1 + h_i · h_j)
