@@ -408,4 +408,11 @@ def read_sweep_results(path: str | os.PathLike):
     missing = [c for c in ("cell", "seed", "method", "rate", "accuracy", "val_accuracy") if c not in df.columns]
     if missing:
         raise PruneError(f"{path}: not a sweep results table (no column {', '.join(missing)})")
+    for c in ("accuracy", "val_accuracy", "worst_class_accuracy"):
+        if c in df.columns and df[c].dtype.is_numeric():
+            bad = df.filter(~pl.col(c).is_between(0.0, 1.0) | pl.col(c).is_null() | pl.col(c).is_nan())
+            if bad.height:
+                row = bad.row(0, named=True)
+                raise PruneError(f"{path}: {c} of cell {row['cell']} seed {row['seed']} is {row[c]}, not an accuracy "
+                                 "in [0, 1]; a damaged results table (run the sweep again with --force)")
     return with_sweep_hyper(df)

@@ -117,6 +117,12 @@ def test_a_damaged_or_older_results_table(workdir, tmp_path):
     assert set(SWEEP_HYPER) <= set(df.columns) and df["gamma"].null_count() == df["recalls"].null_count() == len(old)
     prune("report", "--run", str(run), "--out", str(tmp_path / "r"))
     assert "| aum (space=prob) + ccs | 0.9 |" in (tmp_path / "r" / "report.md").read_text()
+    # a NaN accuracy is damage, not a figure: one line, no report
+    old.with_columns(pl.when(pl.col("seed") == 1).then(float("nan")).otherwise(pl.col("accuracy"))
+                     .alias("accuracy")).write_parquet(results)
+    res = prune("report", "--run", str(run), "--out", str(tmp_path / "r3"), ok=False)
+    assert res.exit_code == 2 and "accuracy of cell" in res.output and "is nan" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r3").exists()
     # a table that is not a sweep's, and bytes that are not Parquet: one line each, no report folder
     pl.DataFrame({"sample": [1, 2]}).write_parquet(results)
     res = prune("report", "--run", str(run), "--out", str(tmp_path / "r2"), ok=False)
