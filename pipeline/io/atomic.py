@@ -34,6 +34,31 @@ def cannot_write(path: str | os.PathLike, err: OSError) -> PruneError:
     return PruneError(f"cannot write {where}: {why}; {todo}")
 
 
+def probe_writable(path: str | os.PathLike, *, file: bool = True) -> None:
+    """Try the write before the work: create (and remove) a hidden file beside ``path``, creating its folder.
+
+    Permission bits do not say what root may do, nor whether the file system is mounted read-only; a real
+    write does. One :class:`PruneError` (:func:`cannot_write`) when it fails, so a stage that would fail at
+    its last step fails before its first. ``file=False``: ``path`` is a folder to be written (a run), which
+    may stand there already.
+    """
+    path = Path(path)
+    probe = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.probe"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if file and path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        with open(probe, "wb") as f:
+            f.write(b"\0")
+    except OSError as err:
+        raise cannot_write(path, err) from None
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` on success.

@@ -193,7 +193,11 @@ class Staged:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new.mkdir()
         except OSError as err:  # a read-only file system, a full disk, a file where a folder should be
-            raise PruneError(f"cannot write the result {self.path}: {_why_not(self.path, err)}") from None
+            if isinstance(err, (FileExistsError, NotADirectoryError)):
+                raise PruneError(f"cannot write the result {self.path}: {_why_not(self.path, err)}") from None
+            from pipeline.io.atomic import cannot_write
+
+            raise cannot_write(self.path, err) from None
         self.partial = new
         try:
             self._lock = hold(new)  # `prune clean` and --resume leave it alone while this process runs

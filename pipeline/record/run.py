@@ -254,6 +254,10 @@ def _record(*, run: Path, download: bool, device: str, force: bool, log, spec: R
 
     W = D.world()
     _check_options(spec)
+    if saved is None:
+        from pipeline.io.atomic import probe_writable
+
+        probe_writable(run, file=False)  # a read-only or full place fails before the data is loaded and anything trains
     manifest = None
     if spec.manifest is not None:
         from pipeline.io import read_manifest

@@ -63,6 +63,10 @@ def score_method(*, run: Path, method: str, params: dict[str, Any], out: Path | 
     """Score with one method and write the table (default RUN/scores/<method>.parquet, pool-<method> for the pool,
     <method>-first<K> from a prefix of K epochs)."""
     spec = ScoreSpec.build(run=run, method=method, params=params, pool=pool, out=out, prefix=prefix)
+    if spec.out is not None:
+        from pipeline.io.atomic import probe_writable
+
+        probe_writable(spec.out)  # before the scoring, which may take minutes
     r, m, full, values, seconds = run_spec(spec)
     return _write(r, m, full, values, seconds, spec.out, pool=pool)
 

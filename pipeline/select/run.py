@@ -207,6 +207,9 @@ def run(spec: SelectSpec, log=print) -> dict[str, Any]:
     samples are the ones to label, and ``add_to`` writes them together with
     the labelled manifest).
     """
+    from pipeline.io.atomic import probe_writable
+
+    probe_writable(spec.out)  # a read-only or full place fails now, not after the selection
     p = prepare(spec)
     core.check(p.choice, p.n, p.n_keep)  # checked before anything is printed, rather than inside the sampler
     if p.choice.sampler.name == "ccs" and spec.given.get("beta") is None and p.choice.params.get("beta", 0) > 0:
