@@ -103,7 +103,8 @@ def test_a_registered_sampler_and_score_reach_every_door(run):
         assert out[key]["code"] == 0, (key, out[key]["out"])
     assert "halfway" in out["select_help"]["out"] and "alpha (halfway)" in out["select_help"]["out"]
     assert "option   alpha (default 0.5): which quantile to centre on" in out["select_list"]["out"]
-    assert "offset (shifted-margin)" in out["score_help"]["out"]
+    flat = " ".join(out["score_help"]["out"].replace("│", " ").split())  # the help, unwrapped
+    assert "offset (shifted-margin)" in flat
     assert "shifted-margin" in out["score_list"]["out"] and "--offset 0.0" in out["score_list"]["out"]
     for key, words in (("score_bad", "--offset of --method shifted-margin must be a number, got 'lots'"),
                        ("select_bad", "--alpha of --method halfway must be a number in [0, 1], got 2.0")):
