@@ -33,7 +33,7 @@ from pipeline.score.base import ScoreMethod
 
 _MODULES = ("forgetting", "aum", "el2n", "tdds", "random", "grand", "dynunc", "entropy", "margin", "confidence", "loss",
             "variability", "correctness", "moderate", "prototype", "least_confidence", "variation_ratio", "bald", "kcenter",
-            "deepfool", "cal")
+            "deepfool", "cal", "dual")
 ENTRY_POINT_GROUP = "prune.scores"
 
 

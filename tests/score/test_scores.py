@@ -162,7 +162,7 @@ TWO_EPOCH_LOGITS = sorted({n for n, m in METHODS.items() if not m.pool_only} - {
 @pytest.mark.parametrize("name", TWO_EPOCH_LOGITS)
 def test_every_method_writes_a_complete_table(margin_run, name):
     run, _ = margin_run
-    path, values, params = score(run=run, method=name, params={"window": 2} if name == "tdds" else {})
+    path, values, params = score(run=run, method=name, params={"window": 2} if name in ("tdds", "dual") else {})
     t = read_scores(path)
     np.testing.assert_array_equal(t.sample, [0, 1])
     np.testing.assert_array_equal(t.target, [0, 2])

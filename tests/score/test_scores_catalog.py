@@ -293,7 +293,7 @@ def test_grand_on_the_run_matches_autograd_from_the_checkpoint(noisy_run):
     np.testing.assert_allclose(s[:12], ref, rtol=1e-5)
 
 
-METHOD_ARGS = {"tdds": ["--window", "3"], "dynunc": ["--window", "3"], "grand": ["--last-layer"],
+METHOD_ARGS = {"tdds": ["--window", "3"], "dynunc": ["--window", "3"], "dual": ["--window", "3"], "grand": ["--last-layer"],
                "prototype": ["--clusters", "5"], "moderate": ["--snapshot", "0"]}
 
 
@@ -325,8 +325,8 @@ def test_all_skips_what_the_run_cannot_give(noisy_run):
     res = prune("score", "--all", "--run", str(noisy_run), "--epochs", "2", "--epoch", "0", "--out", "x.parquet", ok=False)
     assert "--out names one table" in error_line(res)
     results, skipped = score_all(run=noisy_run, params={"window": 10, "last_layer": True})
-    assert set(skipped) == {"tdds", "dynunc"} and "--window 10" in skipped["tdds"]
-    assert {r.method for r in results} == set(ROW_METHODS) - {"tdds", "dynunc"}
+    assert set(skipped) == {"tdds", "dynunc", "dual"} and "--window 10" in skipped["tdds"]
+    assert {r.method for r in results} == set(ROW_METHODS) - {"tdds", "dynunc", "dual"}
 
 
 def test_list_shows_every_method_without_a_run(tmp_path, monkeypatch):
