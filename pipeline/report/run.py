@@ -322,12 +322,42 @@ def _cost_figure(page: _Page, chosen, run_words: str) -> None:
                        "(triangles) pays its own training only; full data (star) is 1.0. Numbers: pruning rates. "
                        "Dotted: the Pareto front (no recipe cheaper and more accurate). "
                        + ("Error bars: ± one std over seeds." if df_seeds(chosen) > 1 else "One seed: no error bars."))
+    _gap_table(page, known)
     by_val = [known.row(i, named=True) for i in T.pareto(points)]  # chosen on validation, reported on test
     lines = [f"from {r['cost_mean']:.2f}: {r['label']}" + ("" if r["rate"] is None else f" at rate {r['rate']:g}")
              + f" (test {100 * r['accuracy_mean']:.2f}%)" for r in by_val]
     page.doc.p("For a budget of end-to-end cost, the recipe with the best validation accuracy that fits it, "
                "from the cost where it becomes the best "
                "(its test accuracy in brackets): " + "; ".join(lines) + ".")
+
+
+#: Accuracy gaps to full data (points) the report finds the cheapest recipe for.
+GAPS = (0.1, 0.3, 1.0)
+
+
+def _gap_table(page: _Page, known) -> None:
+    """For each gap to full data, the cheapest recipe whose *validation* accuracy is within it of full data's;
+    its test accuracy and cost are what the table shows (test accuracy takes no part in the choice)."""
+    full = [r for r in known.iter_rows(named=True) if r["method"] == "full" and r.get("epochs_fraction") is None]
+    if not full:
+        return
+    ref = full[0]
+    rows = []
+    for gap in GAPS:
+        ok = [r for r in known.iter_rows(named=True)  # every recipe but the reference (shorter full data too)
+              if not (r["method"] == "full" and r.get("epochs_fraction") is None)
+              and 100 * (ref["val_accuracy_mean"] - r["val_accuracy_mean"]) <= gap]
+        if not ok:
+            rows.append([f"−{gap:g}", "none reaches it", "", "", ""])
+            continue
+        r = min(ok, key=lambda x: (x["cost_mean"], -x["val_accuracy_mean"]))
+        rows.append([f"−{gap:g}", r["label"] + ("" if r["rate"] is None else f" at rate {r['rate']:g}"),
+                     f"{r['cost_mean']:.2f}", T.fmt(r["accuracy_mean"], r["accuracy_std"], r["seeds"]),
+                     f"{100 * (r['accuracy_mean'] - ref['accuracy_mean']):+.2f}"])
+    page.doc.p("The cheapest recipe within each gap of full data's accuracy, chosen by validation accuracy "
+               f"(full data: {100 * ref['val_accuracy_mean']:.2f}% on validation) and reported on test:")
+    page.doc.table(["gap to full data (points, val)", "cheapest recipe", "cost", "test accuracy %",
+                    "test Δ vs full"], rows)
 
 
 def _score_tables(r, log) -> list[tuple[str, np.ndarray, bool | None]]:

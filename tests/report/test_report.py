@@ -58,6 +58,9 @@ def test_report_of_a_sweep(workdir):
     assert f"| random | 0.9 | 144 | — | 0.10 | {100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f} |" in md
     # a scored selection pays its query: 6 recorded epochs = 3 trainings of 2 epochs, + 0.10 for its own
     assert "| 3.10 |" in md and "For a budget of end-to-end cost" in md
+    # the cheapest recipe within each gap of full data, chosen on validation: one row per gap
+    assert "| gap to full data (points, val) | cheapest recipe |" in md
+    assert all(f"| −{g:g} |" in md for g in (0.1, 0.3, 1.0))
 
 
 def test_report_elsewhere_at_a_rate_with_a_manifest(workdir):
