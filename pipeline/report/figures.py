@@ -14,6 +14,8 @@ import numpy as np
 DPI = 110
 #: the least range of an accuracy axis, in points: a gap of 0.5 points looks like one
 MIN_SPAN = 3.0
+#: the cost plot shows down to this many points below full data; a recipe further down is marked on the floor
+FAR_BELOW = 10.0
 
 
 def _plt():
@@ -104,6 +106,17 @@ def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str)
         pts = sorted((rows[i]["cost_mean"], 100 * rows[i]["accuracy_mean"]) for i in front)
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="grey", lw=1.0, ls=":",
                 label="Pareto front")
+    full = [100 * r["accuracy_mean"] for r in rows if r["method"] == "full" and r.get("epochs_fraction") is None]
+    if full:  # a diverged recipe (30%) must not flatten the rest: points far below full data sit on the floor
+        floor = full[0] - FAR_BELOW
+        lo, hi = ax.get_ylim()
+        if lo < floor:
+            ax.set_ylim(floor - 0.5, min(hi, 100.5))
+            for r in rows:
+                y = 100 * r["accuracy_mean"]
+                if y < floor:
+                    ax.annotate(f"↓ {y:.1f}%", (r["cost_mean"], floor), textcoords="offset points", xytext=(0, 2),
+                                ha="center", fontsize=7, color="red")
     ax.set_xlabel("end-to-end cost (full-data trainings; the query run counted)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title, fontsize=10)

@@ -77,7 +77,7 @@ def _names(names: list[str]) -> str:
 
 def sampler_help() -> str:
     """``--method``: every sampler with its summary, and which need recorded embeddings."""
-    text = "; ".join(f"{s.name}: {s.summary}" + (f" [{', '.join(s.defaults)}]" if s.defaults else "")
+    text = "; ".join(f"{s.name}: {s.summary}" + (f" (options: {', '.join(s.defaults)})" if s.defaults else "")
                      for s in SAMPLERS.values())
     emb = [s.name for s in SAMPLERS.values() if s.needs_model_outputs]
     if emb:
@@ -86,8 +86,8 @@ def sampler_help() -> str:
 
 
 def quota_help() -> str:
-    """``--quota``: every quota with its summary (and its options in brackets)."""
-    return "; ".join(f"{q.name}: {q.summary}" + (f" [{', '.join(q.defaults)}]" if q.defaults else "")
+    """``--quota``: every quota with its summary (and its options; not in brackets, which rich takes for markup)."""
+    return "; ".join(f"{q.name}: {q.summary}" + (f" (options: {', '.join(q.defaults)})" if q.defaults else "")
                      for q in QUOTAS.values())
 
 
