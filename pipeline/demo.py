@@ -1,10 +1,12 @@
-"""``prune demo``: record MNIST-1D, then a preset sweep (full data vs random vs AUM + CCS, three seeds) and its report.
+"""``prune demo``: record MNIST-1D, then a preset sweep (full data vs random vs AUM + CCS vs InfoBatch, three seeds)
+and its report.
 
 The preset is where pruning shows a difference beyond the spread over seeds on
 MNIST-1D (README's closing sweep: AUM in CCS's probability space with CCS, at
 rates 0.7 and 0.9), and the table says what each row cost end to end: a
 static selection pays for its query run (the recording, one full-data
-training with the same recipe) as well as for its own training.
+training with the same recipe) as well as for its own training; dynamic
+pruning (InfoBatch) pays no query.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def demo_spec(rates: list[float], epochs: int | None, seed: int, seeds: int = SE
     from pipeline.sweep.grid import build_spec
     from pipeline.sweep.run import probe
 
-    return build_spec(given={"scores": ["aum"], "methods": ["random", "ccs"], "rates": rates, "beta": [BETA]}, config=None,
+    return build_spec(given={"scores": ["aum"], "methods": ["random", "ccs"], "rates": rates, "beta": [BETA],
+                             "dynamic": ["infobatch"]}, config=None,
                       name="demo", epochs=epochs, seeds=[seed + i for i in range(seeds)], full=None, probe=probe)
 
 
@@ -97,19 +100,23 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, j
     rate_words = ",".join(f"{r:g}" for r in rate_list)
     extra = ([] if jobs == 1 else ["--jobs", str(jobs)]) + ([] if threads is None else ["--threads", str(threads)])
     say_cmd("sweep", "--run", str(run), "--name", "demo", "--scores", "aum", "--methods", "random,ccs", "--rates",
-            rate_words, "--beta", f"{BETA:g}", "--seeds", ",".join(str(s) for s in spec.seeds), *ep, *extra)
+            rate_words, "--beta", f"{BETA:g}", "--dynamic", "infobatch", "--seeds", ",".join(str(s) for s in spec.seeds),
+            *ep, *extra)
     df = sweep(run=run, spec=spec, jobs=jobs, threads=threads, device=device, log=lambda m: log("  " + m))
     say_cmd("report", "--run", str(run), "--sweep", "demo")
     path = report(run=run, sweep="demo", log=lambda m: log("  " + m))
     rows = summary_rows(df)
     print_table(rows, f"MNIST-1D, test split, {len(spec.seeds)} seed(s) ({time.perf_counter() - t0:.0f}s in all)")
-    log("cost: sample passes end to end, in full-data trainings (a static selection counts its query run, 1.00); "
+    log("cost: sample passes end to end, in full-data trainings (a static selection counts its query run, 1.00; "
+        "dynamic pruning has none); "
         "Δ: the gap to random seed by seed, mean ± std; (noise): smaller than its spread")
     log(f"report: {path / 'report.html'}")
     return rows
 
 
-LABELS = {"full": "full data", "random": "random", "ccs": "aum + ccs"}
+LABELS = {"full": "full data", "random": "random", "ccs": "aum + ccs", "dynamic:infobatch": "infobatch (dynamic)"}
+#: The order of a rate's rows: random first (the reference of Δ), then the static selection, then the dynamic one.
+ORDER = {"full": 0, "random": 1, "ccs": 2, "dynamic:infobatch": 3}
 
 
 def summary_rows(df) -> list[dict]:
@@ -120,7 +127,7 @@ def summary_rows(df) -> list[dict]:
     by_seed = {(r["method"], r["rate"], r["seed"]): r for r in df.iter_rows(named=True)}
     rows = []
     for (method, rate), cell in sorted(df.group_by(["method", "rate"]), key=lambda kv: (
-            -1.0 if kv[0][1] is None else kv[0][1], kv[0][0] != "random")):
+            -1.0 if kv[0][1] is None else kv[0][1], ORDER.get(kv[0][0], len(ORDER)))):
         acc, worst = cell["accuracy"].to_numpy(), cell["worst_class_accuracy"].to_numpy()
         row = {"method": LABELS.get(method, method), "rate": rate, "n_train": int(cell["n_kept"][0]),
                "cost": float(cell["cost"].mean()), "seeds": len(acc),

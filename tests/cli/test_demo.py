@@ -5,10 +5,11 @@ from __future__ import annotations
 from pipeline.demo import _every_tenth_epoch, demo_spec
 
 
-def test_the_demo_sweep_is_full_data_random_and_aum_ccs_at_each_rate_over_three_seeds():
+def test_the_demo_sweep_is_full_data_random_aum_ccs_and_infobatch_at_each_rate_over_three_seeds():
     spec = demo_spec([0.7, 0.9], None, 4)
     assert [c.id for c in spec.cells] == ["full", "random-none-r0.7", "random-none-r0.9",
-                                          "aum.space=prob+ccs-none-r0.7-beta0.1", "aum.space=prob+ccs-none-r0.9-beta0.1"]
+                                          "aum.space=prob+ccs-none-r0.7-beta0.1", "aum.space=prob+ccs-none-r0.9-beta0.1",
+                                          "dyn-infobatch-r0.7", "dyn-infobatch-r0.9"]
     assert spec.seeds == [4, 5, 6] and spec.epochs is None and spec.name == "demo"
 
 
