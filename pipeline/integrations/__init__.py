@@ -1,1 +1,2 @@
-"""Integrations with training frameworks (optional extras): ``pipeline.integrations.lightning``."""
+"""Integrations with training frameworks (optional extras): ``pipeline.integrations.lightning`` and
+``pipeline.integrations.transformers`` (the Hugging Face Trainer)."""

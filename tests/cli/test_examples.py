@@ -60,6 +60,22 @@ def test_lightning_record(tmp_path):
     check_recorded_and_selected(*run_example("lightning_record.py", tmp_path))
 
 
+def test_transformers_record(tmp_path):
+    pytest.importorskip("transformers")
+    out, result, stdout = run_example("transformers_record.py", tmp_path)
+    run = open_run(out / "run")  # 800 synthetic sequences, 4 classes, recorded through a Hugging Face Trainer
+    assert (run.n, run.epochs, run.inits, run.num_classes) == (800, EPOCHS, 1, 4)
+    assert np.all(np.isfinite(run.array("logits")[:]))
+    ev = run.eval_table()
+    assert sorted(ev.filter(ev["split"] == "val")["epoch"].unique().to_list()) == list(range(EPOCHS))
+    m = read_manifest(out / "keep.parquet")
+    assert len(m.sample) == kept(800, 0.5) == result["n_kept"]
+    assert m.meta["method"] == "ccs" and m.meta["scores"]["method"] == "tdds" and m.fingerprint == run.fingerprint
+    for key in ("full_test_acc", "subset_test_acc"):
+        assert 0.0 <= result[key] <= 1.0 and f"{result[key]:.4f}" in stdout
+    assert result["full_test_acc"] > 0.25  # better than chance on 4 classes after 3 epochs
+
+
 @pytest.mark.parametrize("script,method", [("dynamic_pruning.py", "infobatch"), ("lightning_dynamic.py", "rcap")])
 def test_dynamic_pruning(tmp_path, script, method):
     if script.startswith("lightning"):
