@@ -93,8 +93,12 @@ def resolve(name: str) -> DynamicRule | None:
             from pipeline.engine.memory import MemoryRun
             from pipeline.score.run import compute
 
-            _, m, _, values, _ = compute(run=MemoryRun(logits, self.targets), method=score_name,
-                                         params=dict(self.score_params))
+            r, m, full, values, _ = compute(run=MemoryRun(logits, self.targets), method=score_name,
+                                            params=dict(self.score_params))
+            if "p_true_mean" in sampler.needs:  # DUAL's Beta sampler: p_y's mean over the epochs just scored
+                from pipeline.select.run import p_true_mean_of
+
+                self._p_true_mean = p_true_mean_of(r, {"parameters": full})[0]
             return values, (True if m.higher_is_harder is None else m.higher_is_harder)
 
         def choose(self, scores, higher_is_harder, n_keep, seed):
@@ -102,7 +106,8 @@ def resolve(name: str) -> DynamicRule | None:
 
             return choose(targets=self.targets, values=scores, higher_is_harder=higher_is_harder,
                           num_classes=self.num_classes, n_keep=n_keep, method=sampler_name, seed=seed,
-                          options=self.sampler_params or None).kept
+                          options=self.sampler_params or None,
+                          p_true_mean=getattr(self, "_p_true_mean", None)).kept
 
         def params(self) -> dict:
             return {**super().params(), "score": score_name, "sampler": sampler_name, **self.score_params,

@@ -95,7 +95,8 @@ class Selection:
 def select(scores=None, rate: float | None = None, *, method: str = "topk", quota: str = "none", targets=None,
            higher_is_harder: bool | None = None, n_keep: int | None = None, seed: int = 0, keep: str | None = None,
            beta: float | None = None, strata: int | None = None, k: int | None = None, gamma: float | None = None,
-           embeddings=None, grads=None, val_grads=None, val_targets=None, recalls=None, like=None, classes=None, out: str | os.PathLike | None = None,
+           embeddings=None, grads=None, val_grads=None, val_targets=None, recalls=None, like=None, classes=None,
+           p_true_mean=None, out: str | os.PathLike | None = None,
            beta_grid=None, tune_epochs: int | None = None, device: str = "auto", **options: Any) -> Selection:
     """Which samples to keep (``prune select`` on values in memory): exactly N − round(rate·N) ids.
 
@@ -108,7 +109,9 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     ``val_targets``) the gradient-based samplers (craig, gradmatch, glister, …),
     ``recalls`` (one per class, or ``"final"``/``"best"``/``"mean"``: the score's run's validation recalls
     taken that way) the DRoP quota, ``like`` (a manifest, its path
-    or kept counts per class) strategyq. ``out`` writes the manifest too.
+    or kept counts per class) strategyq, ``p_true_mean`` (each sample's mean
+    label probability over the scored epochs; read from the table's run when
+    ``scores`` is a table) dualbeta. ``out`` writes the manifest too.
 
     ``beta="auto"`` (scores from a recorded run: a table's path or what
     :func:`score` returns) chooses CCS's β by validation accuracy, training one
@@ -136,6 +139,8 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
     if isinstance(scores, Scores):
         values, ids, targets, higher_is_harder, recalls, meta_extra = _from_table(scores, quota, targets,
                                                                                   higher_is_harder, recalls)
+        if p_true_mean is None:
+            p_true_mean = _p_true_mean_from_table(scores, method)
     elif scores is not None:
         try:
             values = np.asarray(scores, dtype=np.float64)
@@ -161,7 +166,7 @@ def select(scores=None, rate: float | None = None, *, method: str = "topk", quot
         targets=targets, values=values, higher_is_harder=higher_is_harder, classes=classes, n_keep=n_keep,
         rate=rate, method=method, quota=quota, keep=keep, beta=beta, strata=strata, k=k, gamma=gamma,
         emb=embeddings, grads=grads, val_grads=val_grads, val_targets=val_targets, recalls=recalls,
-        like_counts=like_counts, seed=seed, options=options or None)
+        like_counts=like_counts, p_true_mean=p_true_mean, seed=seed, options=options or None)
     y = np.asarray(targets, dtype=np.int64)
     names = [str(c) for c in range(int(y.max()) + 1)] if classes is None else [str(c) for c in classes]
     meta = {**describe(method=method, quota=quota, rate=rate, kept=kept, targets=y, classes=names,
@@ -213,6 +218,21 @@ def _from_table(scores: Scores, quota: str, targets, higher_is_harder, recalls):
                        "higher_is_harder": higher_is_harder},
             "fingerprint": scores.fingerprint, "source_run": source, "query": scores.meta.get("query")}
     return scores.score, ids, targets, higher_is_harder, recalls, meta
+
+
+def _p_true_mean_from_table(scores: Scores, method: str):
+    """DUAL's Beta sampler reads each sample's mean label probability over the epochs the table was scored from:
+    from the run the table came from (as ``prune select`` reads it), None where it needs none or there is none."""
+    from pipeline.select.catalog import get_sampler
+
+    source = scores.meta.get("source_run")
+    if ("p_true_mean" not in get_sampler(method).needs or scores.meta.get("scored") == "pool" or not source
+            or not (Path(source) / "run.json").exists()):
+        return None
+    from pipeline.io import open_run
+    from pipeline.select.run import p_true_mean_of
+
+    return p_true_mean_of(open_run(source), scores.meta)[0]
 
 
 def _select_auto(scores, rate, *, method, quota, n_keep, seed, keep, beta, strata, k, gamma, recalls, like, out,

@@ -21,9 +21,11 @@ __all__ = ["ByRate", "Option", "Pool", "Inputs", "Sampler", "Quota", "SAMPLER_NE
 
 #: What an entry can read besides its options. Samplers read scores,
 #: embeddings and last-layer gradients (of the training samples and of the
-#: validation split, :class:`~pipeline.select.lastlayer.LastLayer`); quotas read scores, per-class validation recalls and the class
+#: validation split, :class:`~pipeline.select.lastlayer.LastLayer`) and each
+#: sample's mean label probability over the scored epochs ("p_true_mean", DUAL's
+#: Beta sampler); quotas read scores, per-class validation recalls and the class
 #: counts of another manifest ("like").
-SAMPLER_NEEDS = ("scores", "embeddings", "gradients", "val_gradients")
+SAMPLER_NEEDS = ("scores", "embeddings", "gradients", "val_gradients", "p_true_mean")
 QUOTA_NEEDS = ("scores", "recalls", "like")
 
 #: The `prune select` flags that provide an input (one a method does not read is refused).
@@ -46,6 +48,7 @@ class Pool:
     targets: np.ndarray | None = None  # (n,) class of each sample (one class inside a class quota)
     grads: Any = None  # LastLayer of the n samples ("gradients")
     val_grads: Any = None  # LastLayer of the validation samples of the pool's classes ("val_gradients")
+    p_true_mean: np.ndarray | None = None  # (n,) mean p_y over the scored epochs, in [0, 1] ("p_true_mean")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Inputs:
     grads: Any = None  # LastLayer over the n samples
     val_grads: Any = None  # LastLayer over the validation split
     val_targets: np.ndarray | None = None  # (n_val,) classes of the validation samples
+    p_true_mean: np.ndarray | None = None  # (n,) mean label probability over the scored epochs, in [0, 1]
     recalls: np.ndarray | None = None  # (num_classes,), in [0, 1]
     like_counts: np.ndarray | None = None  # (num_classes,), kept per class by the reference selection
     sources: Mapping[str, Any] = field(default_factory=dict)
@@ -95,7 +99,8 @@ class Inputs:
                     scores=sub(self.scores) if "scores" in needs else None,
                     higher_is_harder=self.higher_is_harder,
                     emb=sub(self.emb) if "embeddings" in needs else None,
-                    targets=sub(self.targets), grads=grads, val_grads=val)
+                    targets=sub(self.targets), grads=grads, val_grads=val,
+                    p_true_mean=sub(self.p_true_mean) if "p_true_mean" in needs else None)
 
 
 def _accepts(options: tuple[Option, ...], needs: tuple[str, ...]) -> tuple[str, ...]:

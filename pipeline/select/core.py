@@ -214,6 +214,7 @@ def choose(
     val_targets=None,
     recalls=None,
     like_counts=None,
+    p_true_mean=None,
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
 ) -> Selected:
@@ -253,6 +254,9 @@ def choose(
         Validation recall per class, for ``quota="drop"``.
     like_counts : array of int, shape (num_classes,), optional
         Kept samples per class of a reference selection, for ``quota="strategyq"``.
+    p_true_mean : array, shape (N,), optional
+        Each sample's mean label probability over the scored epochs, in [0, 1], for
+        ``method="dualbeta"`` (:func:`pipeline.score.methods.dual.p_true_mean` on a run).
     options : mapping, optional
         Further parameters of a registered sampler or quota, by name.
 
@@ -278,6 +282,7 @@ def choose(
     grads, val_grads, val_targets = _gradients_input(grads, val_grads, val_targets, needs, n, method)
     recalls = _recalls_input(recalls, needs, num_classes, quota)
     like_counts = _like_input(like_counts, needs, num_classes, quota)
+    p_true_mean = _p_true_mean_input(p_true_mean, needs, n, method)
     try:
         seed = operator.index(seed)
     except TypeError:
@@ -286,7 +291,7 @@ def choose(
     inputs = Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
                     scores=values, higher_is_harder=bool(higher_is_harder), emb=emb, grads=grads,
                     val_grads=val_grads, val_targets=val_targets, recalls=recalls,
-                    like_counts=like_counts)
+                    like_counts=like_counts, p_true_mean=p_true_mean)
     check(choice, n, n_keep)
     return run(choice, inputs, n_keep, seed)
 
@@ -371,6 +376,20 @@ def _gradients_input(grads, val_grads, val_targets, needs, n: int, method: str):
     else:
         val_grads = val_targets = None
     return grads, val_grads, val_targets
+
+
+def _p_true_mean_input(p_true_mean, needs, n: int, method: str):
+    if "p_true_mean" not in needs:
+        return None
+    if p_true_mean is None:
+        raise PruneError(f"--method {method} reads each sample's mean label probability over the scored epochs: "
+                         "pass p_true_mean (pipeline.score.methods.dual.p_true_mean of the run)")
+    p_true_mean = _array(p_true_mean, "p_true_mean", "biuf", 1).astype(np.float64)
+    if p_true_mean.shape[0] != n:
+        raise PruneError(f"p_true_mean has {p_true_mean.shape[0]} entries but targets {n} samples")
+    if not (np.all(np.isfinite(p_true_mean)) and np.all((p_true_mean >= 0) & (p_true_mean <= 1))):
+        raise PruneError("p_true_mean must hold probabilities in [0, 1]")
+    return p_true_mean
 
 
 def _recalls_input(recalls, needs, num_classes: int, quota: str):

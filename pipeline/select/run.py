@@ -240,6 +240,7 @@ class Prepared:
     all_files: Any = None
     on_pool: bool = False
     query: dict[str, Any] | None = None  # the recording the selection read, with its cost (None: unknown)
+    table_meta: dict[str, Any] = field(default_factory=dict)  # the score table's metadata, as written
 
     @property
     def n(self) -> int:
@@ -310,11 +311,12 @@ def prepare(spec: SelectSpec) -> Prepared:
     values, hard_high, table_sha = _read_table(p, table_path)
     emb = _read_embeddings(p, sources) if "embeddings" in choice.needs else None
     grads, val_grads, val_y = _read_gradients(p, sources, choice.needs)
+    p_mean = _read_p_true_mean(p, sources) if "p_true_mean" in choice.needs else None
     if ref is not None:
         sources["like"] = {"path": str(spec.like), "sha256": like_sha.result(), "n_kept": int(len(ref.sample))}
     p.inputs = Inputs(targets=p.targets, num_classes=r.num_classes, classes=tuple(r.classes), scores=values,
                       higher_is_harder=hard_high, emb=emb, grads=grads, val_grads=val_grads, val_targets=val_y,
-                      recalls=rec, like_counts=like_counts, sources=sources)
+                      recalls=rec, like_counts=like_counts, p_true_mean=p_mean, sources=sources)
     if layout.files_table(r.path).exists():  # a file-backed data set: each kept sample's file goes along
         from pipeline.io.files import read_files
 
@@ -350,6 +352,9 @@ def _check_candidates(p: Prepared, table_path: Path | None) -> None:
         if np.intersect1d(p.base.ids, p.ids, assume_unique=True).size:
             raise PruneError(f"--add-to {s.add_to} already holds some of the candidates in {table_path}: acquire from "
                              "the pool of a run recorded on that manifest (prune record --manifest M --pool)")
+    if p.on_pool and "p_true_mean" in p.choice.sampler.needs:
+        raise PruneError(f"--method {s.method} reads the label probabilities of trained samples, which the pool has "
+                         "not got; rank the pool with a label-free score and --method topk")
     if p.on_pool and p.choice.sampler.needs_model_outputs:
         raise PruneError(f"--method {s.method} reads the embeddings of trained samples; to rank the pool by "
                          "embeddings use `prune score --pool --method kcenter`, then --method topk")
@@ -409,6 +414,7 @@ def _read_table(p: Prepared, table_path: Path | None):
         raise PruneError(f"{table_path} does not say which end of its scores is hard: add the Parquet metadata "
                          "key higher_is_harder (true or false), e.g. with pyarrow "
                          "table.replace_schema_metadata({'higher_is_harder': 'true'})")
+    p.table_meta = dict(table.meta)
     p.score_meta = {"path": str(table_path), "sha256": None, "method": table.method,  # sha256: filled in by prepare
                     "parameters": table.meta.get("parameters", {}), "higher_is_harder": table.higher_is_harder,
                     "source_run": table.meta.get("source_run"), "query": table.meta.get("query")}
@@ -429,6 +435,36 @@ def _note_score_options(p: Prepared, method: str) -> None:
         p.notes.append(f"note: {sampler.name} was made for {method} with {want} (`prune score --method {method} "
                        f"{flags}`; sweeps, rounds and --dynamic {method}+{sampler.name} read it so by themselves); "
                        f"this table has {got}")
+
+
+def scored_epochs(meta: dict[str, Any], run) -> int:
+    """How many first epochs of ``run`` a score table was computed from: its parameter ``epochs`` (dual, tdds,
+    dynunc, variability record the T they used), else the epochs its run showed it (``epochs_recorded``: a
+    ``--prefix``'s K), else every epoch the run recorded."""
+    for value in ((meta.get("parameters") or {}).get("epochs"), meta.get("epochs_recorded")):
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= run.epochs:
+                raise PruneError(f"the score table was computed from {value} epochs, but run {run.path} recorded "
+                                 f"{run.epochs}")
+            return value
+    return run.epochs
+
+
+def p_true_mean_of(run, meta: dict[str, Any]) -> tuple[np.ndarray, int]:
+    """Each sample's mean label probability over the epochs the table ``meta`` was scored from, and that count:
+    the point where DUAL's Beta sampler evaluates its pdf (the authors' mean over their T = 30 epochs)."""
+    from pipeline.score.methods.dual import p_true_mean
+
+    T = scored_epochs(meta, run)
+    return p_true_mean(run, T), T
+
+
+def _read_p_true_mean(p: Prepared, sources: dict[str, Any]) -> np.ndarray:
+    r = p.r
+    values, T = p_true_mean_of(r, p.table_meta)
+    sources["p_true_mean"] = {"epochs": T, "inits": r.inits, "from": "dynamics p_true (training pass)"}
+    p.notes.append(f"mean label probability: the first {T} epoch(s) of the training pass, {r.inits} init(s)")
+    return values
 
 
 def _read_embeddings(p: Prepared, sources: dict[str, Any]) -> np.ndarray:

@@ -97,8 +97,11 @@ class Probe:
                 raise PruneError(f"--methods {method}: {name} has no option {key!r} "
                                  f"(it takes {', '.join(declared) or 'no options'})")
             declared[key].check(value, f"--methods {name}")
+        # what it reads of the recorded model; the mean label probability (dualbeta) comes with its score table,
+        # from the table's run (pipeline.api.functions.select)
         return Reads(scores=s.needs_scores, beta="beta" in s.accepts, gamma="gamma" in s.accepts,
-                     model=tuple(n for n in s.needs if n != "scores"), score_options=s.score_options)
+                     model=tuple(n for n in s.needs if n not in ("scores", "p_true_mean")),
+                     score_options=s.score_options)
 
     def quota(self, name: str) -> bool:
         """Whether quota ``name`` reads validation recalls (drop); an unknown name is an error."""

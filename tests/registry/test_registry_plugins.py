@@ -101,7 +101,8 @@ def test_a_registered_sampler_and_score_reach_every_door(run):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     for key in ("select_help", "select_list", "score_help", "score_list", "score", "select", "sweep"):
         assert out[key]["code"] == 0, (key, out[key]["out"])
-    assert "halfway" in out["select_help"]["out"] and "alpha (halfway)" in out["select_help"]["out"]
+    select_help = " ".join(out["select_help"]["out"].replace("│", " ").split())  # unwrapped, as the score help
+    assert "halfway" in select_help and "alpha (halfway)" in select_help
     assert "option   alpha (default 0.5): which quantile to centre on" in out["select_list"]["out"]
     flat = " ".join(out["score_help"]["out"].replace("│", " ").split())  # the help, unwrapped
     assert "offset (shifted-margin)" in flat

@@ -43,13 +43,15 @@ def table():
         "grads": LastLayer.from_head(emb, head_w, head_b, targets),
         "val_grads": LastLayer.from_head(val_emb, head_w, head_b, val_y),
         "val_targets": val_y,
+        "p_true_mean": gen.uniform(0.0, 1.0, size=N),
     }
 
 
 def _choose(table, method, quota, **kw):
     return choose(targets=table["targets"], values=table["values"], emb=table["emb"], recalls=table["recalls"],
                   like_counts=table["like_counts"], grads=table["grads"], val_grads=table["val_grads"],
-                  val_targets=table["val_targets"], method=method, quota=quota, **kw)
+                  val_targets=table["val_targets"], p_true_mean=table["p_true_mean"], method=method, quota=quota,
+                  **kw)
 
 
 # -------------------------------------------------------------------------- the registries

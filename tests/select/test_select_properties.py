@@ -18,7 +18,8 @@ from pipeline.select.catalog import SAMPLERS as CATALOG
 from pipeline.select.core import choose
 from pipeline.select.lastlayer import LastLayer
 
-#: every built-in sampler; those reading embeddings or gradients get random ones (ties are rare there)
+#: every built-in sampler; those reading embeddings, gradients or mean label probabilities get random ones
+#: (ties are rare there)
 SAMPLERS = sorted(CATALOG)
 QUOTAS = ["none", "proportional", "balanced", "drop"]
 
@@ -40,6 +41,8 @@ def problems(draw):
     return {"targets": targets, "values": values, "rate": rate, "recalls": recalls, "num_classes": c, "emb": emb,
             "grads": LastLayer.from_head(emb, w, b, targets), "val_targets": val_y,
             "val_grads": LastLayer.from_head(gen.normal(size=(2 * c, 3)), w, b, val_y),
+            # a few values on the Beta's edges (0 and 1, where its pdf is 0 or infinite)
+            "p_true_mean": np.where(gen.random(n) < 0.2, gen.integers(0, 2, n), gen.uniform(0.0, 1.0, n)),
             "method": draw(st.sampled_from(SAMPLERS)), "quota": draw(st.sampled_from(QUOTAS)),
             "higher_is_harder": draw(st.booleans()), "seed": draw(st.integers(0, 2**31 - 1))}
 
@@ -48,7 +51,7 @@ def _choose(p):
     return choose(targets=p["targets"], values=p["values"], rate=p["rate"], method=p["method"], quota=p["quota"],
                   recalls=p["recalls"], num_classes=p["num_classes"], higher_is_harder=p["higher_is_harder"],
                   emb=p["emb"], grads=p["grads"], val_grads=p["val_grads"], val_targets=p["val_targets"],
-                  seed=p["seed"])
+                  p_true_mean=p["p_true_mean"], seed=p["seed"])
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
