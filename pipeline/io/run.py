@@ -457,6 +457,21 @@ class Run:
                              f"0..{self.n - 1} in order; {again}")
         return {name: table.column(name).to_numpy() for name in columns}
 
+    def p_true_mean(self, epochs: int) -> np.ndarray:
+        """Each sample's probability of its label averaged over the first ``epochs`` recorded epochs (training
+        pass, RUN/dynamics, every run has it), mean over inits; one epoch file in memory at a time."""
+        T = int(epochs)
+        if not 1 <= T <= self.epochs:
+            raise PruneError(f"the mean label probability over {T} epochs needs them recorded; run {self.path} "
+                             f"has {self.epochs}")
+        total = np.zeros(self.n, dtype=np.float64)
+        for i in range(self.inits):
+            acc = np.zeros(self.n, dtype=np.float64)
+            for e in range(T):
+                acc += self.dynamics_epoch(i, e, ["p_true"])["p_true"]
+            total += acc / T
+        return total / self.inits
+
     def eval_table(self):
         import polars as pl
         import pyarrow as pa

@@ -453,10 +453,8 @@ def scored_epochs(meta: dict[str, Any], run) -> int:
 def p_true_mean_of(run, meta: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Each sample's mean label probability over the epochs the table ``meta`` was scored from, and that count:
     the point where DUAL's Beta sampler evaluates its pdf (the authors' mean over their T = 30 epochs)."""
-    from pipeline.score.methods.dual import p_true_mean
-
     T = scored_epochs(meta, run)
-    return p_true_mean(run, T), T
+    return run.p_true_mean(T), T
 
 
 def _read_p_true_mean(p: Prepared, sources: dict[str, Any]) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 
 from pipeline.io import PruneError
 from pipeline.score.base import LogitsPlan, ScoreMethod
-from pipeline.score.methods._arrays import dynamics_per_init, first_epochs, log_p_true, or_dynamics
+from pipeline.score.methods._arrays import first_epochs, log_p_true, or_dynamics
 
 #: The authors' T: DUAL scores from the first 30 epochs (of their 200-epoch runs, about 15%).
 DUAL_EPOCHS = 30
@@ -91,17 +91,7 @@ def p_true_mean(run, epochs: int) -> np.ndarray:
     where DUAL's Beta sampler (``prune select --method dualbeta``) evaluates its pdf, the authors'
     ``pred_mean = target_probs[:30].mean(0)``.
     """
-    T = int(epochs)
-    if not 1 <= T <= run.epochs:
-        raise PruneError(f"the mean label probability over {T} epochs needs them recorded; run {run.path} "
-                         f"has {run.epochs}")
-
-    def step(acc, p, k):
-        acc += p
-        return acc
-
-    return dynamics_per_init(run, "p_true", step, lambda n: np.zeros(n, dtype=np.float64), lambda acc: acc / T,
-                             range(0, T))
+    return run.p_true_mean(epochs)
 
 
 METHOD = ScoreMethod(
