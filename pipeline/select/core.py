@@ -274,26 +274,31 @@ def choose(
     n_keep, rate = _budget(n, n_keep, rate)
     given = {"keep": keep, "beta": beta, "strata": strata, "k": k, "gamma": gamma, **(options or {})}
     choice = resolve(method, quota, rate=rate, given=given)
-    needs = choice.needs
-    values = _scores_input(values, needs, n, method, quota)
-    if not isinstance(higher_is_harder, (bool, np.bool_)):
-        raise PruneError(f"higher_is_harder must be True or False, got {higher_is_harder!r}")
-    emb = _embeddings_input(emb, needs, n, method)
-    grads, val_grads, val_targets = _gradients_input(grads, val_grads, val_targets, needs, n, method)
-    recalls = _recalls_input(recalls, needs, num_classes, quota)
-    like_counts = _like_input(like_counts, needs, num_classes, quota)
-    p_true_mean = _p_true_mean_input(p_true_mean, needs, n, method)
+    inputs = _inputs(choice, method, quota, targets, num_classes, classes, values=values,
+                     higher_is_harder=higher_is_harder, emb=emb, grads=grads, val_grads=val_grads,
+                     val_targets=val_targets, recalls=recalls, like_counts=like_counts, p_true_mean=p_true_mean)
     try:
         seed = operator.index(seed)
     except TypeError:
         raise PruneError(f"seed must be an integer, got {seed!r}") from None
-
-    inputs = Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
-                    scores=values, higher_is_harder=bool(higher_is_harder), emb=emb, grads=grads,
-                    val_grads=val_grads, val_targets=val_targets, recalls=recalls,
-                    like_counts=like_counts, p_true_mean=p_true_mean)
     check(choice, n, n_keep)
     return run(choice, inputs, n_keep, seed)
+
+
+def _inputs(choice: Choice, method: str, quota: str, targets, num_classes: int, classes, *, values,
+            higher_is_harder, emb, grads, val_grads, val_targets, recalls, like_counts, p_true_mean) -> Inputs:
+    """Every array the chosen sampler and quota read, checked against the labels (the others dropped)."""
+    needs, n = choice.needs, int(targets.shape[0])
+    values = _scores_input(values, needs, n, method, quota)
+    if not isinstance(higher_is_harder, (bool, np.bool_)):
+        raise PruneError(f"higher_is_harder must be True or False, got {higher_is_harder!r}")
+    grads, val_grads, val_targets = _gradients_input(grads, val_grads, val_targets, needs, n, method)
+    return Inputs(targets=targets.astype(np.int64, copy=False), num_classes=num_classes, classes=classes,
+                  scores=values, higher_is_harder=bool(higher_is_harder),
+                  emb=_embeddings_input(emb, needs, n, method), grads=grads, val_grads=val_grads,
+                  val_targets=val_targets, recalls=_recalls_input(recalls, needs, num_classes, quota),
+                  like_counts=_like_input(like_counts, needs, num_classes, quota),
+                  p_true_mean=_p_true_mean_input(p_true_mean, needs, n, method))
 
 
 def _labels(targets, num_classes, classes) -> tuple[np.ndarray, int, tuple[str, ...]]:
