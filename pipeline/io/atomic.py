@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from pipeline.io.errors import PruneError
+from pipeline.io.errors import PruneError, WriteFailed
 
 
 #: Why a write failed, in the user's words, by errno (the rest: the system's own words).
@@ -24,14 +24,14 @@ _WHY = {errno.EROFS: "the file system is read-only", errno.ENOSPC: "no space is 
 WRITE_ERRNOS = frozenset(_WHY)
 
 
-def cannot_write(path: str | os.PathLike, err: OSError) -> PruneError:
+def cannot_write(path: str | os.PathLike, err: OSError) -> WriteFailed:
     """The one line for a write that failed: the path, why, and what to do."""
     why = _WHY.get(err.errno, err.strerror or str(err))
     where = err.filename if err.filename and err.errno in (errno.ENOTDIR, errno.EEXIST) else path
     todo = ("free some space, or write elsewhere" if err.errno in (errno.ENOSPC, errno.EDQUOT) else
             "write to a writable place" if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else
             "name another path")
-    return PruneError(f"cannot write {where}: {why}; {todo}")
+    return WriteFailed(f"cannot write {where}: {why}; {todo}")
 
 
 def probe_writable(path: str | os.PathLike, *, file: bool = True) -> None:

@@ -9,6 +9,11 @@ class PruneError(Exception):
     """
 
 
+class WriteFailed(PruneError):
+    """A write the user can mend (no space, read-only, permissions, something in the way): one line naming the
+    path. A stage that holds resumable work keeps it when one of these stops it (a disk that fills mid-run)."""
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM, with what the stage kept (an unfinished folder) and how to go on.
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
-from pipeline.io.errors import Interrupted, PruneError
+from pipeline.io.atomic import WRITE_ERRNOS, cannot_write
+from pipeline.io.errors import Interrupted, PruneError, WriteFailed
 
 
 def is_run(path: Path) -> bool:
@@ -250,7 +251,14 @@ class Staged:
                 raise Interrupted.of(exc).with_kept(self.partial, self.hint) from None
             self.discard()
             return False
-        # bad input (PruneError): nothing worth keeping; any other failure: kept only if it can be resumed
+        # bad input (PruneError): nothing worth keeping; a write that failed (a disk that filled mid-run) or any
+        # other failure: kept only if it can be resumed
+        if issubclass(exc_type, OSError) and exc.errno in WRITE_ERRNOS:  # a Zarr chunk or a dynamics file
+            exc_type, exc = WriteFailed, cannot_write(exc.filename or "a file", exc)
+        if issubclass(exc_type, WriteFailed) and (self.resumed or self._can_resume()):
+            self.release()
+            raise WriteFailed(f"{exc}; the unfinished result is kept in {self.partial}"
+                              + (f": {self.hint}" if self.hint else "")) from None
         if self.resumed or (not issubclass(exc_type, PruneError) and self._can_resume()):
             self.release()
         else:

@@ -135,14 +135,21 @@ def report(*, run: Path, sweep: str | None = None, out: Path | None = None, rate
     return out
 
 
+def likely_mislabelled(targets: np.ndarray, pred: np.ndarray, aum: np.ndarray, shown: int = N_EXAMPLES) -> np.ndarray:
+    """The "likely mislabelled" row: samples whose label differs from the query model's prediction at its last
+    epoch, lowest area under the margin first (Pleiss et al.; ties by sample id); at most ``shown``, none when the
+    model got every training sample right."""
+    wrong = np.flatnonzero(pred != targets)
+    return wrong[np.argsort(aum[wrong], kind="stable")][:shown]
+
+
 def mislabelled_rule(n_wrong: int, shown: int = N_EXAMPLES) -> str:
-    """What the "likely mislabelled" row shows, in words that stay true when the query model got (almost) every
-    training sample right at its last epoch (``n_wrong`` it got wrong; the row has ``shown`` samples)."""
-    if n_wrong >= shown:
-        return "wrong at the last epoch, least confident first"
+    """What the "likely mislabelled" row shows (``n_wrong`` training samples the query model got wrong at its last
+    epoch; the row has room for ``shown``)."""
     if n_wrong == 0:
-        return "lowest mean p(label); the model got every training sample right at its last epoch"
-    return f"the {n_wrong} wrong at the last epoch, then the lowest mean p(label)"
+        return "none: the query model predicted every training sample's label at its last epoch"
+    rule = "label ≠ the query model's prediction at its last epoch, lowest AUM first"
+    return rule if n_wrong >= shown else f"{rule}; only {n_wrong} such sample{'s' if n_wrong > 1 else ''}"
 
 
 def _preset_of(folder: Path) -> dict[str, Any] | None:
@@ -201,13 +208,13 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
     targets = r.targets
     if tables:
         _scores_section(page, tables, targets)
-    conf, last_pred = _data_map_section(page)
+    _, last_pred, aum = _data_map_section(page)
     mpath = Path(manifest) if manifest is not None else chosen_manifest
     if mpath is not None and mpath.exists():
         _kept_section(page, mpath, targets)
     pick = next((t for t in tables if t[0] == score), tables[0] if tables else None)
     if pick is not None:
-        _samples_section(page, pick, targets, conf, last_pred)
+        _samples_section(page, pick, targets, last_pred, aum)
     return page.doc, summary
 
 
@@ -385,15 +392,16 @@ def _scores_section(page: _Page, tables: list, targets: np.ndarray) -> None:
                        "line at the median).")
 
 
-def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray]:
-    """Dataset cartography of the query run; returns each sample's mean p(label) over epochs and inits (confidence)
-    and init 0's prediction at the last epoch."""
+def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dataset cartography of the query run; returns each sample's mean p(label) over epochs and inits (confidence),
+    init 0's prediction at the last epoch, and its area under the margin (mean logit margin over epochs and inits,
+    as ``prune score --method aum``)."""
     import polars as pl
 
     r = page.r
     dyn = (r.dynamics().group_by("sample")
            .agg(pl.col("p_true").mean().alias("confidence"), pl.col("p_true").std(ddof=0).alias("variability"),
-                pl.col("correct").cast(pl.Float64).mean().alias("correctness"))
+                pl.col("correct").cast(pl.Float64).mean().alias("correctness"), pl.col("margin").mean().alias("aum"))
            .sort("sample").collect())
     last = (r.dynamics().filter(pl.col("epoch") == pl.col("epoch").max()).filter(pl.col("init") == 0)
             .select("sample", "pred").sort("sample").collect())
@@ -404,7 +412,7 @@ def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray]:
     page.doc.img(name, "Each training sample's mean and std over epochs (and inits) of the query model's probability "
                        "of its label (Swayamdipta et al. 2020), coloured by the fraction of epochs it was predicted "
                        "right.")
-    return conf, last["pred"].to_numpy()
+    return conf, last["pred"].to_numpy(), dyn["aum"].to_numpy()
 
 
 def _kept_section(page: _Page, mpath: Path, targets: np.ndarray) -> None:
@@ -423,9 +431,9 @@ def _kept_section(page: _Page, mpath: Path, targets: np.ndarray) -> None:
                        "over each bar is the share kept.")
 
 
-def _samples_section(page: _Page, pick: tuple, targets: np.ndarray, conf: np.ndarray, pred: np.ndarray) -> None:
+def _samples_section(page: _Page, pick: tuple, targets: np.ndarray, pred: np.ndarray, aum: np.ndarray) -> None:
     """Pictures of the hardest and easiest samples by the score table ``pick`` and of the likely mislabelled ones
-    (wrong at the last epoch first, then the lowest mean p(label)), when the run's data set loads here."""
+    (:func:`likely_mislabelled`), when the run's data set loads here."""
     r, c = page.r, page.classes
     try:
         from pipeline.data import load_dataset
@@ -441,18 +449,20 @@ def _samples_section(page: _Page, pick: tuple, targets: np.ndarray, conf: np.nda
     hard_high = True if hard_high is None else hard_high
     order = np.argsort(-values if hard_high else values, kind="stable")
     hardest, easiest = order[:N_EXAMPLES], order[::-1][:N_EXAMPLES]
-    likely = np.lexsort((conf, pred == targets))[:N_EXAMPLES]
+    likely = likely_mislabelled(targets, pred, aum)
 
     def cap(ids, with_pred=False):
-        return [f"#{i} label {c[targets[i]]}" + (f"\nsays {c[pred[i]]}, mean p(label) {conf[i]:.2f}"
+        return [f"#{i} label {c[targets[i]]}" + (f"\nsays {c[pred[i]]}, AUM {aum[i]:.2f}"
                                                   if with_pred else f"\n{method} {values[i]:.3g}") for i in ids]
 
     rule = mislabelled_rule(int((pred != targets).sum()))
-    groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest)),
-              ("likely mislabelled", likely, cap(likely, True))]
+    groups = [(f"hardest by {method}", hardest, cap(hardest)), (f"easiest by {method}", easiest, cap(easiest))]
+    if len(likely):
+        groups.append(("likely mislabelled", likely, cap(likely, True)))
     page.doc.h(2, "Samples")
     name = F.examples(x, groups, f"Training samples of {page.what}: the {N_EXAMPLES} hardest and easiest by "
-                      f"{method}, and {N_EXAMPLES} likely mislabelled ({rule})", page.out, "samples.png")
-    page.doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). Bottom row, "
-                       f"likely mislabelled: {rule}, with the model's prediction at its last epoch and the mean "
-                       "p(label) over epochs.")
+                      f"{method}" + (f", and {len(likely)} likely mislabelled ({rule})" if len(likely) else ""),
+                      page.out, "samples.png")
+    page.doc.img(name, f"Top rows: the hardest and easiest samples by {method} (label and score). "
+                       + (f"Bottom row, likely mislabelled: {rule}, with the model's prediction at its last epoch and "
+                          "the sample's area under the margin." if len(likely) else f"Likely mislabelled: {rule}."))

@@ -61,3 +61,25 @@ def test_a_full_file_system_keeps_no_half_written_file(run, mounts, tmp_path):
     assert "space" in line.lower(), line
     assert not any(p.name.endswith(".parquet") for p in full.rglob("*"))  # no damaged artifact left in place
     assert not (full / "r" / "run.json").exists()
+
+
+def test_a_disk_that_fills_mid_recording_keeps_the_partial_and_resume_finishes_it(mounts, tmp_path, monkeypatch):
+    """The free-space check passes (it is switched off here, as when another process fills the disk meanwhile);
+    the disk fills after the first epoch: one line that names the kept partial and how to go on; with space freed,
+    --resume finishes the recording, byte for byte the one an uninterrupted run writes."""
+    import pipeline.record.run as record_run
+
+    args = ["--data", "digits", "--model", "mlp", "--epochs", "6"]
+    ref = tmp_path / "ref"
+    prune("record", *args, "--run", ref)
+    full = mounts("full", "size=1500k")  # holds the first checkpoint and epoch, not the run (about 1.9 MB)
+    monkeypatch.setattr(record_run, "check_free_space", lambda run, r: None)
+    res = prune("record", *args, "--run", full / "r", ok=False)
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    line = res.output.strip().splitlines()[-1]  # after the header line and the epochs it finished
+    assert "no space is left" in line and "the unfinished result is kept in" in line and "--resume" in line, line
+    assert not (full / "r").exists() and len(list(full.glob(".r.partial-*/resume.pt"))) == 1
+    subprocess.run(["mount", "-o", "remount,size=20m", str(full)], check=True)
+    prune("record", "--resume", "--run", full / "r", "--epochs", "6")
+    assert (full / "r" / "checksums.json").read_text() == (ref / "checksums.json").read_text()
+    assert not list(full.glob(".r.partial-*"))

@@ -96,13 +96,24 @@ def test_report_of_a_run_without_sweep(workdir, tmp_path):
     check_report(tmp_path / "r", {"scores_by_class.png", "data_map.png", "samples.png"})
 
 
-def test_the_mislabelled_row_says_what_it_shows():
-    from pipeline.report.run import mislabelled_rule
+def test_the_mislabelled_row_follows_its_rule():
+    """Label differs from the last epoch's prediction, lowest AUM first; samples the model gets right never
+    appear, and a model that gets all of them right leaves the row empty and says so."""
+    import numpy as np
 
-    assert mislabelled_rule(8) == mislabelled_rule(500) == "wrong at the last epoch, least confident first"
-    assert mislabelled_rule(0) == ("lowest mean p(label); the model got every training sample right at its last "
-                                   "epoch")
-    assert mislabelled_rule(3) == "the 3 wrong at the last epoch, then the lowest mean p(label)"
+    from pipeline.report.run import likely_mislabelled, mislabelled_rule
+
+    targets = np.array([0, 1, 2, 3, 4, 5])
+    pred = np.array([0, 2, 2, 1, 4, 0])  # samples 1, 3 and 5 are wrong
+    aum = np.array([-9.0, 0.5, -8.0, -1.0, -7.0, -1.0])  # 0, 2, 4 are right despite their low AUM
+    assert likely_mislabelled(targets, pred, aum).tolist() == [3, 5, 1]  # -1, -1 (by id), 0.5
+    assert likely_mislabelled(targets, pred, aum, shown=2).tolist() == [3, 5]
+    assert likely_mislabelled(targets, targets, aum).tolist() == []
+    rule = "label ≠ the query model's prediction at its last epoch, lowest AUM first"
+    assert mislabelled_rule(8) == mislabelled_rule(500) == rule
+    assert mislabelled_rule(3) == f"{rule}; only 3 such samples"
+    assert mislabelled_rule(1) == f"{rule}; only 1 such sample"
+    assert mislabelled_rule(0) == "none: the query model predicted every training sample's label at its last epoch"
 
 
 def test_a_damaged_or_older_results_table(workdir, tmp_path):
