@@ -261,8 +261,10 @@ class Staged:
                               + (f": {self.hint}" if self.hint else "")) from None
         if self.resumed or (not issubclass(exc_type, PruneError) and self._can_resume()):
             self.release()
-        else:
-            self.discard()
+            return False
+        self.discard()
+        if issubclass(exc_type, WriteFailed) and self.partial is not None:  # name the result, not the hidden folder
+            raise WriteFailed(str(exc).replace(str(self.partial), str(self.path))) from None
         return False
 
 

@@ -538,7 +538,8 @@ def _result_stage(out_dir: Path, flag: str, force: bool, keep_state: bool) -> St
            f"`prune clean --run-parent {out_dir.parent} --yes`" if keep_state else
            f"remove it with `prune clean --run-parent {out_dir.parent}`")
     return staged(out_dir, what="training result", recognise=is_train_result, force=force, flag=flag,
-                  keep_on_interrupt=True, hint=how, resumable=keep_state)
+                  keep_on_interrupt=True, hint=how,
+                  resumable=lambda partial: keep_state and any(Path(partial).rglob(RESUME_STATE)))
 
 
 def _train_into(partial: Path, out_dir: Path, seed, seeds, log, spec: TrainSpec, keep_state: bool) -> dict[str, Any]:
