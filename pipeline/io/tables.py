@@ -380,15 +380,21 @@ def with_sweep_hyper(df):
 SWEEP_METHOD_KEYS = ("score", "method", "quota", "keep", "budget", "cdbw", "epochs_fraction")
 SWEEP_CELL_KEYS = ("cell", *SWEEP_METHOD_KEYS, "rate")
 #: The figures summarised over seeds.
-SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds", "cost")
+SWEEP_SUMMARISED = ("accuracy", "worst_class_accuracy", "val_accuracy", "balanced_accuracy", "seconds", "cost",
+                    "query_cost")
 
 
 def summarise_sweep(df):
     """One row per cell, in the frame's order: the cell's keys, hyper-parameters and kept count, ``seeds``, and
-    ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof 1; 0 for one seed) of :data:`SWEEP_SUMMARISED`."""
+    ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof 1; 0 for one seed) of :data:`SWEEP_SUMMARISED`;
+    ``query_cost`` is the query run's part of ``cost`` (0 for full data and dynamic pruning)."""
     import polars as pl
 
-    return (with_sweep_hyper(df).with_row_index("_order")
+    df = with_sweep_hyper(df)
+    q = pl.col("query_passes").cast(pl.Float64)
+    query = (pl.col("cost") * q / (q + pl.col("sample_passes").cast(pl.Float64)) if "sample_passes" in df.columns
+             else pl.lit(None, dtype=pl.Float64))  # a table written without its passes: the query's part unknown
+    return (df.with_columns(query.alias("query_cost")).with_row_index("_order")
             .group_by(list(SWEEP_CELL_KEYS), maintain_order=True)
             .agg(pl.col("_order").min(), *[pl.col(h).first() for h in SWEEP_HYPER], pl.col("n_kept").first(),
                  pl.len().alias("seeds"),

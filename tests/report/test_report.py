@@ -47,8 +47,8 @@ def test_report_of_a_sweep(workdir):
     folder = workdir / "runs" / "default" / "report"
     assert "β chosen by validation" in res.output and "report.html" in res.output
     check_report(folder, {"accuracy_vs_rate.png", "worst_class_vs_rate.png", "per_class_at_rate.png",
-                          "accuracy_vs_cost.png", "scores_by_class.png", "data_map.png", "kept_vs_full.png",
-                          "samples.png"})
+                          "accuracy_vs_cost.png", "accuracy_vs_cost_reused.png", "scores_by_class.png",
+                          "data_map.png", "kept_vs_full.png", "samples.png"})
     md = (folder / "report.md").read_text()
     assert "| aum (space=prob) + ccs | 0.9 |" in md and "| full data | — |" in md and "(of 2)" in md
     # the table's numbers are the sweep's: random at 0.9, mean over both seeds, in percent; its cost end to end
@@ -61,6 +61,8 @@ def test_report_of_a_sweep(workdir):
     # the cheapest recipe within each gap of full data, chosen on validation: one row per gap
     assert "| gap to full data (points, val) | cheapest recipe |" in md
     assert all(f"| −{g:g} |" in md for g in (0.1, 0.3, 1.0))
+    # one subset trained 5 times pays its query once: 3/5 + 0.10 at 0.9 and 3/5 + 0.50 at 0.5 per training
+    assert "trained 5 times" in md and "Static cells here cost from 0.70 to 1.10 per training" in md
 
 
 def test_report_elsewhere_at_a_rate_with_a_manifest(workdir):
@@ -94,6 +96,14 @@ def test_report_of_a_run_without_sweep(workdir, tmp_path):
     shutil.copytree(workdir / "runs" / "default", run, ignore=shutil.ignore_patterns("sweeps", "report"))
     prune("report", "--run", str(run), "--out", str(tmp_path / "r"))
     check_report(tmp_path / "r", {"scores_by_class.png", "data_map.png", "samples.png"})
+
+
+def test_the_amortised_cost_pays_the_query_once():
+    from pipeline.report.run import amortised
+
+    known = pl.DataFrame({"cost_mean": [1.5, 0.46, 1.0], "query_cost_mean": [1.0, 0.0, None]})
+    assert amortised(known, 5)["cost_mean"].to_list() == pytest.approx([0.7, 0.46, 1.0])
+    assert amortised(known, 1)["cost_mean"].to_list() == pytest.approx([1.5, 0.46, 1.0])
 
 
 def test_the_mislabelled_row_follows_its_rule():
