@@ -73,7 +73,8 @@ def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name
     return _save(fig, out, name)
 
 
-def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str) -> str:
+def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str,
+                     xlabel: str = "end-to-end cost (full-data trainings; the query run counted)") -> str:
     """Test accuracy against end-to-end cost (full-data trainings; a static selection's query counted): static
     cells as circles, dynamic ones as triangles, full data as a star at 1.0; error bars ± one std over seeds
     where there are several; the Pareto front as a step line. Rows without a known cost are left out."""
@@ -117,7 +118,7 @@ def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str)
                 if y < floor:
                     ax.annotate(f"↓ {y:.1f}%", (r["cost_mean"], floor), textcoords="offset points", xytext=(0, 2),
                                 ha="center", fontsize=7, color="red")
-    ax.set_xlabel("end-to-end cost (full-data trainings; the query run counted)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)

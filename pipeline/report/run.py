@@ -198,7 +198,8 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
     (default: the sweep's score)."""
     page = _Page(r=r, doc=Doc(), out=out, what=F.describe_run(r.info), classes=list(r.classes), log=log)
     page.doc.h(1, f"prune report: {r.path}")
-    page.doc.p(f"Query run: {page.what}, {r.epochs} epochs, {r.inits} init(s), {r.n} training samples in "
+    page.doc.p(f"Query run: {page.what}, {r.epochs} epochs, {r.inits} init{'s' if r.inits != 1 else ''}, "
+               f"{r.n} training samples in "
                f"{len(page.classes)} classes (fingerprint {str(r.fingerprint)[:12]}…).")
     summary: dict[str, Any] = {}
     chosen_manifest = None
@@ -236,7 +237,8 @@ def _sweep_section(page: _Page, folder: Path, summary: dict[str, Any], *, rate: 
     n_cells = df["cell"].n_unique()
     preset = _preset_of(folder)
     doc.h(2, f"Sweep {folder.name}")
-    doc.p(f"{n_cells} cells × {len(seeds)} seed(s) ({', '.join(map(str, seeds))}), each trained for "
+    doc.p(f"{n_cells} cells × {len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))}), "
+          f"each trained for "
           f"{', '.join(map(str, epochs))} epochs (full-data budget); test split, "
           + ("mean ± std over seeds. " if len(seeds) > 1 else "one seed: no spread is known, so no difference "
              "below can be told from seed noise. ") +
@@ -361,7 +363,8 @@ def _amortised_figure(page: _Page, known, run_words: str) -> None:
     again = amortised(known)
     front = T.pareto([(r["cost_mean"], r["accuracy_mean"]) for r in again.iter_rows(named=True)])
     name = F.accuracy_vs_cost(again, front, f"Test accuracy vs cost per training, one subset trained {REUSE} times "
-                              f"— {run_words}", page.out, "accuracy_vs_cost_reused.png")
+                              f"— {run_words}", page.out, "accuracy_vs_cost_reused.png",
+                              xlabel=f"cost per training (full-data trainings; the query run shared by {REUSE})")
     static = again.filter(pl.col("query_cost_mean").fill_null(0.0) > 0)
     page.doc.img(name, f"The same recipes when one selected subset is trained {REUSE} times (a sweep over "
                        f"hyper-parameters, several architectures): the query run is paid once, so each static "
