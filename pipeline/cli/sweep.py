@@ -68,5 +68,6 @@ def sweep_cmd(
         if warning:
             say(warning)
     df = sweep(run=run, spec=spec, jobs=jobs, threads=threads, device=device, force=force, quiet=quiet, log=say)
-    print_table(df, f"sweep {spec.name} on {run}: test split, mean ± std over {len(spec.seeds)} seed(s)")
+    print_table(df, f"sweep {spec.name} on {run}: test split, "
+                + (f"mean ± std over {len(spec.seeds)} seeds" if len(spec.seeds) > 1 else "one seed (no spread)"))
     say(f"wrote {sweep_dir(run, spec.name) / RESULTS}")

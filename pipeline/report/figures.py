@@ -63,14 +63,20 @@ def metric_vs_rate(chosen, metric: str, ylabel: str, title: str, out: Path, name
             ax.axhspan(m - s, m + s, color="black", alpha=0.07, lw=0)
     ax.set_xlabel("pruning rate (% of training samples removed)")
     ax.set_ylabel(ylabel)
-    lo, hi = ax.get_ylim()
-    if hi - lo < MIN_SPAN:  # a few tenths of a point must not fill the plot
-        mid = (lo + hi) / 2
-        ax.set_ylim(mid - MIN_SPAN / 2, mid + MIN_SPAN / 2)
+    _at_least_span(ax)
     ax.set_xticks([100 * r for r in rates])
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, out, name)
+
+
+def _at_least_span(ax, span: float = MIN_SPAN) -> None:
+    """Widen the y axis (accuracy, %) to at least ``span`` points, so a few tenths of a point never fill the plot;
+    kept at or below 100.5."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < span:
+        mid = min((lo + hi) / 2, 100.5 - span / 2)
+        ax.set_ylim(mid - span / 2, mid + span / 2)
 
 
 def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str,
@@ -108,6 +114,9 @@ def accuracy_vs_cost(chosen, front: list[int], title: str, out: Path, name: str,
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", color="grey", lw=1.0, ls=":",
                 label="Pareto front")
     full = [100 * r["accuracy_mean"] for r in rows if r["method"] == "full" and r.get("epochs_fraction") is None]
+    if full:
+        ax.axhline(full[0], color="black", ls="--", lw=0.8, alpha=0.5, zorder=0)
+    _at_least_span(ax)
     if full:  # a diverged recipe (30%) must not flatten the rest: points far below full data sit on the floor
         floor = full[0] - FAR_BELOW
         lo, hi = ax.get_ylim()
