@@ -285,16 +285,21 @@ def _ro(w) -> Path:
     return ro
 
 
-def _ro_case(name: str, args: Callable[[Path, Path], list]):
-    @case(f"read-only file system: {name}")
-    def _(w):
-        ro = _ro(w)
-        before = snapshot(ro)
-        line = ok(prune(*args(w, ro)), "read-only")
-        unchanged(before, ro)
-        return line
+def _mounted_case(title: str, where: Callable[[Path], Path], word: str):
+    """A case factory: the command ``args(w, mount)`` writes into the mount ``where(w)``, which must refuse it in
+    one line holding ``word`` and keep its bytes."""
+    def make(name: str, args: Callable[[Path, Path], list]):
+        @case(f"{title}: {name}")
+        def _(w):
+            m = where(w)
+            before = snapshot(m)
+            line = ok(prune(*args(w, m)), word)
+            unchanged(before, m)
+            return line
+    return make
 
 
+_ro_case = _mounted_case("read-only file system", lambda w: _ro(w), "read-only")
 _ro_case("score", lambda w, ro: ["score", "--method", "aum", "--run", w / "run", "--out", ro / "aum.parquet"])
 _ro_case("select", lambda w, ro: ["select", "--run", w / "run", "--scores", "el2n", "--method", "topk", "--rate",
                                   "0.5", "--out", ro / "keep.parquet"])
@@ -329,16 +334,7 @@ def _full(w) -> Path:
     return full
 
 
-def _full_case(name: str, args: Callable[[Path, Path], list]):
-    @case(f"full disk: {name}")
-    def _(w):
-        full = _full(w)
-        before = snapshot(full)
-        line = ok(prune(*args(w, full)), "space")
-        unchanged(before, full)
-        return line
-
-
+_full_case = _mounted_case("full disk", lambda w: _full(w), "space")
 _full_case("record", lambda w, f: ["record", "--data", "digits", "--model", "mlp", "--epochs", "1", "--run", f / "r"])
 _full_case("select", lambda w, f: ["select", "--run", w / "run", "--scores", "el2n", "--method", "topk", "--rate",
                                    "0.5", "--out", f / "keep.parquet"])

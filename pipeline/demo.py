@@ -106,7 +106,8 @@ def demo(*, run: Path, rates: str, epochs: int | None, seed: int, device: str, j
     say_cmd("report", "--run", str(run), "--sweep", "demo")
     path = report(run=run, sweep="demo", log=lambda m: log("  " + m))
     rows = summary_rows(df)
-    print_table(rows, f"MNIST-1D, test split, {len(spec.seeds)} seed{'s' if len(spec.seeds) != 1 else ''} ({time.perf_counter() - t0:.0f}s in all)")
+    seeds = f"{len(spec.seeds)} seed{'s' if len(spec.seeds) != 1 else ''}"
+    print_table(rows, f"MNIST-1D, test split, {seeds} ({time.perf_counter() - t0:.0f}s in all)")
     log("cost: sample passes end to end, in full-data trainings (a static selection counts its query run, 1.00; "
         "dynamic pruning has none); "
         "Δ: the gap to random seed by seed, mean ± std; (noise): smaller than its spread")

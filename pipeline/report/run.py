@@ -209,7 +209,7 @@ def build(r, folder: Path | None, out: Path, *, rate: float | None, manifest: Pa
     targets = r.targets
     if tables:
         _scores_section(page, tables, targets)
-    _, last_pred, aum = _data_map_section(page)
+    last_pred, aum = _data_map_section(page)
     mpath = Path(manifest) if manifest is not None else chosen_manifest
     if mpath is not None and mpath.exists():
         _kept_section(page, mpath, targets)
@@ -358,7 +358,7 @@ def _amortised_figure(page: _Page, known, run_words: str) -> None:
     """The cost plot again with the query amortised over :data:`REUSE` trainings of the same subset."""
     import polars as pl
 
-    if "query_cost_mean" not in known.columns or not (known["query_cost_mean"].fill_null(0.0) > 0).any():
+    if not (known["query_cost_mean"].fill_null(0.0) > 0).any():  # no static cell: the plot would not move
         return
     again = amortised(known)
     front = T.pareto([(r["cost_mean"], r["accuracy_mean"]) for r in again.iter_rows(named=True)])
@@ -427,9 +427,9 @@ def _scores_section(page: _Page, tables: list, targets: np.ndarray) -> None:
                        "line at the median).")
 
 
-def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dataset cartography of the query run; returns each sample's mean p(label) over epochs and inits (confidence),
-    init 0's prediction at the last epoch, and its area under the margin (mean logit margin over epochs and inits,
+def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray]:
+    """Dataset cartography of the query run; returns init 0's prediction at the last epoch of each sample and its
+    area under the margin (mean logit margin over epochs and inits,
     as ``prune score --method aum``)."""
     import polars as pl
 
@@ -447,7 +447,7 @@ def _data_map_section(page: _Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     page.doc.img(name, "Each training sample's mean and std over epochs (and inits) of the query model's probability "
                        "of its label (Swayamdipta et al. 2020), coloured by the fraction of epochs it was predicted "
                        "right.")
-    return conf, last["pred"].to_numpy(), dyn["aum"].to_numpy()
+    return last["pred"].to_numpy(), dyn["aum"].to_numpy()
 
 
 def _kept_section(page: _Page, mpath: Path, targets: np.ndarray) -> None:

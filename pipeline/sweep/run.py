@@ -348,7 +348,8 @@ def sweep(*, run: Path, spec: Spec, jobs: int = 1, threads: int | None = None, d
                                      **({} if spec.preset is None else {"preset": spec.preset})})
     n_all = len(spec.units())
     if not quiet:
-        log(f"sweep {spec.name}: {len(spec.cells)} cells × {len(spec.seeds)} seed{'s' if len(spec.seeds) != 1 else ''} = {n_all} trainings, "
+        seeds = f"{len(spec.seeds)} seed{'s' if len(spec.seeds) != 1 else ''}"
+        log(f"sweep {spec.name}: {len(spec.cells)} cells × {seeds} = {n_all} trainings, "
             f"{n_all - len(units)} already done; {min(jobs, max(1, len(units)))} at a time, "
             f"{threads} torch thread(s) each")
     # the longest trainings first, so parallel jobs finish together
